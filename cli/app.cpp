@@ -1,18 +1,70 @@
 #include "cli/app.h"
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 #include <string>
 
+#include "cli/commands.h"
 #include "receta/version.h"
 
 namespace receta::cli {
+namespace {
+
+void AddDagFileArgs(CLI::App* command, DagFileArgs& args) {
+  command->add_option("FILE", args.file, "The DAG's YAML file")->required();
+  command->add_option("-p,--param", args.params,
+                      "Override a param: -p NAME=VALUE (typed like its default); repeatable")
+      ->allow_extra_args(false);
+}
+
+}  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{"receta: run ML pipelines on your machines, cached and recorded"};
   app.set_version_flag("--version", std::string("receta ") + receta::kVersion);
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+
+  CLI::App* dag = app.add_subcommand("dag", "Validate, show and draw DAG files");
+  dag->require_subcommand(1);
+
+  DagFileArgs validate_args;
+  CLI::App* validate = dag->add_subcommand("validate", "Check a DAG file; list every error");
+  AddDagFileArgs(validate, validate_args);
+
+  DagFileArgs show_args;
+  bool show_json = false;
+  CLI::App* show = dag->add_subcommand(
+      "show", "The normalised DAG: steps in order, edges, commands, cache-key inputs");
+  AddDagFileArgs(show, show_args);
+  show->add_flag("--json", show_json, "Print JSON");
+
+  DagFileArgs graph_args;
+  std::string graph_format = "text";
+  CLI::App* graph = dag->add_subcommand("graph", "Draw the DAG: text, Graphviz dot or Mermaid");
+  AddDagFileArgs(graph, graph_args);
+  graph->add_option("--format", graph_format, "text, dot or mermaid")->capture_default_str();
+
+  CLI::App* schema = dag->add_subcommand("schema", "Print the JSON Schema of DAG files");
+
+  std::vector<std::string> hash_paths;
+  bool hash_json = false;
+  CLI::App* hash = app.add_subcommand("hash", "SHA-256 digests of files and directories, as "
+                                              "receta computes them");
+  hash->add_option("PATH", hash_paths, "Files or directories")->required();
+  hash->add_flag("--json", hash_json, "Print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (validate->parsed()) return DagValidate(validate_args, std::cout, std::cerr);
+  if (show->parsed()) return DagShow(show_args, show_json, std::cout, std::cerr);
+  if (graph->parsed()) return DagGraph(graph_args, graph_format, std::cout, std::cerr);
+  if (schema->parsed()) return DagSchema(std::cout);
+  if (hash->parsed()) return Hash(hash_paths, hash_json, std::cout, std::cerr);
+  return 2;
 }
 
 }  // namespace receta::cli

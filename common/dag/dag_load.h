@@ -1,0 +1,36 @@
+#pragma once
+// LoadDag: the whole journey from a DAG file to a checked, ordered DAG, or
+// the complete list of what is wrong with it.
+
+#include <optional>
+#include <string>
+
+#include "common/dag/dag.h"
+#include "common/dag/dag_graph.h"
+#include "common/dag/dag_parser.h"
+#include "common/dag/diagnostic.h"
+#include "common/fs/file_system.h"
+
+namespace receta {
+
+struct LoadedDag {
+  explicit LoadedDag(std::string file) : diagnostics(std::move(file)) {}
+  std::optional<Dag> dag;  // set when the file was read and parsed at all
+  DagGraph graph;
+  Diagnostics diagnostics;
+  /// The directory holding the DAG file; workspace paths are relative to it.
+  std::string workspace_root;
+
+  bool ok() const { return dag.has_value() && diagnostics.empty(); }
+};
+
+/// Parses and validates `text` as if it were the file `file_label` in a
+/// workspace seen through `workspace`. Pure given the FileSystem.
+LoadedDag LoadDagText(const std::string& text, const std::string& file_label,
+                      const ParseOptions& options, const FileSystem& workspace);
+
+/// Reads `path` from disk and checks it against the workspace around it.
+/// `options.default_name` is replaced by the file's stem.
+LoadedDag LoadDagFile(const std::string& path, ParseOptions options);
+
+}  // namespace receta

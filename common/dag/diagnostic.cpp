@@ -1,0 +1,40 @@
+#include "common/dag/diagnostic.h"
+
+#include <algorithm>
+
+namespace receta {
+
+void Diagnostics::Add(SourceLocation location, std::string message) {
+  // Why: the same mistake can be reached twice (say, through a YAML alias
+  // used in two places); the user should read it once.
+  for (const Diagnostic& existing : items_) {
+    if (existing.location.line == location.line &&
+        existing.location.column == location.column && existing.message == message) {
+      return;
+    }
+  }
+  items_.push_back({location, std::move(message)});
+}
+
+std::string Diagnostics::FormatOne(const Diagnostic& diagnostic) const {
+  std::string out = file_;
+  if (diagnostic.location.line > 0) {
+    out += ":" + std::to_string(diagnostic.location.line) + ":" +
+           std::to_string(diagnostic.location.column);
+  }
+  out += ": error: " + diagnostic.message;
+  return out;
+}
+
+std::string Diagnostics::Format() const {
+  std::vector<Diagnostic> sorted = items_;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    if (a.location.line != b.location.line) return a.location.line < b.location.line;
+    return a.location.column < b.location.column;
+  });
+  std::string out;
+  for (const Diagnostic& diagnostic : sorted) out += FormatOne(diagnostic) + "\n";
+  return out;
+}
+
+}  // namespace receta

@@ -1,0 +1,39 @@
+#pragma once
+// Diagnostics: the list of problems found in a DAG file. Validation collects
+// all of them rather than stopping at the first, and each names the file,
+// line and column, what is wrong, and what to do about it.
+
+#include <string>
+#include <vector>
+
+#include "common/dag/dag.h"
+
+namespace receta {
+
+struct Diagnostic {
+  SourceLocation location;
+  std::string message;  // what is wrong; then what to do, after "; "
+};
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  void Add(SourceLocation location, std::string message);
+  bool empty() const { return items_.empty(); }
+  size_t size() const { return items_.size(); }
+  const std::vector<Diagnostic>& items() const { return items_; }
+  const std::string& file() const { return file_; }
+
+  /// One line per problem, sorted by position:
+  /// "dags/iris.yaml:12:7: error: <message>".
+  std::string Format() const;
+  /// Format() of a single diagnostic.
+  std::string FormatOne(const Diagnostic& diagnostic) const;
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic> items_;
+};
+
+}  // namespace receta

@@ -1,0 +1,303 @@
+#include "common/dag/yaml_reader.h"
+
+#include <cmath>
+#include <functional>
+#include <set>
+
+#include <yaml-cpp/depthguard.h>
+
+#include "common/lang/quantity.h"
+
+namespace receta {
+namespace {
+
+// Walks the document as a consumer would see it, aliases expanded, and
+// stops at the first limit it crosses. Returns an error message or "".
+std::string CheckExpansion(const YAML::Node& node, const YamlLimits& limits, int depth,
+                           size_t& visited) {
+  if (++visited > limits.max_expanded_nodes) {
+    return "the document expands to more than " + std::to_string(limits.max_expanded_nodes) +
+           " nodes (a YAML alias bomb?); a DAG this large cannot be right, so receta refuses it";
+  }
+  if (depth > limits.max_depth) {
+    return "the document is nested deeper than " + std::to_string(limits.max_depth) +
+           " levels; a DAG is never this deep, check the indentation";
+  }
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string error = CheckExpansion(it->first, limits, depth + 1, visited);
+      if (error.empty()) error = CheckExpansion(it->second, limits, depth + 1, visited);
+      if (!error.empty()) return error;
+    }
+  } else if (node.IsSequence()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string error = CheckExpansion(*it, limits, depth + 1, visited);
+      if (!error.empty()) return error;
+    }
+  }
+  return "";
+}
+
+bool IsMergeKey(const YAML::Node& key) { return key.IsScalar() && key.Scalar() == "<<"; }
+
+}  // namespace
+
+SourceLocation LocationOf(const YAML::Node& node) {
+  YAML::Mark mark = node.Mark();
+  if (mark.line < 0) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+std::string DescribeNodeType(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "nothing (null)";
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  return "'" + node.Scalar() + "'";
+}
+
+bool IsPlainScalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
+
+std::optional<YAML::Node> LoadYaml(const std::string& text, const YamlLimits& limits,
+                                   Diagnostics& diagnostics) {
+  if (text.size() > limits.max_bytes) {
+    diagnostics.Add({}, "the file is " + std::to_string(text.size()) +
+                            " bytes, more than the " + std::to_string(limits.max_bytes) +
+                            " a DAG may have; is this the right file?");
+    return std::nullopt;
+  }
+  if (text.find('\0') != std::string::npos) {
+    diagnostics.Add({}, "the file contains NUL bytes, so it is not YAML text; is this the "
+                        "right file?");
+    return std::nullopt;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    diagnostics.Add({e.mark.line + 1, e.mark.column + 1},
+                    "the document is nested too deeply for a DAG; check the indentation");
+    return std::nullopt;
+  } catch (const YAML::Exception& e) {
+    SourceLocation location;
+    if (!e.mark.is_null()) location = {e.mark.line + 1, e.mark.column + 1};
+    diagnostics.Add(location, "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+  size_t visited = 0;
+  std::string error = CheckExpansion(root, limits, 0, visited);
+  if (!error.empty()) {
+    diagnostics.Add({}, error);
+    return std::nullopt;
+  }
+  return root;
+}
+
+void YamlReader::Error(const YAML::Node& node, const std::string& message) {
+  diagnostics_.Add(LocationOf(node), message);
+}
+
+SourceLocation YamlReader::LocationInScalar(const YAML::Node& node, size_t offset) const {
+  SourceLocation location = LocationOf(node);
+  YAML::Mark mark = node.Mark();
+  if (location.line == 0) return location;
+  size_t pos = static_cast<size_t>(mark.pos);
+  bool quoted = pos < text_.size() && (text_[pos] == '"' || text_[pos] == '\'');
+  location.column += static_cast<int>(offset) + (quoted ? 1 : 0);
+  return location;
+}
+
+std::vector<MapEntry> YamlReader::MapEntries(const YAML::Node& node, const std::string& what) {
+  std::vector<MapEntry> entries;
+  if (!node.IsMap()) {
+    Error(node, what + " must be a map of names to values, got " + DescribeNodeType(node));
+    return entries;
+  }
+  std::map<std::string, SourceLocation> seen;
+  std::vector<YAML::Node> merges;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (IsMergeKey(it->first)) {
+      merges.push_back(it->second);
+      continue;
+    }
+    if (!it->first.IsScalar()) {
+      Error(it->first, "a key in " + what + " is " + DescribeNodeType(it->first) +
+                           "; keys must be plain names");
+      continue;
+    }
+    std::string key = it->first.Scalar();
+    SourceLocation location = LocationOf(it->first);
+    auto [previous, inserted] = seen.emplace(key, location);
+    if (!inserted) {
+      diagnostics_.Add(location, "'" + key + "' appears twice in " + what + " (first at line " +
+                                     std::to_string(previous->second.line) +
+                                     "); remove or rename one of them");
+      continue;
+    }
+    entries.push_back({key, location, it->second});
+  }
+  // Why: YAML merge keys (`<<: *base`, `<<: [*a, *b]`) are how users share
+  // settings between steps; keys written in the map itself win.
+  for (const YAML::Node& merge : merges) {
+    std::vector<YAML::Node> sources;
+    if (merge.IsSequence()) {
+      for (auto it = merge.begin(); it != merge.end(); ++it) sources.push_back(*it);
+    } else {
+      sources.push_back(merge);
+    }
+    for (const YAML::Node& source : sources) {
+      if (!source.IsMap()) {
+        Error(source, "a merge key (<<) in " + what + " must refer to a map, got " +
+                          DescribeNodeType(source));
+        continue;
+      }
+      for (MapEntry& inherited : MapEntries(source, what)) {
+        if (seen.emplace(inherited.key, inherited.key_location).second) {
+          entries.push_back(std::move(inherited));
+        }
+      }
+    }
+  }
+  return entries;
+}
+
+std::optional<std::string> YamlReader::String(const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar()) {
+    Error(node, what + " must be a string, got " + DescribeNodeType(node));
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<std::string> YamlReader::Scalar(const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar()) {
+    Error(node, what + " must be a string or a number, got " + DescribeNodeType(node));
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<int64_t> YamlReader::Integer(const YAML::Node& node, const std::string& what,
+                                           int64_t min_value, int64_t max_value) {
+  std::string range = "an integer from " + std::to_string(min_value) + " to " +
+                      std::to_string(max_value);
+  if (!node.IsScalar()) {
+    Error(node, what + " must be " + range + ", got " + DescribeNodeType(node));
+    return std::nullopt;
+  }
+  const std::string& text = node.Scalar();
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used, 10);
+  } catch (...) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || value < min_value || value > max_value) {
+    Error(node, what + " must be " + range + ", got '" + text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> YamlReader::Number(const YAML::Node& node, const std::string& what,
+                                         double min_value) {
+  std::string expected = min_value == 0 ? "a number of at least 0" : "a number";
+  if (!node.IsScalar()) {
+    Error(node, what + " must be " + expected + ", got " + DescribeNodeType(node));
+    return std::nullopt;
+  }
+  const std::string& text = node.Scalar();
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || !std::isfinite(value) || value < min_value) {
+    Error(node, what + " must be " + expected + ", got '" + text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<bool> YamlReader::Boolean(const YAML::Node& node, const std::string& what) {
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    if (text == "true" || text == "True" || text == "TRUE" || text == "yes") return true;
+    if (text == "false" || text == "False" || text == "FALSE" || text == "no") return false;
+  }
+  Error(node, what + " must be true or false, got " + DescribeNodeType(node));
+  return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> YamlReader::StringList(
+    const YAML::Node& node, const std::string& what, std::vector<SourceLocation>* locations) {
+  std::vector<std::string> values;
+  if (node.IsScalar()) {
+    values.push_back(node.Scalar());
+    if (locations) locations->push_back(LocationOf(node));
+    return values;
+  }
+  if (node.IsNull()) return values;
+  if (!node.IsSequence()) {
+    Error(node, what + " must be a list of strings, got " + DescribeNodeType(node));
+    return std::nullopt;
+  }
+  bool ok = true;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->IsScalar()) {
+      Error(*it, "each entry of " + what + " must be a string, got " + DescribeNodeType(*it));
+      ok = false;
+      continue;
+    }
+    values.push_back(it->Scalar());
+    if (locations) locations->push_back(LocationOf(*it));
+  }
+  if (!ok) return std::nullopt;
+  return values;
+}
+
+std::optional<std::map<std::string, std::string>> YamlReader::StringMap(
+    const YAML::Node& node, const std::string& what) {
+  std::map<std::string, std::string> values;
+  if (node.IsNull()) return values;
+  bool ok = node.IsMap();
+  for (const MapEntry& entry : MapEntries(node, what)) {
+    std::optional<std::string> value =
+        Scalar(entry.value, "'" + entry.key + "' in " + what);
+    if (!value) {
+      ok = false;
+      continue;
+    }
+    values[entry.key] = *value;
+  }
+  if (!ok) return std::nullopt;
+  return values;
+}
+
+std::optional<int64_t> YamlReader::DurationMs(const YAML::Node& node, const std::string& what) {
+  std::optional<std::string> text = String(node, what);
+  if (!text) return std::nullopt;
+  TextResult<int64_t> parsed = ParseDurationMs(*text);
+  if (!parsed.ok()) {
+    diagnostics_.Add(LocationInScalar(node, parsed.error().offset),
+                     what + " is not a duration: " + parsed.error().message);
+    return std::nullopt;
+  }
+  return parsed.value();
+}
+
+std::optional<int64_t> YamlReader::SizeBytes(const YAML::Node& node, const std::string& what) {
+  std::optional<std::string> text = Scalar(node, what);
+  if (!text) return std::nullopt;
+  TextResult<int64_t> parsed = ParseSizeBytes(*text);
+  if (!parsed.ok()) {
+    diagnostics_.Add(LocationInScalar(node, parsed.error().offset),
+                     what + " is not a size: " + parsed.error().message);
+    return std::nullopt;
+  }
+  return parsed.value();
+}
+
+}  // namespace receta

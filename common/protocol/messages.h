@@ -1,0 +1,625 @@
+#pragma once
+// receta's wire protocol: every message that crosses a ZeroMQ socket between
+// the scheduler (ROUTER), its workers (DEALER) and the CLI (DEALER).
+//
+// Each struct says who sends it, when, and what answers it (mesos's
+// messages.proto is the model). Framing, version rules and limits are in
+// common/protocol/README.md; the msgpack codec is common/protocol/codec.h and
+// the checks on decoded messages are common/protocol/validate.h.
+//
+// Conventions:
+// - A digest is SHA-256 as 64 lowercase hex characters: the form used in CAS
+//   file names, logs and --json output, so a digest reads the same everywhere.
+// - Paths in inputs, outputs and manifests are relative to the workspace or
+//   sandbox root, use '/', and have no '.', '..' or empty components.
+// - Every field listed in Fields() is required on the wire, except a
+//   std::optional one, which may be absent. Fields added to a message after
+//   version 1 must be std::optional so older senders stay readable; unknown
+//   fields from newer senders are ignored.
+//
+// Why explicit Fields() rather than MSGPACK_DEFINE_MAP: msgpack's map adaptor
+// leaves a missing field at its default silently and reports a wrong type as
+// a bare msgpack::type_error; the codec walks Fields() instead, so a missing
+// field or a wrong type is an error that names the field ("Dispatch: field
+// 'inputs[2].digest' has the wrong type: expected string, got integer").
+// Fields() takes the struct as a template parameter so one list serves both
+// encoding (const) and decoding (mutable).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace receta::protocol {
+
+/// The version every envelope carries. Bump it for any change an older peer
+/// could misread (a renamed or retyped field, a changed meaning); adding a
+/// message type or an optional field does not need a bump.
+inline constexpr uint32_t kProtocolVersion = 1;
+
+/// Marks a std::string field that holds arbitrary bytes: packed as msgpack
+/// bin, not str, so decoders in other languages do not expect UTF-8.
+struct AsBytes {};
+inline constexpr AsBytes kAsBytes{};
+
+/// The wire number of each message. Never reuse or renumber a value.
+enum class MessageType : uint16_t {
+  kError = 1,
+  kRegister = 2,
+  kRegisterAck = 3,
+  kHeartbeat = 4,
+  kDispatch = 5,
+  kAttemptStarted = 6,
+  kLogChunk = 7,
+  kAttemptFinished = 8,
+  kAttemptFinishedAck = 9,
+  kKillAttempt = 10,
+  kBlobQuery = 11,
+  kBlobMissing = 12,
+  kBlobPutBegin = 13,
+  kBlobPutCredit = 14,
+  kBlobPutChunk = 15,
+  kBlobPutEnd = 16,
+  kBlobPutDone = 17,
+  kBlobGet = 18,
+  kBlobGetChunk = 19,
+  kSubmitRun = 20,
+  kSubmitReply = 21,
+  kListRuns = 22,
+  kListRunsReply = 23,
+  kRunStatus = 24,
+  kRunStatusReply = 25,
+  kEvents = 26,
+  kEventsReply = 27,
+  kLogs = 28,
+  kLogsReply = 29,
+  kCancel = 30,
+  kCancelReply = 31,
+};
+
+/// What went wrong, for an Error reply. Receivers must accept values they do
+/// not know (treat them as kInternal).
+enum class ErrorCode : uint16_t {
+  kBadMessage = 1,          // undecodable or failed validation
+  kUnsupportedVersion = 2,  // envelope version differs from kProtocolVersion
+  kUnknownType = 3,         // message type this peer does not know
+  kNotFound = 4,            // run, step, attempt or blob does not exist
+  kInvalidArgument = 5,     // e.g. a DAG that fails validation at submit
+  kConflict = 6,            // e.g. uploaded bytes do not match the digest
+  kUnauthorized = 7,        // peer not on the key allow-list
+  kInternal = 8,            // a bug or an I/O failure on the replying side
+};
+
+// ---- Shared records --------------------------------------------------------
+
+inline constexpr std::string_view kInputKindFile = "file";
+inline constexpr std::string_view kInputKindDir = "dir";  // digest names a tree blob
+
+/// An input a worker must place in the sandbox before running the step.
+struct InputFile {
+  std::string path;
+  std::string digest;
+  std::string kind;  // kInputKindFile or kInputKindDir
+  uint64_t size_bytes = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("path", s.path); v("digest", s.digest); v("kind", s.kind); v("size_bytes", s.size_bytes);
+  }
+  bool operator==(const InputFile&) const = default;
+};
+
+/// One file of a manifest: a workspace file at submit, or a step's output.
+struct FileEntry {
+  std::string path;
+  std::string digest;
+  uint64_t size_bytes = 0;
+  bool executable = false;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("path", s.path); v("digest", s.digest); v("size_bytes", s.size_bytes);
+    v("executable", s.executable);
+  }
+  bool operator==(const FileEntry&) const = default;
+};
+
+/// What a step needs from its worker. cpus may be fractional (0.5).
+struct Resources {
+  double cpus = 0;
+  uint64_t memory_bytes = 0;
+  uint32_t gpus = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("cpus", s.cpus); v("memory_bytes", s.memory_bytes); v("gpus", s.gpus);
+  }
+  bool operator==(const Resources&) const = default;
+};
+
+// ---- Any direction -----------------------------------------------------------
+
+/// Sent by any peer in reply to a request it cannot serve, or to a message it
+/// cannot decode (request_id echoed when the header was readable, else 0).
+/// Not answered.
+struct Error {
+  static constexpr MessageType kType = MessageType::kError;
+  static constexpr std::string_view kName = "Error";
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;  // for the person who must fix it
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("code", s.code); v("message", s.message);
+  }
+  bool operator==(const Error&) const = default;
+};
+
+// ---- Worker <-> scheduler ----------------------------------------------------
+
+/// Sent by a worker when it connects or reconnects (including after the
+/// scheduler restarted or declared it lost). worker_id is generated once and
+/// kept in the worker's data dir. Answered by RegisterAck, or by Error
+/// (kUnsupportedVersion, kUnauthorized).
+struct Register {
+  static constexpr MessageType kType = MessageType::kRegister;
+  static constexpr std::string_view kName = "Register";
+  std::string worker_id;
+  std::string name;
+  std::string hostname;
+  std::vector<std::string> labels;
+  uint32_t slots = 0;  // attempts it will run at once
+  uint32_t cpus = 0;
+  uint64_t memory_bytes = 0;
+  uint32_t gpus = 0;
+  std::string os;              // e.g. "linux-x86_64"
+  std::string receta_version;  // e.g. "0.1.0"
+  std::vector<std::string> running_attempt_ids;  // still running from before
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("worker_id", s.worker_id); v("name", s.name); v("hostname", s.hostname);
+    v("labels", s.labels); v("slots", s.slots); v("cpus", s.cpus);
+    v("memory_bytes", s.memory_bytes); v("gpus", s.gpus); v("os", s.os);
+    v("receta_version", s.receta_version); v("running_attempt_ids", s.running_attempt_ids);
+  }
+  bool operator==(const Register&) const = default;
+};
+
+/// Sent by the scheduler in reply to Register. The worker kills every attempt
+/// in stale_attempt_ids (fenced: their results would be ignored), and from
+/// now on heartbeats every heartbeat_interval_ms; either side declares the
+/// other lost after heartbeat_liveness intervals of silence. Not answered.
+struct RegisterAck {
+  static constexpr MessageType kType = MessageType::kRegisterAck;
+  static constexpr std::string_view kName = "RegisterAck";
+  std::string worker_id;
+  uint32_t heartbeat_interval_ms = 0;
+  uint32_t heartbeat_liveness = 0;
+  std::vector<std::string> stale_attempt_ids;
+  std::string scheduler_version;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("worker_id", s.worker_id); v("heartbeat_interval_ms", s.heartbeat_interval_ms);
+    v("heartbeat_liveness", s.heartbeat_liveness); v("stale_attempt_ids", s.stale_attempt_ids);
+    v("scheduler_version", s.scheduler_version);
+  }
+  bool operator==(const RegisterAck&) const = default;
+};
+
+/// Sent by a registered worker and by the scheduler, each on its own timer
+/// when it has sent nothing else for an interval (Paranoid Pirate). Any
+/// message counts as a sign of life. Not answered. From the scheduler both
+/// fields are empty; from a worker they let the scheduler reconcile.
+struct Heartbeat {
+  static constexpr MessageType kType = MessageType::kHeartbeat;
+  static constexpr std::string_view kName = "Heartbeat";
+  uint32_t free_slots = 0;
+  std::vector<std::string> running_attempt_ids;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("free_slots", s.free_slots); v("running_attempt_ids", s.running_attempt_ids);
+  }
+  bool operator==(const Heartbeat&) const = default;
+};
+
+/// Sent by the scheduler to start one attempt of a step on a worker with a
+/// free slot. The worker fetches missing inputs (BlobGet), then answers with
+/// AttemptStarted, LogChunks and finally AttemptFinished. The worker kills
+/// the process group (TERM, then KILL) after timeout_ms; 0 means no limit.
+struct Dispatch {
+  static constexpr MessageType kType = MessageType::kDispatch;
+  static constexpr std::string_view kName = "Dispatch";
+  std::string run_id;
+  std::string step;
+  std::string attempt_id;  // unique; every later message about it carries it
+  std::string command;     // rendered, run with /bin/sh -c in the sandbox
+  std::map<std::string, std::string> env;
+  std::vector<InputFile> inputs;
+  std::vector<std::string> outputs;  // declared output paths
+  uint64_t timeout_ms = 0;
+  Resources resources;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("step", s.step); v("attempt_id", s.attempt_id);
+    v("command", s.command); v("env", s.env); v("inputs", s.inputs); v("outputs", s.outputs);
+    v("timeout_ms", s.timeout_ms); v("resources", s.resources);
+  }
+  bool operator==(const Dispatch&) const = default;
+};
+
+/// Sent by a worker once the attempt's inputs are in place and its process
+/// has started. Not answered; if the attempt is no longer current the
+/// scheduler sends KillAttempt.
+struct AttemptStarted {
+  static constexpr MessageType kType = MessageType::kAttemptStarted;
+  static constexpr std::string_view kName = "AttemptStarted";
+  std::string attempt_id;
+  uint32_t pid = 0;  // of the process group leader
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("attempt_id", s.attempt_id); v("pid", s.pid);
+  }
+  bool operator==(const AttemptStarted&) const = default;
+};
+
+inline constexpr std::string_view kStdout = "stdout";
+inline constexpr std::string_view kStderr = "stderr";
+
+/// Sent by a worker while an attempt runs, for output it read from the
+/// process. seq counts chunks of the attempt from 0 across both streams, so
+/// the scheduler can drop duplicates and see gaps. Not answered.
+struct LogChunk {
+  static constexpr MessageType kType = MessageType::kLogChunk;
+  static constexpr std::string_view kName = "LogChunk";
+  std::string attempt_id;
+  std::string stream;  // kStdout or kStderr
+  uint64_t seq = 0;
+  std::string data;    // raw bytes
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("attempt_id", s.attempt_id); v("stream", s.stream); v("seq", s.seq);
+    v("data", s.data, kAsBytes);
+  }
+  bool operator==(const LogChunk&) const = default;
+};
+
+/// Sent by a worker when an attempt ends: the process exited or was killed,
+/// or it never started (inputs could not be fetched: exit_code -1 and error
+/// set). Outputs missing from the CAS are uploaded (BlobQuery, BlobPut*)
+/// before this is sent. Answered by AttemptFinishedAck; the worker re-sends
+/// it (also after reconnecting) until acknowledged.
+struct AttemptFinished {
+  static constexpr MessageType kType = MessageType::kAttemptFinished;
+  static constexpr std::string_view kName = "AttemptFinished";
+  std::string attempt_id;
+  int32_t exit_code = 0;   // -1 when the process did not exit by itself
+  int32_t signal = 0;      // terminating signal, 0 if none
+  bool timed_out = false;  // killed because timeout_ms passed
+  std::vector<FileEntry> outputs;
+  uint64_t duration_ms = 0;
+  uint64_t cpu_ms = 0;
+  uint64_t max_rss_bytes = 0;
+  std::string error;  // empty on a clean run; else what went wrong
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("attempt_id", s.attempt_id); v("exit_code", s.exit_code); v("signal", s.signal);
+    v("timed_out", s.timed_out); v("outputs", s.outputs); v("duration_ms", s.duration_ms);
+    v("cpu_ms", s.cpu_ms); v("max_rss_bytes", s.max_rss_bytes); v("error", s.error);
+  }
+  bool operator==(const AttemptFinished&) const = default;
+};
+
+/// Sent by the scheduler once it has persisted an AttemptFinished (or has
+/// ignored it as stale). The worker then forgets the attempt. Not answered.
+struct AttemptFinishedAck {
+  static constexpr MessageType kType = MessageType::kAttemptFinishedAck;
+  static constexpr std::string_view kName = "AttemptFinishedAck";
+  std::string attempt_id;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("attempt_id", s.attempt_id); }
+  bool operator==(const AttemptFinishedAck&) const = default;
+};
+
+/// Sent by the scheduler to stop an attempt: run cancelled, attempt stale, or
+/// scheduler-side timeout. The worker sends TERM to the process group, KILL
+/// after grace_ms, then AttemptFinished. Unknown attempt ids are ignored.
+struct KillAttempt {
+  static constexpr MessageType kType = MessageType::kKillAttempt;
+  static constexpr std::string_view kName = "KillAttempt";
+  std::string attempt_id;
+  std::string reason;
+  uint32_t grace_ms = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("attempt_id", s.attempt_id); v("reason", s.reason); v("grace_ms", s.grace_ms);
+  }
+  bool operator==(const KillAttempt&) const = default;
+};
+
+// ---- Blobs (CLI or worker -> scheduler's CAS) --------------------------------
+// Chunk bytes travel as a raw ZeroMQ frame after the header frame of
+// BlobPutChunk and BlobGetChunk; `length` must equal that frame's size.
+
+/// Sent by the CLI before SubmitRun and by a worker before uploading outputs.
+/// Answered by BlobMissing.
+struct BlobQuery {
+  static constexpr MessageType kType = MessageType::kBlobQuery;
+  static constexpr std::string_view kName = "BlobQuery";
+  std::vector<std::string> digests;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("digests", s.digests); }
+  bool operator==(const BlobQuery&) const = default;
+};
+
+/// Sent by the scheduler in reply to BlobQuery: the queried digests its CAS
+/// lacks, in query order. The sender uploads exactly these.
+struct BlobMissing {
+  static constexpr MessageType kType = MessageType::kBlobMissing;
+  static constexpr std::string_view kName = "BlobMissing";
+  std::vector<std::string> digests;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("digests", s.digests); }
+  bool operator==(const BlobMissing&) const = default;
+};
+
+/// Sent by an uploader to start storing one blob. Answered by BlobPutCredit
+/// (go ahead), BlobPutDone (already stored) or Error.
+struct BlobPutBegin {
+  static constexpr MessageType kType = MessageType::kBlobPutBegin;
+  static constexpr std::string_view kName = "BlobPutBegin";
+  std::string digest;
+  uint64_t size_bytes = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("size_bytes", s.size_bytes);
+  }
+  bool operator==(const BlobPutBegin&) const = default;
+};
+
+/// Sent by the scheduler after BlobPutBegin and again as it writes chunks to
+/// disk: the uploader may send bytes up to offset + credit_bytes. Grants are
+/// absolute, so a late or repeated one is harmless. Not answered.
+struct BlobPutCredit {
+  static constexpr MessageType kType = MessageType::kBlobPutCredit;
+  static constexpr std::string_view kName = "BlobPutCredit";
+  std::string digest;
+  uint64_t offset = 0;  // bytes the scheduler has written so far
+  uint64_t credit_bytes = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("offset", s.offset); v("credit_bytes", s.credit_bytes);
+  }
+  bool operator==(const BlobPutCredit&) const = default;
+};
+
+/// Sent by an uploader within its credit, in offset order, followed by one
+/// raw frame of `length` bytes. Not answered (credit grants pace it).
+struct BlobPutChunk {
+  static constexpr MessageType kType = MessageType::kBlobPutChunk;
+  static constexpr std::string_view kName = "BlobPutChunk";
+  std::string digest;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("offset", s.offset); v("length", s.length);
+  }
+  bool operator==(const BlobPutChunk&) const = default;
+};
+
+/// Sent by an uploader after its last chunk. The scheduler verifies the
+/// digest and answers BlobPutDone, or Error (kConflict) if the bytes do not
+/// hash to it; the uploader then starts again with BlobPutBegin.
+struct BlobPutEnd {
+  static constexpr MessageType kType = MessageType::kBlobPutEnd;
+  static constexpr std::string_view kName = "BlobPutEnd";
+  std::string digest;
+  uint64_t size_bytes = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("size_bytes", s.size_bytes);
+  }
+  bool operator==(const BlobPutEnd&) const = default;
+};
+
+/// Sent by the scheduler when the blob is in its CAS, verified.
+struct BlobPutDone {
+  static constexpr MessageType kType = MessageType::kBlobPutDone;
+  static constexpr std::string_view kName = "BlobPutDone";
+  std::string digest;
+  uint64_t size_bytes = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("size_bytes", s.size_bytes);
+  }
+  bool operator==(const BlobPutDone&) const = default;
+};
+
+/// Sent by a worker to fetch one chunk of a blob it lacks. Credit-based flow
+/// control (zguide "file transfer"): the worker keeps at most its credit of
+/// BlobGets in flight and sends the next when a chunk arrives. Answered by
+/// BlobGetChunk, or Error (kNotFound).
+struct BlobGet {
+  static constexpr MessageType kType = MessageType::kBlobGet;
+  static constexpr std::string_view kName = "BlobGet";
+  std::string digest;
+  uint64_t offset = 0;
+  uint64_t length = 0;  // at most kMaxBlobChunkBytes
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("offset", s.offset); v("length", s.length);
+  }
+  bool operator==(const BlobGet&) const = default;
+};
+
+/// Sent by the scheduler in reply to BlobGet, followed by one raw frame of
+/// `length` bytes (shorter than asked at the end of the blob).
+struct BlobGetChunk {
+  static constexpr MessageType kType = MessageType::kBlobGetChunk;
+  static constexpr std::string_view kName = "BlobGetChunk";
+  std::string digest;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t total_size_bytes = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("offset", s.offset); v("length", s.length);
+    v("total_size_bytes", s.total_size_bytes);
+  }
+  bool operator==(const BlobGetChunk&) const = default;
+};
+
+// ---- CLI -> scheduler ----------------------------------------------------------
+// Read replies carry JSON text: the same documents `receta ... --json` prints,
+// so read commands can grow fields without protocol changes.
+
+/// Sent by `receta submit` after uploading the blobs BlobMissing named.
+/// Answered by SubmitReply, or Error (kInvalidArgument with the DAG's
+/// validation errors, kNotFound naming a workspace blob not uploaded).
+struct SubmitRun {
+  static constexpr MessageType kType = MessageType::kSubmitRun;
+  static constexpr std::string_view kName = "SubmitRun";
+  std::string dag_yaml;
+  std::string dag_file;  // as the user named it, for error messages
+  std::map<std::string, std::string> params;  // -p key=value overrides
+  bool no_cache = false;
+  std::vector<FileEntry> workspace;  // every workspace input the DAG reads
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("dag_yaml", s.dag_yaml); v("dag_file", s.dag_file); v("params", s.params);
+    v("no_cache", s.no_cache); v("workspace", s.workspace);
+  }
+  bool operator==(const SubmitRun&) const = default;
+};
+
+/// Sent by the scheduler once the run is persisted.
+struct SubmitReply {
+  static constexpr MessageType kType = MessageType::kSubmitReply;
+  static constexpr std::string_view kName = "SubmitReply";
+  std::string run_id;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("run_id", s.run_id); }
+  bool operator==(const SubmitReply&) const = default;
+};
+
+/// Sent by `receta runs`. Answered by ListRunsReply.
+struct ListRuns {
+  static constexpr MessageType kType = MessageType::kListRuns;
+  static constexpr std::string_view kName = "ListRuns";
+  uint32_t limit = 0;  // newest first; 0 means the scheduler's default
+  std::optional<std::string> dag_name;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("limit", s.limit); v("dag_name", s.dag_name);
+  }
+  bool operator==(const ListRuns&) const = default;
+};
+
+/// Sent by the scheduler: a JSON array of run summaries.
+struct ListRunsReply {
+  static constexpr MessageType kType = MessageType::kListRunsReply;
+  static constexpr std::string_view kName = "ListRunsReply";
+  std::string runs_json;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("runs_json", s.runs_json); }
+  bool operator==(const ListRunsReply&) const = default;
+};
+
+/// Sent by `receta status RUN`. Answered by RunStatusReply or Error (kNotFound).
+struct RunStatus {
+  static constexpr MessageType kType = MessageType::kRunStatus;
+  static constexpr std::string_view kName = "RunStatus";
+  std::string run_id;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("run_id", s.run_id); }
+  bool operator==(const RunStatus&) const = default;
+};
+
+/// Sent by the scheduler: a JSON object with the run and its steps.
+struct RunStatusReply {
+  static constexpr MessageType kType = MessageType::kRunStatusReply;
+  static constexpr std::string_view kName = "RunStatusReply";
+  std::string run_json;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("run_json", s.run_json); }
+  bool operator==(const RunStatusReply&) const = default;
+};
+
+/// Sent by `receta watch` and `receta events`: events with seq > after_seq,
+/// waiting up to wait_ms for the first one (long poll). Answered by EventsReply.
+struct Events {
+  static constexpr MessageType kType = MessageType::kEvents;
+  static constexpr std::string_view kName = "Events";
+  std::optional<std::string> run_id;  // absent: events of every run
+  uint64_t after_seq = 0;
+  uint32_t limit = 0;  // 0 means the scheduler's default
+  uint32_t wait_ms = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("after_seq", s.after_seq); v("limit", s.limit); v("wait_ms", s.wait_ms);
+  }
+  bool operator==(const Events&) const = default;
+};
+
+/// Sent by the scheduler: a JSON array of events and the seq to ask after
+/// next (unchanged when the wait ended with no event).
+struct EventsReply {
+  static constexpr MessageType kType = MessageType::kEventsReply;
+  static constexpr std::string_view kName = "EventsReply";
+  std::string events_json;
+  uint64_t last_seq = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("events_json", s.events_json); v("last_seq", s.last_seq);
+  }
+  bool operator==(const EventsReply&) const = default;
+};
+
+/// Sent by `receta logs RUN STEP [-f]`: log bytes of the step's latest
+/// attempt (or attempt_id) from byte `offset` on, waiting up to wait_ms when
+/// there are none yet. Answered by LogsReply or Error (kNotFound).
+struct Logs {
+  static constexpr MessageType kType = MessageType::kLogs;
+  static constexpr std::string_view kName = "Logs";
+  std::string run_id;
+  std::string step;
+  std::optional<std::string> attempt_id;
+  uint64_t offset = 0;
+  uint32_t wait_ms = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("step", s.step); v("attempt_id", s.attempt_id);
+    v("offset", s.offset); v("wait_ms", s.wait_ms);
+  }
+  bool operator==(const Logs&) const = default;
+};
+
+/// Sent by the scheduler: interleaved stdout and stderr bytes; `finished`
+/// when the attempt has ended and nothing follows next_offset.
+struct LogsReply {
+  static constexpr MessageType kType = MessageType::kLogsReply;
+  static constexpr std::string_view kName = "LogsReply";
+  std::string attempt_id;
+  std::string data;
+  uint64_t next_offset = 0;
+  bool finished = false;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("attempt_id", s.attempt_id); v("data", s.data, kAsBytes); v("next_offset", s.next_offset);
+    v("finished", s.finished);
+  }
+  bool operator==(const LogsReply&) const = default;
+};
+
+/// Sent by `receta cancel RUN`: cancels the run's unfinished steps (KillAttempt
+/// for running ones). Answered by CancelReply or Error (kNotFound).
+struct Cancel {
+  static constexpr MessageType kType = MessageType::kCancel;
+  static constexpr std::string_view kName = "Cancel";
+  std::string run_id;
+  std::string reason;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("reason", s.reason);
+  }
+  bool operator==(const Cancel&) const = default;
+};
+
+/// Sent by the scheduler once the cancellation is persisted.
+struct CancelReply {
+  static constexpr MessageType kType = MessageType::kCancelReply;
+  static constexpr std::string_view kName = "CancelReply";
+  std::string run_id;
+  uint32_t cancelled_steps = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("cancelled_steps", s.cancelled_steps);
+  }
+  bool operator==(const CancelReply&) const = default;
+};
+
+/// Any one message. Alternatives are in MessageType order.
+using Message = std::variant<Error, Register, RegisterAck, Heartbeat, Dispatch, AttemptStarted,
+                             LogChunk, AttemptFinished, AttemptFinishedAck, KillAttempt, BlobQuery,
+                             BlobMissing, BlobPutBegin, BlobPutCredit, BlobPutChunk, BlobPutEnd,
+                             BlobPutDone, BlobGet, BlobGetChunk, SubmitRun, SubmitReply, ListRuns,
+                             ListRunsReply, RunStatus, RunStatusReply, Events, EventsReply, Logs,
+                             LogsReply, Cancel, CancelReply>;
+
+/// The wire number of the message held.
+inline MessageType TypeOf(const Message& message) {
+  return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, message);
+}
+
+/// The struct name of the message held, for logs and errors.
+inline std::string_view NameOf(const Message& message) {
+  return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kName; }, message);
+}
+
+}  // namespace receta::protocol
