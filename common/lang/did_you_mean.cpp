@@ -39,6 +39,8 @@ std::optional<std::string> ClosestMatch(std::string_view word,
                                                              : word.size() - candidate.size();
     if (length_gap >= best_distance) continue;  // Why: the distance is at least the length gap.
     const size_t distance = EditDistance(word, candidate);
+    // Why: with nothing in common ("a" vs "c") a suggestion is noise, however short the word.
+    if (distance >= std::max(word.size(), candidate.size())) continue;
     if (distance < best_distance) {
       best_distance = distance;
       best = candidate;

@@ -17,8 +17,10 @@ namespace receta {
 size_t EditDistance(std::string_view a, std::string_view b);
 
 /// The candidate closest to `word` if it is close enough to be a likely typo:
-/// EditDistance <= max(1, word.size() / 3). Among equally close candidates
-/// the first in `candidates` wins. Returns nullopt when none is close.
+/// EditDistance <= max(1, word.size() / 3), and less than the longer of the
+/// two lengths (so "a" suggests "ab" but never "c"). Among equally close
+/// candidates the first in `candidates` wins. Returns nullopt when none is
+/// close.
 std::optional<std::string> ClosestMatch(std::string_view word,
                                         const std::vector<std::string>& candidates);
 

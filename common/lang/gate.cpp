@@ -58,7 +58,8 @@ class Lexer {
     std::vector<Token> tokens;
     for (;;) {
       tokens.push_back(Next());
-      if (tokens.back().kind == TokenKind::kEnd || tokens.back().kind == TokenKind::kError) return tokens;
+      if (tokens.back().kind == TokenKind::kEnd || tokens.back().kind == TokenKind::kError)
+        return tokens;
     }
   }
 
@@ -98,8 +99,9 @@ class Lexer {
       while (IsNameChar(At(i)) || (At(i) == '-' && IsNameChar(At(i + 1)))) ++i;
       if (At(i) != '.') break;
       if (!IsNameChar(At(i + 1))) {
-        return Error(i, i + 1, "metric name '" + std::string(text_.substr(start, i + 1 - start)) +
-                                   "' ends with '.'; write the full dotted name, e.g. eval.f1");
+        return Error(i, i + 1,
+                     "metric name '" + std::string(text_.substr(start, i + 1 - start)) +
+                         "' ends with '.'; write the full dotted name, e.g. eval.f1");
       }
       ++i;
     }
@@ -107,9 +109,10 @@ class Lexer {
     if (t.text == "and") t.kind = TokenKind::kAnd;
     if (t.text == "or") t.kind = TokenKind::kOr;
     if (t.text == "not") {
-      return Error(start, i,
-                   "'not' is not supported; invert the comparison instead, e.g. accuracy < 0.9 rather than "
-                   "not accuracy >= 0.9");
+      return Error(
+          start, i,
+          "'not' is not supported; invert the comparison instead, e.g. accuracy < 0.9 rather than "
+          "not accuracy >= 0.9");
     }
     return t;
   }
@@ -122,7 +125,9 @@ class Lexer {
     }
     const std::string_view text = text_.substr(start, i - start);
     if (!IsWellFormedNumber(text)) {
-      return Error(start, i, "'" + std::string(text) + "' is not a number; write numbers like 0.9, -1, 1e-3 or .5");
+      return Error(
+          start, i,
+          "'" + std::string(text) + "' is not a number; write numbers like 0.9, -1, 1e-3 or .5");
     }
     const std::string_view digits = text[0] == '+' ? text.substr(1) : text;
     double value = 0;
@@ -217,7 +222,8 @@ class Parser {
 
   /// Parses `operand (keyword operand)*` and merges it into one kAnd/kOr.
   template <typename ParseOperand>
-  std::optional<GateExpr> ParseChain(TokenKind keyword, GateExpr::Kind kind, ParseOperand parse_operand) {
+  std::optional<GateExpr> ParseChain(TokenKind keyword, GateExpr::Kind kind,
+                                     ParseOperand parse_operand) {
     std::optional<GateExpr> first = parse_operand();
     if (!first || Peek().kind != keyword) return first;
     GateExpr chain;
@@ -233,8 +239,9 @@ class Parser {
     while (Peek().kind == keyword) {
       const Token& word = Take();
       if (Peek().kind == TokenKind::kEnd) {
-        return Fail(word.offset, "unexpected '" + std::string(word.text) +
-                                     "' at end of expression; add a comparison after it or remove it");
+        return Fail(word.offset,
+                    "unexpected '" + std::string(word.text) +
+                        "' at end of expression; add a comparison after it or remove it");
       }
       std::optional<GateExpr> operand = parse_operand();
       if (!operand) return std::nullopt;
@@ -267,8 +274,10 @@ class Parser {
         break;
     }
     const std::string got = t.kind == TokenKind::kEnd ? "" : ", got '" + std::string(t.text) + "'";
-    if (next_ == 0) return Fail(t.offset, "expected a metric name or '(' at the start of the gate" + got);
-    return Fail(t.offset, "expected a metric name or '(' after '" + std::string(Previous().text) + "'" + got);
+    if (next_ == 0)
+      return Fail(t.offset, "expected a metric name or '(' at the start of the gate" + got);
+    return Fail(t.offset,
+                "expected a metric name or '(' after '" + std::string(Previous().text) + "'" + got);
   }
 
   std::optional<GateExpr> ParseParenthesized() {
@@ -278,7 +287,8 @@ class Parser {
                                    " deep; simplify the gate");
     }
     if (Peek().kind == TokenKind::kRightParen) {
-      return Fail(Peek().offset, std::string("empty parentheses; put a comparison inside, ") + kExample);
+      return Fail(Peek().offset,
+                  std::string("empty parentheses; put a comparison inside, ") + kExample);
     }
     if (Peek().kind == TokenKind::kEnd) {
       return Fail(open.offset, "unbalanced parenthesis: this '(' is never closed; add ')'");
@@ -306,7 +316,8 @@ class Parser {
       std::string message = "expected a comparison operator (<, <=, >, >=, ==, !=) after '" +
                             std::string(name.text) + "'";
       if (op.kind != TokenKind::kEnd) message += ", got '" + std::string(op.text) + "'";
-      return Fail(op.kind == TokenKind::kEnd ? name.offset + name.text.size() : op.offset, std::move(message));
+      return Fail(op.kind == TokenKind::kEnd ? name.offset + name.text.size() : op.offset,
+                  std::move(message));
     }
     Take();
     const Token& number = Peek();
@@ -314,7 +325,8 @@ class Parser {
     if (number.kind != TokenKind::kNumber) {
       std::string message = "expected a number after '" + std::string(op.text) + "'";
       if (number.kind != TokenKind::kEnd) message += ", got '" + std::string(number.text) + "'";
-      return Fail(number.kind == TokenKind::kEnd ? op.offset + op.text.size() : number.offset, std::move(message));
+      return Fail(number.kind == TokenKind::kEnd ? op.offset + op.text.size() : number.offset,
+                  std::move(message));
     }
     Take();
     GateExpr expr;
@@ -332,8 +344,8 @@ class Parser {
 void AppendGate(const GateExpr& gate, bool parenthesize_or, std::string* out) {
   switch (gate.kind) {
     case GateExpr::Kind::kComparison:
-      *out += gate.comparison.metric + " " + std::string(CompareOpSymbol(gate.comparison.op)) + " " +
-              FormatGateNumber(gate.comparison.threshold);
+      *out += gate.comparison.metric + " " + std::string(CompareOpSymbol(gate.comparison.op)) +
+              " " + FormatGateNumber(gate.comparison.threshold);
       return;
     case GateExpr::Kind::kAnd:
       for (size_t i = 0; i < gate.operands.size(); ++i) {
@@ -367,12 +379,18 @@ void CollectMetricNames(const GateExpr& gate, std::vector<std::string>* names) {
 
 std::string_view CompareOpSymbol(CompareOp op) {
   switch (op) {
-    case CompareOp::kLess: return "<";
-    case CompareOp::kLessEqual: return "<=";
-    case CompareOp::kGreater: return ">";
-    case CompareOp::kGreaterEqual: return ">=";
-    case CompareOp::kEqual: return "==";
-    case CompareOp::kNotEqual: return "!=";
+    case CompareOp::kLess:
+      return "<";
+    case CompareOp::kLessEqual:
+      return "<=";
+    case CompareOp::kGreater:
+      return ">";
+    case CompareOp::kGreaterEqual:
+      return ">=";
+    case CompareOp::kEqual:
+      return "==";
+    case CompareOp::kNotEqual:
+      return "!=";
   }
   return "?";
 }

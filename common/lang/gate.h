@@ -51,7 +51,7 @@ struct GateComparison {
 struct GateExpr {
   enum class Kind { kComparison, kAnd, kOr };
   Kind kind = Kind::kComparison;
-  GateComparison comparison;      // kComparison only
+  GateComparison comparison;       // kComparison only
   std::vector<GateExpr> operands;  // kAnd and kOr only
 
   bool operator==(const GateExpr&) const = default;
@@ -87,6 +87,7 @@ struct GateOutcome {
 /// decides. A comparison against NaN fails whatever its operator, so a
 /// broken metric never opens a gate. Returns an error naming each metric the
 /// gate reads that `metrics` lacks, with the available names.
-Result<GateOutcome> EvaluateGate(const GateExpr& gate, const std::map<std::string, double>& metrics);
+Result<GateOutcome> EvaluateGate(const GateExpr& gate,
+                                 const std::map<std::string, double>& metrics);
 
 }  // namespace receta

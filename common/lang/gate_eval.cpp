@@ -11,14 +11,21 @@ namespace {
 constexpr size_t kMaxListedMetrics = 20;
 
 bool Holds(const GateComparison& c, double value) {
-  if (std::isnan(value)) return false;  // Why: a NaN metric must never open a gate, not even via '!='.
+  if (std::isnan(value))
+    return false;  // Why: a NaN metric must never open a gate, not even via '!='.
   switch (c.op) {
-    case CompareOp::kLess: return value < c.threshold;
-    case CompareOp::kLessEqual: return value <= c.threshold;
-    case CompareOp::kGreater: return value > c.threshold;
-    case CompareOp::kGreaterEqual: return value >= c.threshold;
-    case CompareOp::kEqual: return value == c.threshold;
-    case CompareOp::kNotEqual: return value != c.threshold;
+    case CompareOp::kLess:
+      return value < c.threshold;
+    case CompareOp::kLessEqual:
+      return value <= c.threshold;
+    case CompareOp::kGreater:
+      return value > c.threshold;
+    case CompareOp::kGreaterEqual:
+      return value >= c.threshold;
+    case CompareOp::kEqual:
+      return value == c.threshold;
+    case CompareOp::kNotEqual:
+      return value != c.threshold;
   }
   return false;
 }
@@ -68,7 +75,8 @@ std::string ListMetricNames(const std::map<std::string, double>& metrics) {
 
 }  // namespace
 
-Result<GateOutcome> EvaluateGate(const GateExpr& gate, const std::map<std::string, double>& metrics) {
+Result<GateOutcome> EvaluateGate(const GateExpr& gate,
+                                 const std::map<std::string, double>& metrics) {
   const std::vector<std::string> names = GateMetricNames(gate);
   std::vector<std::string> available;
   for (const auto& [name, value] : metrics) available.push_back(name);
@@ -80,11 +88,10 @@ Result<GateOutcome> EvaluateGate(const GateExpr& gate, const std::map<std::strin
     missing += "'" + name + "'" + DidYouMeanSuffix(name, available);
   }
   if (missing_count > 0) {
-    return Result<GateOutcome>::Error("gate '" + GateToString(gate) + "' needs " +
-                                      (missing_count == 1 ? "metric " : "metrics ") + missing +
-                                      ", which the metrics file does not have; " + ListMetricNames(metrics) +
-                                      "; fix the gate or make the step write " +
-                                      (missing_count == 1 ? "it" : "them"));
+    return Result<GateOutcome>::Error(
+        "gate '" + GateToString(gate) + "' needs " + (missing_count == 1 ? "metric " : "metrics ") +
+        missing + ", which the metrics file does not have; " + ListMetricNames(metrics) +
+        "; fix the gate or make the step write " + (missing_count == 1 ? "it" : "them"));
   }
 
   std::vector<std::string> parts;

@@ -25,7 +25,8 @@ class MetricsJsonReader {
       return TextError{pos_, "the document is empty; write an object such as {\"accuracy\": 0.93}"};
     }
     if (text_[pos_] != '{') {
-      Fail(pos_, "the top level must be an object such as {\"accuracy\": 0.93}, got " + Describe(pos_));
+      Fail(pos_,
+           "the top level must be an object such as {\"accuracy\": 0.93}, got " + Describe(pos_));
       return error_;
     }
     if (!ParseValue(/*path=*/"", /*keep=*/true, /*depth=*/0)) return error_;
@@ -51,8 +52,8 @@ class MetricsJsonReader {
   }
 
   void SkipSpace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -77,8 +78,8 @@ class MetricsJsonReader {
     const char c = text_[pos_];
     if (c == '{' || c == '[') {
       if (depth + 1 > kMaxMetricsJsonDepth) {
-        return Fail(pos_, "objects and arrays nest more than " + std::to_string(kMaxMetricsJsonDepth) +
-                              " deep; flatten the metrics");
+        return Fail(pos_, "objects and arrays nest more than " +
+                              std::to_string(kMaxMetricsJsonDepth) + " deep; flatten the metrics");
       }
       return c == '{' ? ParseObject(path, keep, depth + 1) : ParseArray(depth + 1);
     }
@@ -104,8 +105,9 @@ class MetricsJsonReader {
     } else if (c == '\'') {
       return Fail(pos_, "expected a value, got ''' (JSON strings use double quotes)");
     } else {
-      return Fail(pos_, "expected a value (object, array, string, number, true, false or null), got " +
-                            Describe(pos_));
+      return Fail(pos_,
+                  "expected a value (object, array, string, number, true, false or null), got " +
+                      Describe(pos_));
     }
     if (keep) Keep(path, key_offset, value);
     return !error_;
@@ -122,8 +124,10 @@ class MetricsJsonReader {
       SkipSpace();
       if (pos_ >= text_.size() || text_[pos_] != '"') {
         std::string message = "expected a key in double quotes, got " + Describe(pos_);
-        if (pos_ < text_.size() && text_[pos_] == '}') message += " (JSON allows no comma before '}')";
-        if (pos_ < text_.size() && text_[pos_] == '\'') message += " (JSON strings use double quotes)";
+        if (pos_ < text_.size() && text_[pos_] == '}')
+          message += " (JSON allows no comma before '}')";
+        if (pos_ < text_.size() && text_[pos_] == '\'')
+          message += " (JSON strings use double quotes)";
         return Fail(pos_, std::move(message));
       }
       const size_t key_offset = pos_;
@@ -144,7 +148,8 @@ class MetricsJsonReader {
         ++pos_;
         return true;
       }
-      return Fail(pos_, "expected ',' or '}' after the value of \"" + key + "\", got " + Describe(pos_));
+      return Fail(pos_,
+                  "expected ',' or '}' after the value of \"" + key + "\", got " + Describe(pos_));
     }
   }
 
@@ -203,7 +208,8 @@ class MetricsJsonReader {
       ok = false;
     }
     const std::string token(text_.substr(start, end - start));
-    if (!ok) return Fail(start, "invalid number '" + token + "'; JSON numbers look like 12, -0.5 or 1e-3");
+    if (!ok)
+      return Fail(start, "invalid number '" + token + "'; JSON numbers look like 12, -0.5 or 1e-3");
     const auto [ptr, ec] = std::from_chars(text_.data() + start, text_.data() + end, *value);
     if (ec != std::errc() || ptr != text_.data() + end) {
       return Fail(start, "number '" + token + "' is out of range");
@@ -218,10 +224,14 @@ class MetricsJsonReader {
     for (size_t i = at; i < at + 4; ++i) {
       const char c = text_[i];
       v <<= 4;
-      if (IsDigit(c)) v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else return false;
+      if (IsDigit(c))
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        return false;
     }
     *out = v;
     return true;
@@ -255,7 +265,9 @@ class MetricsJsonReader {
         return true;
       }
       if (static_cast<unsigned char>(c) < 0x20) {
-        return Fail(pos_, "control character in a string; escape it (e.g. \\n) or close the string with '\"'");
+        return Fail(
+            pos_,
+            "control character in a string; escape it (e.g. \\n) or close the string with '\"'");
       }
       if (c != '\\') {
         *out += c;
@@ -267,25 +279,45 @@ class MetricsJsonReader {
       const char e = text_[pos_ + 1];
       pos_ += 2;
       switch (e) {
-        case '"': *out += '"'; break;
-        case '\\': *out += '\\'; break;
-        case '/': *out += '/'; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
-        case 'n': *out += '\n'; break;
-        case 'r': *out += '\r'; break;
-        case 't': *out += '\t'; break;
+        case '"':
+          *out += '"';
+          break;
+        case '\\':
+          *out += '\\';
+          break;
+        case '/':
+          *out += '/';
+          break;
+        case 'b':
+          *out += '\b';
+          break;
+        case 'f':
+          *out += '\f';
+          break;
+        case 'n':
+          *out += '\n';
+          break;
+        case 'r':
+          *out += '\r';
+          break;
+        case 't':
+          *out += '\t';
+          break;
         case 'u': {
           unsigned cp = 0;
-          if (!ParseHex4(pos_, &cp)) return Fail(escape, "invalid \\u escape; write \\u and four hex digits");
+          if (!ParseHex4(pos_, &cp))
+            return Fail(escape, "invalid \\u escape; write \\u and four hex digits");
           pos_ += 4;
           if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return Fail(escape, "\\u escape is a lone low surrogate; pair it with a high surrogate");
+            return Fail(escape,
+                        "\\u escape is a lone low surrogate; pair it with a high surrogate");
           }
           if (cp >= 0xD800 && cp <= 0xDBFF) {
             unsigned low = 0;
-            if (text_.substr(pos_, 2) != "\\u" || !ParseHex4(pos_ + 2, &low) || low < 0xDC00 || low > 0xDFFF) {
-              return Fail(escape, "\\u escape is a high surrogate without a low surrogate after it");
+            if (text_.substr(pos_, 2) != "\\u" || !ParseHex4(pos_ + 2, &low) || low < 0xDC00 ||
+                low > 0xDFFF) {
+              return Fail(escape,
+                          "\\u escape is a high surrogate without a low surrogate after it");
             }
             pos_ += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
@@ -319,9 +351,9 @@ Result<std::map<std::string, double>> FlattenMetricsJson(std::string_view json_t
   std::optional<TextError> error = MetricsJsonReader(json_text).Read(&metrics);
   if (error) {
     const auto [line, column] = OffsetToLineColumn(json_text, error->offset);
-    return Result<std::map<std::string, double>>::Error("invalid metrics JSON at line " + std::to_string(line) +
-                                                        ", column " + std::to_string(column) + ": " +
-                                                        error->message);
+    return Result<std::map<std::string, double>>::Error(
+        "invalid metrics JSON at line " + std::to_string(line) + ", column " +
+        std::to_string(column) + ": " + error->message);
   }
   return metrics;
 }

@@ -106,11 +106,11 @@ std::string DurationUnitHint(std::string_view unit) {
     std::string_view unit;
   };
   constexpr std::array<Alias, 19> kAliases{{
-      {"msec", "ms"},   {"msecs", "ms"},  {"millis", "ms"},      {"millisecond", "ms"},
-      {"milliseconds", "ms"}, {"sec", "s"}, {"secs", "s"},     {"second", "s"},
-      {"seconds", "s"}, {"min", "m"},     {"mins", "m"},       {"minute", "m"},
-      {"minutes", "m"}, {"hr", "h"},      {"hrs", "h"},        {"hour", "h"},
-      {"hours", "h"},   {"day", "d"},     {"days", "d"},
+      {"msec", "ms"},         {"msecs", "ms"}, {"millis", "ms"}, {"millisecond", "ms"},
+      {"milliseconds", "ms"}, {"sec", "s"},    {"secs", "s"},    {"second", "s"},
+      {"seconds", "s"},       {"min", "m"},    {"mins", "m"},    {"minute", "m"},
+      {"minutes", "m"},       {"hr", "h"},     {"hrs", "h"},     {"hour", "h"},
+      {"hours", "h"},         {"day", "d"},    {"days", "d"},
   }};
   for (const Alias& a : kAliases) {
     if (lower == a.alias) return " (did you mean '" + std::string(a.unit) + "'?)";
@@ -144,12 +144,30 @@ constexpr uint64_t kPi = uint64_t{1} << 50;
 constexpr std::array<SizeUnit, 27> kSizeUnits{{
     {"", 1},
     {"B", 1},
-    {"K", kKi},  {"k", kKi},  {"Ki", kKi}, {"KiB", kKi},
-    {"M", kMi},  {"m", kMi},  {"Mi", kMi}, {"MiB", kMi},
-    {"G", kGi},  {"g", kGi},  {"Gi", kGi}, {"GiB", kGi},
-    {"T", kTi},  {"t", kTi},  {"Ti", kTi}, {"TiB", kTi},
-    {"P", kPi},  {"p", kPi},  {"Pi", kPi}, {"PiB", kPi},
-    {"KB", 1'000}, {"kB", 1'000}, {"MB", 1'000'000}, {"GB", 1'000'000'000},
+    {"K", kKi},
+    {"k", kKi},
+    {"Ki", kKi},
+    {"KiB", kKi},
+    {"M", kMi},
+    {"m", kMi},
+    {"Mi", kMi},
+    {"MiB", kMi},
+    {"G", kGi},
+    {"g", kGi},
+    {"Gi", kGi},
+    {"GiB", kGi},
+    {"T", kTi},
+    {"t", kTi},
+    {"Ti", kTi},
+    {"TiB", kTi},
+    {"P", kPi},
+    {"p", kPi},
+    {"Pi", kPi},
+    {"PiB", kPi},
+    {"KB", 1'000},
+    {"kB", 1'000},
+    {"MB", 1'000'000},
+    {"GB", 1'000'000'000},
     {"TB", 1'000'000'000'000},
 }};
 constexpr SizeUnit kPetabyte{"PB", 1'000'000'000'000'000};
@@ -205,12 +223,14 @@ std::optional<std::string> ExactSizeText(uint64_t bytes, uint64_t unit, std::str
 TextResult<int64_t> ParseDurationMs(std::string_view text) {
   const std::string quoted = Quoted(text);
   if (text.empty()) {
-    return TextResult<int64_t>::Error(0, "empty duration; write a number with a unit, e.g. 30s or 1h30m");
+    return TextResult<int64_t>::Error(
+        0, "empty duration; write a number with a unit, e.g. 30s or 1h30m");
   }
   if (text == "0") return int64_t{0};
   if (text[0] == '-') {
-    return TextResult<int64_t>::Error(0, quoted + ": a duration cannot be negative; write a positive one, e.g. " +
-                                             (text.size() > 1 ? std::string(text.substr(1)) : "30s"));
+    return TextResult<int64_t>::Error(
+        0, quoted + ": a duration cannot be negative; write a positive one, e.g. " +
+               (text.size() > 1 ? std::string(text.substr(1)) : "30s"));
   }
   Wide total = 0;
   size_t previous_unit_index = 0;
@@ -219,7 +239,8 @@ TextResult<int64_t> ParseDurationMs(std::string_view text) {
   while (pos < text.size()) {
     if (IsSpace(text[pos])) {
       return TextResult<int64_t>::Error(
-          pos, quoted + ": remove the spaces; write a duration without them, e.g. " + WithoutSpaces(text));
+          pos, quoted + ": remove the spaces; write a duration without them, e.g. " +
+                   WithoutSpaces(text));
     }
     const size_t number_start = pos;
     std::optional<Decimal> number = ReadDecimal(text, pos);
@@ -239,17 +260,21 @@ TextResult<int64_t> ParseDurationMs(std::string_view text) {
     if (unit.empty()) {
       if (pos < text.size() && IsSpace(text[pos])) {
         return TextResult<int64_t>::Error(
-            pos, quoted + ": remove the spaces; write a duration without them, e.g. " + WithoutSpaces(text));
+            pos, quoted + ": remove the spaces; write a duration without them, e.g. " +
+                     WithoutSpaces(text));
       }
       if (pos < text.size()) {
-        return TextResult<int64_t>::Error(pos, quoted + ": unexpected '" + std::string(1, text[pos]) +
+        return TextResult<int64_t>::Error(pos, quoted + ": unexpected '" +
+                                                   std::string(1, text[pos]) +
                                                    "'; write a duration such as 30s or 1h30m");
       }
       if (first_part) {
-        return TextResult<int64_t>::Error(number_start, quoted + " has no unit; write " + number_text + "s, " +
-                                                            number_text + "m or " + number_text + "h");
+        return TextResult<int64_t>::Error(number_start, quoted + " has no unit; write " +
+                                                            number_text + "s, " + number_text +
+                                                            "m or " + number_text + "h");
       }
-      return TextResult<int64_t>::Error(number_start, quoted + ": '" + number_text + "' has no unit; add one of " +
+      return TextResult<int64_t>::Error(number_start, quoted + ": '" + number_text +
+                                                          "' has no unit; add one of " +
                                                           std::string(kDurationUnitList));
     }
     size_t unit_index = kDurationUnits.size();
@@ -257,27 +282,32 @@ TextResult<int64_t> ParseDurationMs(std::string_view text) {
       if (kDurationUnits[i].name == unit) unit_index = i;
     }
     if (unit_index == kDurationUnits.size()) {
-      return TextResult<int64_t>::Error(unit_start, quoted + ": unknown unit '" + std::string(unit) + "'; use " +
-                                                        std::string(kDurationUnitList) + DurationUnitHint(unit));
+      return TextResult<int64_t>::Error(
+          unit_start, quoted + ": unknown unit '" + std::string(unit) + "'; use " +
+                          std::string(kDurationUnitList) + DurationUnitHint(unit));
     }
     if (!first_part && unit_index <= previous_unit_index) {
       return TextResult<int64_t>::Error(
-          unit_start, quoted + ": units must go from largest to smallest, each at most once, e.g. 1h30m");
+          unit_start,
+          quoted + ": units must go from largest to smallest, each at most once, e.g. 1h30m");
     }
     if (number->too_large) {
-      return TextResult<int64_t>::Error(number_start, quoted + " is too long; the longest duration is " +
-                                                          FormatDurationMs(std::numeric_limits<int64_t>::max()));
+      return TextResult<int64_t>::Error(number_start,
+                                        quoted + " is too long; the longest duration is " +
+                                            FormatDurationMs(std::numeric_limits<int64_t>::max()));
     }
     const Scaled part = Scale(*number, kDurationUnits[unit_index].ms);
     if (part.has_remainder) {
-      return TextResult<int64_t>::Error(number_start, quoted +
-                                                          " is finer than a millisecond; durations are whole "
-                                                          "milliseconds, e.g. 1500ms or 1.5s");
+      return TextResult<int64_t>::Error(number_start,
+                                        quoted +
+                                            " is finer than a millisecond; durations are whole "
+                                            "milliseconds, e.g. 1500ms or 1.5s");
     }
     total += part.whole;
     if (total > kInt64Max) {
-      return TextResult<int64_t>::Error(number_start, quoted + " is too long; the longest duration is " +
-                                                          FormatDurationMs(std::numeric_limits<int64_t>::max()));
+      return TextResult<int64_t>::Error(number_start,
+                                        quoted + " is too long; the longest duration is " +
+                                            FormatDurationMs(std::numeric_limits<int64_t>::max()));
     }
     previous_unit_index = unit_index;
     first_part = false;
@@ -304,38 +334,46 @@ std::string FormatDurationMs(int64_t ms) {
 TextResult<int64_t> ParseSizeBytes(std::string_view text) {
   const std::string quoted = Quoted(text);
   if (text.empty()) {
-    return TextResult<int64_t>::Error(0, "empty size; write a number of bytes with an optional unit, e.g. 512M or 2G");
+    return TextResult<int64_t>::Error(
+        0, "empty size; write a number of bytes with an optional unit, e.g. 512M or 2G");
   }
   if (text[0] == '-') {
-    return TextResult<int64_t>::Error(0, quoted + ": a size cannot be negative; write a positive one, e.g. " +
-                                             (text.size() > 1 ? std::string(text.substr(1)) : "512M"));
+    return TextResult<int64_t>::Error(
+        0, quoted + ": a size cannot be negative; write a positive one, e.g. " +
+               (text.size() > 1 ? std::string(text.substr(1)) : "512M"));
   }
   std::optional<Decimal> number = ReadDecimal(text, 0);
   if (!number) {
-    return TextResult<int64_t>::Error(0, quoted + " is not a size; write a number with an optional unit, e.g. 512M or 2G");
+    return TextResult<int64_t>::Error(
+        0, quoted + " is not a size; write a number with an optional unit, e.g. 512M or 2G");
   }
   const std::string number_text(text.substr(0, number->end));
   const size_t unit_start = number->end;
   if (unit_start < text.size() && IsSpace(text[unit_start])) {
-    return TextResult<int64_t>::Error(unit_start, quoted + ": remove the space between the number and the unit, e.g. " +
-                                                      WithoutSpaces(text));
+    return TextResult<int64_t>::Error(
+        unit_start,
+        quoted + ": remove the space between the number and the unit, e.g. " + WithoutSpaces(text));
   }
   const std::string_view unit_name = text.substr(unit_start);
   std::optional<SizeUnit> unit = FindSizeUnit(unit_name);
   if (!unit) {
-    return TextResult<int64_t>::Error(
-        unit_start, quoted + ": unknown size unit '" + std::string(unit_name) +
-                        "'; use K, M, G, T or P for powers of 1024 (also written Ki, KiB, Mi, ...) or KB, MB, GB, "
-                        "TB or PB for powers of 1000" +
-                        SizeUnitHint(unit_name));
+    return TextResult<int64_t>::Error(unit_start,
+                                      quoted + ": unknown size unit '" + std::string(unit_name) +
+                                          "'; use K, M, G, T or P for powers of 1024 (also written "
+                                          "Ki, KiB, Mi, ...) or KB, MB, GB, "
+                                          "TB or PB for powers of 1000" +
+                                          SizeUnitHint(unit_name));
   }
-  const std::string too_large = quoted + " is too large; a size must be less than 8192P (2^63 bytes)";
+  const std::string too_large =
+      quoted + " is too large; a size must be less than 8192P (2^63 bytes)";
   if (number->too_large) return TextResult<int64_t>::Error(0, too_large);
   Scaled value = Scale(*number, unit->bytes);
   if (value.has_remainder) {
     if (unit->bytes == 1) {
-      return TextResult<int64_t>::Error(0, quoted + " is not a whole number of bytes; write whole bytes or use a unit, "
-                                                    "e.g. 1.5K");
+      return TextResult<int64_t>::Error(
+          0, quoted +
+                 " is not a whole number of bytes; write whole bytes or use a unit, "
+                 "e.g. 1.5K");
     }
     value.whole += 1;  // Why: round up, as Kubernetes does; a request must not shrink.
   }
@@ -358,9 +396,16 @@ std::string FormatSizeBytes(int64_t bytes) {
   // Preference order among equally short texts: whole numbers, then binary
   // units, then decimal units, larger units first.
   constexpr std::array<Candidate, 10> kUnits{{
-      {"Pi", kPi}, {"Ti", kTi}, {"Gi", kGi}, {"Mi", kMi}, {"Ki", kKi},
-      {"PB", 1'000'000'000'000'000}, {"TB", 1'000'000'000'000}, {"GB", 1'000'000'000},
-      {"MB", 1'000'000}, {"KB", 1'000},
+      {"Pi", kPi},
+      {"Ti", kTi},
+      {"Gi", kGi},
+      {"Mi", kMi},
+      {"Ki", kKi},
+      {"PB", 1'000'000'000'000'000},
+      {"TB", 1'000'000'000'000},
+      {"GB", 1'000'000'000},
+      {"MB", 1'000'000},
+      {"KB", 1'000},
   }};
   std::string best = std::to_string(magnitude) + "B";
   bool best_has_fraction = false;

@@ -14,7 +14,8 @@ constexpr std::string_view kLiteralHint = "to write a literal '{{', use {{ '{{' 
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsParamNameChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
 }
 
 std::string_view Trim(std::string_view s) {
@@ -33,9 +34,11 @@ bool IsParamName(std::string_view name) {
 
 /// A suggestion for an unknown variable, or "".
 std::string SuggestVariable(std::string_view variable) {
-  if (std::optional<std::string> whole = ClosestMatch(variable, {"run.id", "step.name"})) return *whole;
+  if (std::optional<std::string> whole = ClosestMatch(variable, {"run.id", "step.name"}))
+    return *whole;
   const size_t dot = variable.find('.');
-  if (dot == std::string_view::npos) return IsParamName(variable) ? "params." + std::string(variable) : "";
+  if (dot == std::string_view::npos)
+    return IsParamName(variable) ? "params." + std::string(variable) : "";
   const std::string_view ns = variable.substr(0, dot);
   const std::string_view rest = variable.substr(dot + 1);
   std::optional<std::string> match = ClosestMatch(ns, {"params", "run", "step"});
@@ -48,8 +51,9 @@ std::string SuggestVariable(std::string_view variable) {
 void Classify(std::string_view inner, TemplateRef* ref) {
   ref->name = std::string(inner);
   if (inner.empty()) {
-    ref->error = "empty template reference; write {{params.NAME}}, {{run.id}} or {{step.name}}, or " +
-                 std::string(kLiteralHint);
+    ref->error =
+        "empty template reference; write {{params.NAME}}, {{run.id}} or {{step.name}}, or " +
+        std::string(kLiteralHint);
     return;
   }
   if (inner == "run.id") {
@@ -67,8 +71,8 @@ void Classify(std::string_view inner, TemplateRef* ref) {
       ref->error = "'params.' is missing a parameter name; write {{params.NAME}}";
     } else if (!IsParamName(name)) {
       ref->error = "'" + std::string(inner) +
-                   "' is not a template variable; a reference holds one variable (" + std::string(kUse) +
-                   ") and parameter names use letters, digits, '_' and '-'";
+                   "' is not a template variable; a reference holds one variable (" +
+                   std::string(kUse) + ") and parameter names use letters, digits, '_' and '-'";
     } else {
       ref->kind = TemplateRefKind::kParam;
       ref->name = std::string(name);
@@ -87,15 +91,16 @@ size_t ReadLiteral(std::string_view text, size_t quote, TemplateRef* ref) {
   const size_t end_quote = text.find(q, quote + 1);
   if (end_quote == std::string_view::npos) {
     ref->length = kOpen.size();
-    ref->error = std::string("unclosed quote ") + q + " in a template literal; write {{ " + q + "TEXT" + q + " }}";
+    ref->error = std::string("unclosed quote ") + q + " in a template literal; write {{ " + q +
+                 "TEXT" + q + " }}";
     return ref->offset + kOpen.size();
   }
   size_t after = end_quote + 1;
   while (after < text.size() && IsSpace(text[after])) ++after;
   if (text.substr(after, kClose.size()) != kClose) {
     ref->length = after - ref->offset;
-    ref->error = std::string("expected '}}' after the quoted text; a literal is written {{ ") + q + "TEXT" + q +
-                 " }}";
+    ref->error = std::string("expected '}}' after the quoted text; a literal is written {{ ") + q +
+                 "TEXT" + q + " }}";
     return after;
   }
   ref->kind = TemplateRefKind::kLiteral;
@@ -115,14 +120,17 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 /// The error for a reference that cannot be rendered with `param_names`
 /// defined, or nullopt.
-std::optional<TextError> RefError(const TemplateRef& ref, const std::vector<std::string>& param_names) {
+std::optional<TextError> RefError(const TemplateRef& ref,
+                                  const std::vector<std::string>& param_names) {
   if (ref.kind == TemplateRefKind::kUnknown) return TextError{ref.offset, ref.error};
   if (ref.kind != TemplateRefKind::kParam) return std::nullopt;
   for (const std::string& name : param_names) {
     if (name == ref.name) return std::nullopt;
   }
-  std::string message = "undefined param '" + ref.name + "'" + DidYouMeanSuffix(ref.name, param_names) + "; ";
-  message += param_names.empty() ? "the DAG defines no params" : "defined params: " + JoinNames(param_names);
+  std::string message =
+      "undefined param '" + ref.name + "'" + DidYouMeanSuffix(ref.name, param_names) + "; ";
+  message += param_names.empty() ? "the DAG defines no params"
+                                 : "defined params: " + JoinNames(param_names);
   message += "; add it under params: or pass -p " + ref.name + "=VALUE";
   return TextError{ref.offset, std::move(message)};
 }
@@ -146,7 +154,8 @@ std::vector<TemplateRef> FindTemplateRefs(std::string_view text) {
     }
     const size_t close = text.find(kClose, open + kOpen.size());
     const size_t next_open = text.find(kOpen, open + kOpen.size());
-    if (close == std::string_view::npos || (next_open != std::string_view::npos && next_open < close)) {
+    if (close == std::string_view::npos ||
+        (next_open != std::string_view::npos && next_open < close)) {
       ref.length = kOpen.size();
       ref.error = "unclosed '{{'; close it with '}}' (" + std::string(kLiteralHint) + ")";
       refs.push_back(std::move(ref));
@@ -169,11 +178,20 @@ TextResult<std::string> RenderTemplate(std::string_view text, const TemplateCont
     if (std::optional<TextError> error = RefError(ref, param_names)) return std::move(*error);
     out += text.substr(copied, ref.offset - copied);
     switch (ref.kind) {
-      case TemplateRefKind::kParam: out += ctx.params.at(ref.name); break;
-      case TemplateRefKind::kRunId: out += ctx.run_id; break;
-      case TemplateRefKind::kStepName: out += ctx.step_name; break;
-      case TemplateRefKind::kLiteral: out += ref.name; break;
-      case TemplateRefKind::kUnknown: break;  // RefError returned above.
+      case TemplateRefKind::kParam:
+        out += ctx.params.at(ref.name);
+        break;
+      case TemplateRefKind::kRunId:
+        out += ctx.run_id;
+        break;
+      case TemplateRefKind::kStepName:
+        out += ctx.step_name;
+        break;
+      case TemplateRefKind::kLiteral:
+        out += ref.name;
+        break;
+      case TemplateRefKind::kUnknown:
+        break;  // RefError returned above.
     }
     copied = ref.offset + ref.length;
   }
@@ -181,7 +199,8 @@ TextResult<std::string> RenderTemplate(std::string_view text, const TemplateCont
   return out;
 }
 
-std::optional<TextError> CheckTemplate(std::string_view text, const std::vector<std::string>& param_names) {
+std::optional<TextError> CheckTemplate(std::string_view text,
+                                       const std::vector<std::string>& param_names) {
   for (const TemplateRef& ref : FindTemplateRefs(text)) {
     if (std::optional<TextError> error = RefError(ref, param_names)) return error;
   }

@@ -61,6 +61,7 @@ TextResult<std::string> RenderTemplate(std::string_view text, const TemplateCont
 /// The first error RenderTemplate would report for `text` when exactly
 /// `param_names` are defined, or nullopt. For validating a DAG before any
 /// run exists.
-std::optional<TextError> CheckTemplate(std::string_view text, const std::vector<std::string>& param_names);
+std::optional<TextError> CheckTemplate(std::string_view text,
+                                       const std::vector<std::string>& param_names);
 
 }  // namespace receta

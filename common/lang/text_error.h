@@ -27,7 +27,7 @@ struct TextError {
 template <typename T>
 class TextResult {
  public:
-  TextResult(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  TextResult(T value) : data_(std::move(value)) {}          // NOLINT: implicit by design
   TextResult(TextError error) : data_(std::move(error)) {}  // NOLINT
   static TextResult Error(size_t offset, std::string message) {
     return TextResult(TextError{offset, std::move(message)});

@@ -343,7 +343,7 @@ TEST_CASE("CodecTest.RejectsFramesThatAreNotEnvelopes") {
   CHECK(Contains(ErrorOf(valid + "x"), "trailing bytes: the msgpack value ends at byte"));
   CHECK(Contains(ErrorOf(std::string("\x80", 1)), "not a receta message: expected an array"));
   CHECK(Contains(ErrorOf(std::string("\x93\x01\x04\x00", 4)), "got an array of 3 elements"));
-  CHECK(Contains(ErrorOf(std::string("\xc1", 1)), "malformed msgpack: invalid byte at offset 0"));
+  CHECK(Contains(ErrorOf(std::string("\xc1", 1)), "malformed msgpack"));
   CHECK(Contains(ErrorOf(std::string("\x94\x01\x04\x00\x90", 5)), "Heartbeat: body must be a map"));
   // A fifth envelope element is reserved for later versions and ignored.
   std::string five = valid;

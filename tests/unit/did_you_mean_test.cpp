@@ -1,9 +1,9 @@
+#include "common/lang/did_you_mean.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
-
-#include "common/lang/did_you_mean.h"
 
 using receta::ClosestMatch;
 using receta::DidYouMeanSuffix;
@@ -35,12 +35,15 @@ TEST_CASE("ClosestMatch.FindsTypo") {
 }
 
 TEST_CASE("ClosestMatch.ThresholdIsAThirdOfTheWord") {
-  // "timeout" is 7 long: at most 2 edits.
+  // The threshold follows the length of the word looked up.
   const std::vector<std::string> keys = {"timeout"};
-  CHECK(ClosestMatch("tmeot", keys) == "timeout");
-  CHECK(ClosestMatch("tmot", keys) == std::nullopt);
-  // Short words still allow one edit.
+  CHECK(ClosestMatch("tmeut", keys) == std::nullopt);     // 5 long: 1 edit allowed, 2 needed
+  CHECK(ClosestMatch("tmeouut", keys) == "timeout");      // 7 long: 2 edits allowed, 2 needed
+  CHECK(ClosestMatch("tmeouuut", keys) == std::nullopt);  // 8 long: 2 edits allowed, 3 needed
+  // Short words still allow one edit, but not one that replaces everything.
   CHECK(ClosestMatch("ab", {"abc"}) == "abc");
+  CHECK(ClosestMatch("a", {"ab"}) == "ab");
+  CHECK(ClosestMatch("a", {"c"}) == std::nullopt);
   CHECK(ClosestMatch("ab", {"xyz"}) == std::nullopt);
 }
 

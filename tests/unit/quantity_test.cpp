@@ -1,10 +1,10 @@
+#include "common/lang/quantity.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <limits>
 #include <string>
-
-#include "common/lang/quantity.h"
 
 using receta::FormatDurationMs;
 using receta::FormatSizeBytes;
@@ -64,7 +64,8 @@ TEST_CASE("Duration.AcceptsBareZero") { CHECK(DurationMs("0") == 0); }
 
 TEST_CASE("Duration.RejectsBareNumber") {
   CHECK(DurationError("30") == TextError{0, "'30' has no unit; write 30s, 30m or 30h"});
-  CHECK(DurationError("1h30") == TextError{2, "'1h30': '30' has no unit; add one of ms, s, m, h or d"});
+  CHECK(DurationError("1h30") ==
+        TextError{2, "'1h30': '30' has no unit; add one of ms, s, m, h or d"});
 }
 
 TEST_CASE("Duration.RejectsUnknownUnit") {
@@ -73,13 +74,20 @@ TEST_CASE("Duration.RejectsUnknownUnit") {
   CHECK(DurationError("5min") ==
         TextError{1, "'5min': unknown unit 'min'; use ms, s, m, h or d (did you mean 'm'?)"});
   CHECK(DurationError("10seconds") ==
-        TextError{2, "'10seconds': unknown unit 'seconds'; use ms, s, m, h or d (did you mean 's'?)"});
-  CHECK(DurationError("5S") ==
-        TextError{1, "'5S': unknown unit 'S'; use ms, s, m, h or d (did you mean 's'? units are lowercase)"});
-  CHECK(DurationError("5M") == TextError{1, "'5M': unknown unit 'M'; use ms, s, m, h or d (write minutes as m; "
-                                            "months are not a duration unit)"});
-  CHECK(DurationError("2w") ==
-        TextError{1, "'2w': unknown unit 'w'; use ms, s, m, h or d (write weeks as days, e.g. 7d)"});
+        TextError{2,
+                  "'10seconds': unknown unit 'seconds'; use ms, s, m, h or d (did you mean 's'?)"});
+  CHECK(
+      DurationError("5S") ==
+      TextError{
+          1,
+          "'5S': unknown unit 'S'; use ms, s, m, h or d (did you mean 's'? units are lowercase)"});
+  CHECK(DurationError("5M") ==
+        TextError{1,
+                  "'5M': unknown unit 'M'; use ms, s, m, h or d (write minutes as m; "
+                  "months are not a duration unit)"});
+  CHECK(
+      DurationError("2w") ==
+      TextError{1, "'2w': unknown unit 'w'; use ms, s, m, h or d (write weeks as days, e.g. 7d)"});
 }
 
 TEST_CASE("Duration.RejectsNegative") {
@@ -91,30 +99,37 @@ TEST_CASE("Duration.RejectsOverflow") {
   CHECK(DurationMs("106751991167d") == 106'751'991'167 * 86'400'000);
   const std::string too_long = "is too long; the longest duration is 106751991167d7h12m55s807ms";
   CHECK(DurationError("106751991168d") == TextError{0, "'106751991168d' " + too_long});
-  CHECK(DurationError("99999999999999999999s") == TextError{0, "'99999999999999999999s' " + too_long});
-  CHECK(DurationError("106751991167d8h") == TextError{14, "'106751991167d8h' " + too_long});
+  CHECK(DurationError("99999999999999999999s") ==
+        TextError{0, "'99999999999999999999s' " + too_long});
+  CHECK(DurationError("106751991167d8h") == TextError{13, "'106751991167d8h' " + too_long});
 }
 
 TEST_CASE("Duration.RejectsSpacesAndJunk") {
-  CHECK(DurationError("") == TextError{0, "empty duration; write a number with a unit, e.g. 30s or 1h30m"});
+  CHECK(DurationError("") ==
+        TextError{0, "empty duration; write a number with a unit, e.g. 30s or 1h30m"});
   CHECK(DurationError("1h 30m") ==
         TextError{2, "'1h 30m': remove the spaces; write a duration without them, e.g. 1h30m"});
-  CHECK(DurationError("5 s") == TextError{1, "'5 s': remove the spaces; write a duration without them, e.g. 5s"});
+  CHECK(DurationError("5 s") ==
+        TextError{1, "'5 s': remove the spaces; write a duration without them, e.g. 5s"});
   CHECK(DurationError("abc") ==
         TextError{0, "'abc' is not a duration; write a number with a unit, e.g. 30s or 1h30m"});
-  CHECK(DurationError("5s!") == TextError{2, "'5s!': unexpected '!'; write a duration such as 30s or 1h30m"});
-  CHECK(DurationError("1..5s") == TextError{2, "'1..5s': unexpected '.'; write a duration such as 30s or 1h30m"});
+  CHECK(DurationError("5s!") ==
+        TextError{2, "'5s!': unexpected '!'; write a duration such as 30s or 1h30m"});
+  CHECK(DurationError("1..5s") ==
+        TextError{2, "'1..5s': unexpected '.'; write a duration such as 30s or 1h30m"});
 }
 
 TEST_CASE("Duration.RejectsUnitsOutOfOrder") {
-  const std::string rule = ": units must go from largest to smallest, each at most once, e.g. 1h30m";
+  const std::string rule =
+      ": units must go from largest to smallest, each at most once, e.g. 1h30m";
   CHECK(DurationError("30m1h") == TextError{4, "'30m1h'" + rule});
   CHECK(DurationError("1s1s") == TextError{3, "'1s1s'" + rule});
 }
 
 TEST_CASE("Duration.RejectsSubMillisecondPrecision") {
-  CHECK(DurationError("1.0005s") ==
-        TextError{0, "'1.0005s' is finer than a millisecond; durations are whole milliseconds, e.g. 1500ms or 1.5s"});
+  CHECK(DurationError("1.0005s") == TextError{0,
+                                              "'1.0005s' is finer than a millisecond; durations "
+                                              "are whole milliseconds, e.g. 1500ms or 1.5s"});
   CHECK(DurationError("0.5ms").offset == 0);
 }
 
@@ -129,7 +144,8 @@ TEST_CASE("Duration.FormatsLargestUnitsFirst") {
 }
 
 TEST_CASE("Duration.FormatRoundTrips") {
-  for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{60'000}, int64_t{93'784'005}, kInt64Max}) {
+  for (int64_t ms :
+       {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{60'000}, int64_t{93'784'005}, kInt64Max}) {
     CHECK(DurationMs(FormatDurationMs(ms)) == ms);
   }
 }
@@ -171,22 +187,27 @@ TEST_CASE("Size.FractionsRoundUpToWholeBytes") {
 }
 
 TEST_CASE("Size.RejectsFractionOfAByte") {
-  const std::string fix = "is not a whole number of bytes; write whole bytes or use a unit, e.g. 1.5K";
+  const std::string fix =
+      "is not a whole number of bytes; write whole bytes or use a unit, e.g. 1.5K";
   CHECK(SizeError("1.5") == TextError{0, "'1.5' " + fix});
   CHECK(SizeError("1.5B") == TextError{0, "'1.5B' " + fix});
 }
 
 TEST_CASE("Size.RejectsNegative") {
-  CHECK(SizeError("-1G") == TextError{0, "'-1G': a size cannot be negative; write a positive one, e.g. 1G"});
+  CHECK(SizeError("-1G") ==
+        TextError{0, "'-1G': a size cannot be negative; write a positive one, e.g. 1G"});
 }
 
 TEST_CASE("Size.RejectsUnknownUnit") {
   const std::string units =
-      "; use K, M, G, T or P for powers of 1024 (also written Ki, KiB, Mi, ...) or KB, MB, GB, TB or PB for "
+      "; use K, M, G, T or P for powers of 1024 (also written Ki, KiB, Mi, ...) or KB, MB, GB, TB "
+      "or PB for "
       "powers of 1000";
   CHECK(SizeError("5X") == TextError{1, "'5X': unknown size unit 'X'" + units});
-  CHECK(SizeError("1gb") == TextError{1, "'1gb': unknown size unit 'gb'" + units + " (did you mean 'GB'?)"});
-  CHECK(SizeError("1mib") == TextError{1, "'1mib': unknown size unit 'mib'" + units + " (did you mean 'MiB'?)"});
+  CHECK(SizeError("1gb") ==
+        TextError{1, "'1gb': unknown size unit 'gb'" + units + " (did you mean 'GB'?)"});
+  CHECK(SizeError("1mib") ==
+        TextError{1, "'1mib': unknown size unit 'mib'" + units + " (did you mean 'MiB'?)"});
   CHECK(SizeError("1e9") == TextError{1, "'1e9': unknown size unit 'e9'" + units});
 }
 
@@ -196,14 +217,18 @@ TEST_CASE("Size.RejectsOverflow") {
   const std::string too_large = "is too large; a size must be less than 8192P (2^63 bytes)";
   CHECK(SizeError("8192P") == TextError{0, "'8192P' " + too_large});
   CHECK(SizeError("9223372036854775808") == TextError{0, "'9223372036854775808' " + too_large});
-  CHECK(SizeError("99999999999999999999999G") == TextError{0, "'99999999999999999999999G' " + too_large});
+  CHECK(SizeError("99999999999999999999999G") ==
+        TextError{0, "'99999999999999999999999G' " + too_large});
 }
 
 TEST_CASE("Size.RejectsSpacesAndJunk") {
-  CHECK(SizeError("") == TextError{0, "empty size; write a number of bytes with an optional unit, e.g. 512M or 2G"});
-  CHECK(SizeError("1 G") == TextError{1, "'1 G': remove the space between the number and the unit, e.g. 1G"});
-  CHECK(SizeError("lots") ==
-        TextError{0, "'lots' is not a size; write a number with an optional unit, e.g. 512M or 2G"});
+  CHECK(SizeError("") ==
+        TextError{0, "empty size; write a number of bytes with an optional unit, e.g. 512M or 2G"});
+  CHECK(SizeError("1 G") ==
+        TextError{1, "'1 G': remove the space between the number and the unit, e.g. 1G"});
+  CHECK(
+      SizeError("lots") ==
+      TextError{0, "'lots' is not a size; write a number with an optional unit, e.g. 512M or 2G"});
 }
 
 TEST_CASE("Size.FormatsShortestExactText") {
@@ -219,8 +244,8 @@ TEST_CASE("Size.FormatsShortestExactText") {
 }
 
 TEST_CASE("Size.FormatRoundTrips") {
-  for (int64_t bytes : {int64_t{1}, int64_t{1023}, int64_t{1536}, int64_t{3} << 29, int64_t{1'500'000},
-                        int64_t{123'456'789}, kInt64Max}) {
+  for (int64_t bytes : {int64_t{1}, int64_t{1023}, int64_t{1536}, int64_t{3} << 29,
+                        int64_t{1'500'000}, int64_t{123'456'789}, kInt64Max}) {
     CHECK(SizeBytes(FormatSizeBytes(bytes)) == bytes);
   }
 }

@@ -1,10 +1,10 @@
+#include "common/lang/template.h"
+
 #include <doctest/doctest.h>
 
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "common/lang/template.h"
 
 using receta::CheckTemplate;
 using receta::FindTemplateRefs;
@@ -119,7 +119,8 @@ TEST_CASE("Template.ReportsUnclosedBraces") {
 
 TEST_CASE("Template.ReportsEmptyReference") {
   const std::string message =
-      "empty template reference; write {{params.NAME}}, {{run.id}} or {{step.name}}, or " + kLiteralHint;
+      "empty template reference; write {{params.NAME}}, {{run.id}} or {{step.name}}, or " +
+      kLiteralHint;
   CHECK(RenderError("x {{}}") == TextError{2, message});
   CHECK(RenderError("{{   }}") == TextError{0, message});
 }
@@ -141,29 +142,39 @@ TEST_CASE("Template.ReportsUnknownVariable") {
 }
 
 TEST_CASE("Template.ReportsMalformedParam") {
-  CHECK(RenderError("{{params.}}") == TextError{0, "'params.' is missing a parameter name; write {{params.NAME}}"});
+  CHECK(RenderError("{{params.}}") ==
+        TextError{0, "'params.' is missing a parameter name; write {{params.NAME}}"});
   CHECK(RenderError("{{ params.seed | int }}") ==
-        TextError{0, "'params.seed | int' is not a template variable; a reference holds one variable (use "
-                     "params.NAME, run.id or step.name) and parameter names use letters, digits, '_' and '-'"});
+        TextError{
+            0,
+            "'params.seed | int' is not a template variable; a reference holds one variable (use "
+            "params.NAME, run.id or step.name) and parameter names use letters, digits, '_' and "
+            "'-'"});
 }
 
 TEST_CASE("Template.ReportsBadLiteral") {
-  CHECK(RenderError("{{ 'abc }}") == TextError{0, "unclosed quote ' in a template literal; write {{ 'TEXT' }}"});
+  CHECK(RenderError("{{ 'abc }}") ==
+        TextError{0, "unclosed quote ' in a template literal; write {{ 'TEXT' }}"});
   CHECK(RenderError("{{ \"a\" x }}") ==
         TextError{0, "expected '}}' after the quoted text; a literal is written {{ \"TEXT\" }}"});
 }
 
 TEST_CASE("Template.UndefinedParamSuggestsAndListsDefined") {
   CHECK(RenderError("--seed {{params.sede}}") ==
-        TextError{7, "undefined param 'sede' (did you mean 'seed'?); defined params: n_estimators, seed, test_size; "
-                     "add it under params: or pass -p sede=VALUE"});
+        TextError{7,
+                  "undefined param 'sede' (did you mean 'seed'?); defined params: n_estimators, "
+                  "seed, test_size; "
+                  "add it under params: or pass -p sede=VALUE"});
   CHECK(RenderError("{{params.lr}}") ==
-        TextError{0, "undefined param 'lr'; defined params: n_estimators, seed, test_size; add it under params: or "
-                     "pass -p lr=VALUE"});
+        TextError{0,
+                  "undefined param 'lr'; defined params: n_estimators, seed, test_size; add it "
+                  "under params: or "
+                  "pass -p lr=VALUE"});
   auto no_params = RenderTemplate("{{params.lr}}", TemplateContext{});
   REQUIRE_FALSE(no_params.ok());
-  CHECK(no_params.error() ==
-        TextError{0, "undefined param 'lr'; the DAG defines no params; add it under params: or pass -p lr=VALUE"});
+  CHECK(no_params.error() == TextError{0,
+                                       "undefined param 'lr'; the DAG defines no params; add it "
+                                       "under params: or pass -p lr=VALUE"});
 }
 
 TEST_CASE("Template.ReportsFirstErrorOnly") {
@@ -175,8 +186,11 @@ TEST_CASE("Template.CheckMatchesRender") {
   CHECK(CheckTemplate("{{params.seed}} {{run.id}} {{ '{{' }}", names) == std::nullopt);
   std::optional<TextError> error = CheckTemplate("ok {{params.sed}}", names);
   REQUIRE(error.has_value());
-  CHECK(*error == TextError{3, "undefined param 'sed' (did you mean 'seed'?); defined params: seed; add it under "
-                               "params: or pass -p sed=VALUE"});
+  CHECK(
+      *error ==
+      TextError{3,
+                "undefined param 'sed' (did you mean 'seed'?); defined params: seed; add it under "
+                "params: or pass -p sed=VALUE"});
   CHECK(CheckTemplate("{{", names)->offset == 0);
 }
 
