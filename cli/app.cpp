@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "receta/version.h"
 
 namespace receta::cli {
@@ -53,12 +54,7 @@ int RunCli(int argc, char** argv) {
   hash->add_option("PATH", hash_paths, "Files or directories")->required();
   hash->add_flag("--json", hash_json, "Print JSON");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = ParseArgs(app, argc, argv)) return *exit_code;
   if (validate->parsed()) return DagValidate(validate_args, std::cout, std::cerr);
   if (show->parsed()) return DagShow(show_args, show_json, std::cout, std::cerr);
   if (graph->parsed()) return DagGraph(graph_args, graph_format, std::cout, std::cerr);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/parse_args.h"
 #include "receta/version.h"
 
 int main(int argc, char** argv) {
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "Directory for state (RocksDB) and artifacts")
       ->capture_default_str();
   app.add_option("--listen", listen, "ZeroMQ endpoint to bind")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
   std::fprintf(stderr,
                "receta-scheduler %s: the scheduling loop is not built yet (issue #3); "
                "use `receta dag validate|show|graph` to work with DAGs today.\n",

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/parse_args.h"
 #include "receta/version.h"
 
 int main(int argc, char** argv) {
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   app.add_option("--slots", slots, "Steps run at once")->check(CLI::Range(1, 4096));
   app.add_option("--labels", labels, "Comma-separated labels steps can ask for");
   app.add_option("--name", name, "Name shown in `receta workers` (default: hostname)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
   std::fprintf(stderr,
                "receta-worker %s: the agent loop is not built yet (issue #3).\n",
                receta::kVersion);

@@ -128,8 +128,8 @@ int HashTree(const std::string& root, const std::string& cache_path) {
 
   uint64_t files = report.files_read + report.cache_hits;
   std::printf(
-      "load_ms=%.2f hash_ms=%.2f cpu_ms=%.2f save_ms=%.2f files=%llu read=%llu hits=%llu bytes_read=%llu "
-      "digest=%s\n",
+      "load_ms=%.2f hash_ms=%.2f cpu_ms=%.2f save_ms=%.2f files=%llu read=%llu hits=%llu "
+      "bytes_read=%llu digest=%s\n",
       load_ms, hash_ms, cpu_ms, save_ms, static_cast<unsigned long long>(files),
       static_cast<unsigned long long>(report.files_read),
       static_cast<unsigned long long>(report.cache_hits),
@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
   if (args.size() == 3 && args[0] == "make-tree") return MakeTree(args[1], std::stoi(args[2]));
   if (args.size() == 2 && args[0] == "file") return HashOneFile(args[1]);
   if (args.size() == 3 && args[0] == "tree") return HashTree(args[1], args[2]);
-  return Fail("usage: make-file PATH SIZE_BYTES | make-tree DIR FILE_COUNT | file PATH | "
-              "tree DIR CACHE_FILE|-");
+  return Fail(
+      "usage: make-file PATH SIZE_BYTES | make-tree DIR FILE_COUNT | file PATH | "
+      "tree DIR CACHE_FILE|-");
 }

@@ -1,6 +1,7 @@
 #include "common/dag/dag_parser.h"
 
 #include <algorithm>
+#include <limits>
 #include <regex>
 #include <set>
 
@@ -132,7 +133,9 @@ class DagParser {
     for (const MapEntry& entry : Known(node, where, ResourcesKeys())) {
       std::string what = "`" + entry.key + "` in " + where;
       if (entry.key == "cpus") {
-        if (auto cpus = reader_.Number(entry.value, what, 0)) {
+        // Why: no lower bound here, so -1 and 0 get the same "more than 0".
+        if (auto cpus = reader_.Number(entry.value, what,
+                                       -std::numeric_limits<double>::infinity())) {
           if (*cpus <= 0) {
             reader_.Error(entry.value, what + " must be more than 0, got '" +
                                            entry.value.Scalar() + "'");
@@ -214,7 +217,9 @@ class DagParser {
       AlertSpec alert;
       alert.location = LocationOf(*it);
       std::string what = "an alert in " + where;
+      std::set<std::string> present;  // keys given, merge keys (<<) included
       for (const MapEntry& entry : Known(*it, what, AlertKeys())) {
+        present.insert(entry.key);
         std::string key_what = "`" + entry.key + "` of " + what;
         if (entry.key == "on") {
           std::vector<SourceLocation> locations;
@@ -245,11 +250,11 @@ class DagParser {
         }
       }
       if (!it->IsMap()) continue;
-      if (!(*it)["on"]) {
+      if (!present.count("on")) {
         diagnostics_.Add(alert.location, what + " has no `on:`; list the events that raise "
                                                 "it, e.g. on: [failure, gate_failed]");
       }
-      if (!(*it)["webhook"] == !(*it)["command"]) {
+      if (present.count("webhook") == present.count("command")) {
         diagnostics_.Add(alert.location, what + " needs exactly one of `webhook:` (a URL) or "
                                                 "`command:` (a shell command)");
       }
@@ -341,7 +346,7 @@ class DagParser {
           for (auto& [name, value] : *env) step.env[name] = value;
         }
       } else if (entry.key == "resources") {
-        ReadResources(entry.value, where + "'s `resources`", step.resources);
+        ReadResources(entry.value, "`resources` of " + where, step.resources);
       } else if (entry.key == "labels") {
         if (auto labels = reader_.StringList(entry.value, what, nullptr)) step.labels = *labels;
       } else if (entry.key == "cache") {
@@ -363,10 +368,12 @@ class DagParser {
       } else if (entry.key == "params") {
         params_node = &entry.value;
       } else if (entry.key == "alerts") {
-        step.alerts = ReadAlerts(entry.value, where + "'s `alerts`");
+        step.alerts = ReadAlerts(entry.value, "`alerts` of " + where);
       }
     }
-    if (!step_entry.value["run"]) {
+    // Why: not step_entry.value["run"], which misses a `run` merged in by `<<`.
+    if (std::none_of(entries.begin(), entries.end(),
+                     [](const MapEntry& entry) { return entry.key == "run"; })) {
       diagnostics_.Add(step.location, where + " has no `run:`; give the shell command it runs");
     }
     // Why: deploy steps change the world outside the workspace (a model

@@ -38,6 +38,85 @@ std::string CheckExpansion(const YAML::Node& node, const YamlLimits& limits, int
   return "";
 }
 
+// Why: yaml-cpp 0.7 accepts a quoted scalar whose closing quote is missing
+// when the text ends with a newline, silently swallowing the rest of the
+// file (later steps vanish into a string). A closed quoted scalar always has
+// its closing quote after its opening one; look for it. Each scalar is
+// scanned once (`checked` holds positions seen), so aliases cost nothing.
+bool IsUnterminatedQuote(const YAML::Node& node, const std::string& text,
+                         std::set<size_t>& checked) {
+  if (!node.IsScalar() || node.Mark().pos < 0) return false;
+  size_t pos = static_cast<size_t>(node.Mark().pos);
+  if (pos >= text.size() || (text[pos] != '"' && text[pos] != '\'')) return false;
+  if (!checked.insert(pos).second) return false;
+  char quote = text[pos];
+  for (size_t i = pos + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is an escaped quote inside '...'
+        continue;
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+// The first quoted scalar in `node` (walked as CheckExpansion does, after
+// it passed) that is never closed, or an undefined node.
+YAML::Node FindUnterminatedQuote(const YAML::Node& node, const std::string& text,
+                                 std::set<size_t>& checked) {
+  if (IsUnterminatedQuote(node, text, checked)) return node;
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      for (const YAML::Node& child : {it->first, it->second}) {
+        YAML::Node found = FindUnterminatedQuote(child, text, checked);
+        if (found.IsDefined()) return found;
+      }
+    }
+  } else if (node.IsSequence()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      YAML::Node found = FindUnterminatedQuote(*it, text, checked);
+      if (found.IsDefined()) return found;
+    }
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+// Why: `outputs: [out/{{params.x}}]` and `run: {{params.x}} go` are YAML
+// flow maps, not text; yaml-cpp's "end of map not found" does not say so.
+std::string FlowTemplateHint(const std::string& text, int line) {
+  size_t start = 0;
+  for (int i = 0; i < line - 1 && start != std::string::npos; ++i) {
+    start = text.find('\n', start);
+    if (start != std::string::npos) ++start;
+  }
+  if (start == std::string::npos) return "";
+  // The line before the error and the line of the error.
+  size_t end = text.find('\n', start);
+  end = text.find('\n', end == std::string::npos ? end : end + 1);
+  std::string lines = text.substr(start, end == std::string::npos ? end : end - start);
+  if (lines.find("{{") == std::string::npos) return "";
+  return "; a value with {{...}} that starts with {{ or sits inside [...] must be quoted, "
+         "e.g. [\"out/{{params.name}}.csv\"]";
+}
+
+// What to do about yaml-cpp's commonest complaints, which say only what.
+std::string YamlErrorHint(const std::string& message) {
+  if (message == YAML::ErrorMsg::END_OF_SEQ_FLOW) return "; close the list with ']'";
+  if (message == YAML::ErrorMsg::END_OF_MAP_FLOW) return "; close the map with '}'";
+  if (message == YAML::ErrorMsg::END_OF_MAP || message == YAML::ErrorMsg::END_OF_SEQ ||
+      message == YAML::ErrorMsg::MAP_VALUE || message == YAML::ErrorMsg::BLOCK_ENTRY) {
+    return "; check the indentation of this line and the one above (use spaces, not tabs)";
+  }
+  if (message == YAML::ErrorMsg::UNKNOWN_ANCHOR) {
+    return "; define the anchor (&name) before the alias (*name) that uses it";
+  }
+  return "";
+}
+
 bool IsMergeKey(const YAML::Node& key) { return key.IsScalar() && key.Scalar() == "<<"; }
 
 }  // namespace
@@ -79,14 +158,28 @@ std::optional<YAML::Node> LoadYaml(const std::string& text, const YamlLimits& li
     return std::nullopt;
   } catch (const YAML::Exception& e) {
     SourceLocation location;
-    if (!e.mark.is_null()) location = {e.mark.line + 1, e.mark.column + 1};
-    diagnostics.Add(location, "invalid YAML: " + e.msg);
+    std::string hint;
+    if (!e.mark.is_null()) {
+      location = {e.mark.line + 1, e.mark.column + 1};
+      hint = FlowTemplateHint(text, e.mark.line);
+    }
+    if (hint.empty()) hint = YamlErrorHint(e.msg);
+    diagnostics.Add(location, "invalid YAML: " + e.msg + hint);
     return std::nullopt;
   }
   size_t visited = 0;
   std::string error = CheckExpansion(root, limits, 0, visited);
   if (!error.empty()) {
     diagnostics.Add({}, error);
+    return std::nullopt;
+  }
+  std::set<size_t> checked;
+  YAML::Node unterminated = FindUnterminatedQuote(root, text, checked);
+  if (unterminated.IsDefined()) {
+    diagnostics.Add(LocationOf(unterminated),
+                    std::string("invalid YAML: this quoted string has no closing ") +
+                        (text[unterminated.Mark().pos] == '"' ? "\"" : "'") +
+                        ", so it runs to the end of the file; add the closing quote");
     return std::nullopt;
   }
   return root;
@@ -282,7 +375,7 @@ std::optional<int64_t> YamlReader::DurationMs(const YAML::Node& node, const std:
   TextResult<int64_t> parsed = ParseDurationMs(*text);
   if (!parsed.ok()) {
     diagnostics_.Add(LocationInScalar(node, parsed.error().offset),
-                     what + " is not a duration: " + parsed.error().message);
+                     what + ": " + parsed.error().message);
     return std::nullopt;
   }
   return parsed.value();
@@ -294,7 +387,7 @@ std::optional<int64_t> YamlReader::SizeBytes(const YAML::Node& node, const std::
   TextResult<int64_t> parsed = ParseSizeBytes(*text);
   if (!parsed.ok()) {
     diagnostics_.Add(LocationInScalar(node, parsed.error().offset),
-                     what + " is not a size: " + parsed.error().message);
+                     what + ": " + parsed.error().message);
     return std::nullopt;
   }
   return parsed.value();

@@ -146,8 +146,8 @@ class TreeWalker {
         return Result<Digest>::Error(ErrnoError(child_path, "cannot stat"));
       }
       std::string child_relative = relative_path.empty() ? child : relative_path + "/" + child;
-      Result<TreeEntry> node = HashNode(dirfd(dir.get()), child.c_str(), child_path,
-                                        child_relative, st);
+      Result<TreeEntry> node =
+          HashNode(dirfd(dir.get()), child.c_str(), child_path, child_relative, st);
       if (!node.ok()) return node.status();
       entries.push_back({child, node->kind, node->executable, node->digest});
     }

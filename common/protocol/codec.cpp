@@ -1,5 +1,6 @@
 #include "common/protocol/codec.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -31,6 +32,11 @@ constexpr bool TypesInVariantOrder(std::index_sequence<I...>) {
 // "knows 1..N" error text assumes the numbers are contiguous.
 static_assert(TypesInVariantOrder(std::make_index_sequence<std::variant_size_v<Message>>()),
               "Message alternatives must be listed in MessageType order, numbered 1..N");
+
+// kTypeNames[type - 1] is the struct name of wire type `type`.
+constexpr auto kTypeNames = []<std::size_t... I>(std::index_sequence<I...>) {
+  return std::array<std::string_view, sizeof...(I)>{std::variant_alternative_t<I, Message>::kName...};
+}(std::make_index_sequence<std::variant_size_v<Message>>());
 
 template <typename T> struct IsVector : std::false_type {};
 template <typename T> struct IsVector<std::vector<T>> : std::true_type {};
@@ -376,15 +382,8 @@ Result<Envelope> Decode(std::string_view bytes) {
 }
 
 std::string_view MessageTypeName(uint16_t type) {
-  std::string_view name;
-  auto match = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((static_cast<uint16_t>(std::variant_alternative_t<I, Message>::kType) == type
-          ? (name = std::variant_alternative_t<I, Message>::kName, true)
-          : false) ||
-     ...);
-  };
-  match(std::make_index_sequence<std::variant_size_v<Message>>());
-  return name;
+  if (type == 0 || type > kTypeNames.size()) return {};
+  return kTypeNames[type - 1];
 }
 
 }  // namespace receta::protocol

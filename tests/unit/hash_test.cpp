@@ -48,9 +48,10 @@ TEST_CASE("Sha256.KnownVectors") {
   CHECK(Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  CHECK(Hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopq"
-            "rlmnopqrsmnopqrstnopqrstu") ==
-        "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+  CHECK(
+      Hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopq"
+          "rlmnopqrsmnopqrstnopqrstu") ==
+      "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
   CHECK(Hex(std::string(1'000'000, 'a')) ==
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
@@ -59,7 +60,8 @@ TEST_CASE("Sha256.StreamingEqualsOneShot") {
   std::string million(1'000'000, 'a');
   Sha256 hasher;
   // Uneven pieces so block boundaries fall inside updates.
-  for (size_t offset = 0, piece = 1; offset < million.size(); offset += piece, piece = piece * 3 + 1) {
+  for (size_t offset = 0, piece = 1; offset < million.size();
+       offset += piece, piece = piece * 3 + 1) {
     hasher.Update(std::string_view(million).substr(offset, piece));
   }
   CHECK(hasher.Finish() == HashBytes(million));
