@@ -69,19 +69,6 @@ void ReportCycles(const Dag& dag, const DagGraph& graph, Diagnostics& diagnostic
 
 }  // namespace
 
-std::vector<int> ProducersOf(const Dag& dag, const std::string& path) {
-  std::vector<int> producers;
-  for (size_t i = 0; i < dag.steps.size(); ++i) {
-    for (const std::string& output : dag.steps[i].outputs) {
-      if (PathIsWithin(path, output) || PathIsWithin(output, path)) {
-        producers.push_back(static_cast<int>(i));
-        break;
-      }
-    }
-  }
-  return producers;
-}
-
 DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics) {
   size_t n = dag.steps.size();
   DagGraph graph;
@@ -89,8 +76,8 @@ DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics) {
   graph.downstream.resize(n);
   graph.input_producers.resize(n);
 
-  // Why an index instead of ProducersOf per input: fan-outs of thousands of
-  // steps must not cost steps x outputs comparisons.
+  // Why an index of outputs: fan-outs of thousands of steps must not cost
+  // steps x outputs comparisons per input.
   std::map<std::string, int> producer_of_output;
   for (size_t i = 0; i < n; ++i) {
     for (const std::string& output : dag.steps[i].outputs) {
@@ -117,10 +104,11 @@ DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics) {
 
   std::vector<std::string> names;
   for (const Step& step : dag.steps) names.push_back(step.name);
+  // Edges into step i are all added while step i is processed, so one set
+  // of its upstream steps, reset per step, keeps each edge once.
+  std::set<int> upstream_of_current;
   auto add_edge = [&](DagEdge edge) {
-    for (const DagEdge& existing : graph.upstream[edge.to]) {
-      if (existing.from == edge.from) return;
-    }
+    if (!upstream_of_current.insert(edge.from).second) return;
     graph.upstream[edge.to].push_back(edge);
     graph.downstream[edge.from].push_back(edge);
   };
@@ -128,6 +116,7 @@ DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics) {
   for (size_t i = 0; i < n; ++i) {
     const Step& step = dag.steps[i];
     int to = static_cast<int>(i);
+    upstream_of_current.clear();
     for (size_t k = 0; k < step.needs.size(); ++k) {
       const std::string& need = step.needs[k];
       SourceLocation at = k < step.need_locations.size() ? step.need_locations[k] : step.location;

@@ -39,7 +39,4 @@ struct DagGraph {
 /// the cycle's path). Assumes outputs were checked by ValidateOutputs.
 DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics);
 
-/// The steps whose outputs `path` is, lies inside, or contains.
-std::vector<int> ProducersOf(const Dag& dag, const std::string& path);
-
 }  // namespace receta

@@ -57,6 +57,8 @@ class DagParser {
       if (entry.key == "params") ReadParams(entry.value);
       if (entry.key == "defaults") ReadDefaults(entry.value);
     }
+    // Why here, not in ReadParams: `-p` on a DAG without `params:` is an error too.
+    ApplyOverrides();
     for (const MapEntry& entry : entries) {
       if (entry.key == "name") ReadDagName(entry.value);
       if (entry.key == "description") {
@@ -124,6 +126,9 @@ class DagParser {
       dag_.params[entry.key] = ParamFromScalar(entry.value.Scalar(), IsPlainScalar(entry.value));
       dag_.param_locations[entry.key] = entry.key_location;
     }
+  }
+
+  void ApplyOverrides() {
     for (const std::string& error : ApplyParamOverrides(options_.param_overrides, dag_.params)) {
       diagnostics_.Add({}, error);
     }
@@ -200,7 +205,7 @@ class DagParser {
                          "variable name; use letters, digits and '_', not starting with a digit");
       }
       if (entry.value.IsScalar()) {
-        templates_.Check(entry.value, what + " '" + entry.key + "'", step_name);
+        templates_.Check(entry.value, "'" + entry.key + "' in " + what, step_name);
       }
     }
     return env;
@@ -239,8 +244,9 @@ class DagParser {
         } else if (entry.key == "webhook") {
           if (auto url = reader_.String(entry.value, key_what)) {
             if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-              reader_.Error(entry.value, key_what + " '" + *url +
-                                             "' is not an http:// or https:// URL");
+              reader_.Error(entry.value, key_what + " is '" + *url +
+                                             "', which is not an http:// or https:// URL; "
+                                             "give the URL that receives the alert as JSON");
             } else {
               alert.webhook = *url;
             }

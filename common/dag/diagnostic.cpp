@@ -7,12 +7,7 @@ namespace receta {
 void Diagnostics::Add(SourceLocation location, std::string message) {
   // Why: the same mistake can be reached twice (say, through a YAML alias
   // used in two places); the user should read it once.
-  for (const Diagnostic& existing : items_) {
-    if (existing.location.line == location.line &&
-        existing.location.column == location.column && existing.message == message) {
-      return;
-    }
-  }
+  if (!seen_.emplace(location.line, location.column, message).second) return;
   items_.push_back({location, std::move(message)});
 }
 

@@ -3,7 +3,9 @@
 // all of them rather than stopping at the first, and each names the file,
 // line and column, what is wrong, and what to do about it.
 
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/dag/dag.h"
@@ -34,6 +36,7 @@ class Diagnostics {
  private:
   std::string file_;
   std::vector<Diagnostic> items_;
+  std::set<std::tuple<int, int, std::string>> seen_;  // (line, column, message)
 };
 
 }  // namespace receta

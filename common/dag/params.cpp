@@ -56,10 +56,11 @@ Result<ParamValue> ParseParamOverride(const std::string& name, const ParamValue&
     case ParamValue::Type::kBool: fits = LooksLikeBoolean(text); break;
   }
   if (!fits) {
-    return Result<ParamValue>::Error("-p " + name + "=" + text + ": param '" + name +
-                                     "' is " + (param.type == ParamValue::Type::kInt ? "an " : "a ") +
-                                     ParamTypeName(param.type) + " (its default is " +
-                                     param.text + "), and '" + text + "' is not");
+    std::string type = std::string(param.type == ParamValue::Type::kInt ? "an " : "a ") +
+                       ParamTypeName(param.type);
+    return Result<ParamValue>::Error("-p " + name + "=" + text + ": param '" + name + "' is " +
+                                     type + ", and '" + text + "' is not; give " + type +
+                                     " like its default, -p " + name + "=" + param.text);
   }
   ParamValue value = param;
   value.text = text;

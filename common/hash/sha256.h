@@ -1,7 +1,8 @@
 #pragma once
 // SHA-256 digests of bytes and files: the content address of everything
 // receta hashes (inputs, outputs, CAS blobs, cache keys). OpenSSL's EVP
-// interface does the work, so CPUs with SHA extensions use them.
+// interface does the work, so CPUs with SHA extensions use them. The free
+// functions are thread-safe.
 
 #include <array>
 #include <compare>

@@ -72,8 +72,9 @@ Digest SymlinkDigest(std::string_view target);
 /// `path` itself is hashed as a link too). With a cache, a file whose stat
 /// shows it unchanged is not read, and every file read is recorded; the cache
 /// is keyed by `path` + "/" + relative path, so pass one canonical spelling
-/// (e.g. absolute) of `path`. Fills `*report_or_null` when given. Errors name
-/// the offending path and the errno text.
+/// (e.g. absolute) of `path`. Fills `*report_or_null` when given (partly, on
+/// error). Errors name the offending path and the errno text. Thread-safe as
+/// long as no other thread uses the same cache or report.
 Result<Digest> HashPath(const std::string& path, StatCache* cache_or_null,
                         TreeHashReport* report_or_null = nullptr);
 

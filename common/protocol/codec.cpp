@@ -1,8 +1,6 @@
 #include "common/protocol/codec.h"
 
 #include <array>
-#include <cmath>
-#include <cstring>
 #include <exception>
 #include <limits>
 #include <map>
