@@ -130,13 +130,13 @@ warm_total=$(med "$warm_total_ms")
 verdict=$(awk -v x="$warm_total" 'BEGIN { print (x < 100) ? "PASS" : "MISS" }')
 
 echo "$file_count small files ($total_mb MB in $((file_count / 100)) directories), median of $runs"
-printf "  %-44s %10s %10s\n" "pass" "wall ms" "cpu ms"
-printf "  %-44s %10s %10s\n" "cold: no stat cache, every file read" "$(med "$cold_ms")" "$(med "$cold_cpu_ms")"
-printf "  %-44s %10s %10s\n" "first run: read all, then save cache (${cache_kb} KiB)" \
+printf "  %-50s %10s %10s\n" "pass" "wall ms" "cpu ms"
+printf "  %-50s %10s %10s\n" "cold: no stat cache, every file read" "$(med "$cold_ms")" "$(med "$cold_cpu_ms")"
+printf "  %-50s %10s %10s\n" "first run: read all, then save cache (${cache_kb} KiB)" \
   "$(awk -v a="$(field hash_ms "$prime")" -v b="$(field save_ms "$prime")" 'BEGIN { printf "%.2f", a + b }')" "-"
-printf "  %-44s %10s %10s\n" "warm: load stat cache from disk" "$(med "$warm_load_ms")" "-"
-printf "  %-44s %10s %10s\n" "warm: lstat + lookup every file, Merkle" "$(med "$warm_hash_ms")" "-"
-printf "  %-44s %10s %10s\n" "warm: load + re-hash total" "$warm_total" "$(med "$warm_cpu_ms")"
-printf "  %-44s %10s %10s\n" "warm: whole process incl. exec" "$(med "$warm_process_ms")" "-"
+printf "  %-50s %10s %10s\n" "warm: load stat cache from disk" "$(med "$warm_load_ms")" "-"
+printf "  %-50s %10s %10s\n" "warm: lstat + lookup every file, Merkle" "$(med "$warm_hash_ms")" "-"
+printf "  %-50s %10s %10s\n" "warm: load + re-hash total" "$warm_total" "$(med "$warm_cpu_ms")"
+printf "  %-50s %10s %10s\n" "warm: whole process incl. exec" "$(med "$warm_process_ms")" "-"
 echo "  warm cache hits: $hits/$file_count; warm total target < 100 ms: $verdict"
 echo "  load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <set>
@@ -467,4 +469,17 @@ TEST_CASE("ValidateTest.SubmitRunAndReads") {
   CHECK(Contains(Validate(Logs{.run_id = "r", .step = "s", .attempt_id = "", .offset = 0, .wait_ms = 0}).message(),
                  "attempt_id is empty"));
   CHECK(ValidateMessage(Error{.code = ErrorCode::kInternal, .message = ""}).ok());
+}
+
+// Skipped by default. `codec_test --no-skip -tc=FuzzSeeds*` rewrites the seed
+// corpus of tests/fuzz/decode_fuzz.cpp: one encoded frame per message type.
+TEST_CASE("FuzzSeeds.WriteDecodeCorpus" * doctest::skip()) {
+  std::filesystem::path dir = std::filesystem::path(RECETA_SOURCE_DIR) / "tests/fuzz/corpus/decode";
+  std::filesystem::create_directories(dir);
+  uint64_t request_id = 1;
+  for (const Message& message : Samples()) {
+    std::ofstream out(dir / (std::string(NameOf(message)) + ".msgpack"), std::ios::binary | std::ios::trunc);
+    out << MustEncode(message, request_id++);
+    REQUIRE(out.good());
+  }
 }
