@@ -11,9 +11,10 @@
 namespace receta::cli {
 namespace {
 
-// Loads the DAG named by `args`; on any problem prints every error and
-// returns nothing.
-std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err) {
+// Loads the DAG named by `args`; on any problem prints every error, sets
+// `exit_code` (2 for a malformed -p, 1 for a bad DAG) and returns nothing.
+std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err,
+                                      int& exit_code) {
   ParseOptions options;
   bool usage_ok = true;
   for (const std::string& text : args.params) {
@@ -25,12 +26,16 @@ std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err
     }
     options.param_overrides.push_back(split.value());
   }
-  if (!usage_ok) return std::nullopt;
+  if (!usage_ok) {
+    exit_code = 2;
+    return std::nullopt;
+  }
   LoadedDag loaded = LoadDagFile(args.file, options);
   if (!loaded.ok()) {
     err << loaded.diagnostics.Format();
     size_t count = loaded.diagnostics.size();
     err << count << " error" << (count == 1 ? "" : "s") << " in " << args.file << "\n";
+    exit_code = 1;
     return std::nullopt;
   }
   return loaded;
@@ -39,8 +44,9 @@ std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err
 }  // namespace
 
 int DagValidate(const DagFileArgs& args, std::ostream& out, std::ostream& err) {
-  std::optional<LoadedDag> loaded = LoadOrReport(args, err);
-  if (!loaded) return 1;
+  int exit_code = 0;
+  std::optional<LoadedDag> loaded = LoadOrReport(args, err, exit_code);
+  if (!loaded) return exit_code;
   const Dag& dag = *loaded->dag;
   size_t edges = 0;
   int layers = 0;
@@ -59,8 +65,9 @@ int DagValidate(const DagFileArgs& args, std::ostream& out, std::ostream& err) {
 }
 
 int DagShow(const DagFileArgs& args, bool json, std::ostream& out, std::ostream& err) {
-  std::optional<LoadedDag> loaded = LoadOrReport(args, err);
-  if (!loaded) return 1;
+  int exit_code = 0;
+  std::optional<LoadedDag> loaded = LoadOrReport(args, err, exit_code);
+  if (!loaded) return exit_code;
   std::string root = loaded->workspace_root;
   std::vector<StepView> views =
       BuildStepViews(*loaded, [&root](const std::string& path) -> Result<std::string> {
@@ -85,8 +92,9 @@ int DagGraph(const DagFileArgs& args, const std::string& format, std::ostream& o
     err << "receta: --format '" << format << "' is not known; use text, dot or mermaid\n";
     return 2;
   }
-  std::optional<LoadedDag> loaded = LoadOrReport(args, err);
-  if (!loaded) return 1;
+  int exit_code = 0;
+  std::optional<LoadedDag> loaded = LoadOrReport(args, err, exit_code);
+  if (!loaded) return exit_code;
   out << DrawDag(*loaded, graph_format);
   return 0;
 }

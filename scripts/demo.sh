@@ -8,7 +8,8 @@ build_dir="${1:-build}"
 receta="$build_dir/cli/receta"
 dag=dags/iris/iris.yaml
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
 
 step "$receta" --version
 step "$receta" dag validate "$dag"

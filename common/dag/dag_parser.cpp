@@ -383,8 +383,9 @@ class DagParser {
       diagnostics_.Add(step.location, where + " has no `run:`; give the shell command it runs");
     }
     // Why: deploy steps change the world outside the workspace (a model
-    // server, a registry), so replaying them from cache would be a lie.
-    step.cache = defaults.cache.value_or(step.kind != StepKind::kDeploy);
+    // server, a registry), so replaying them from cache would be a lie;
+    // only the step's own `cache: true` turns caching on for one.
+    step.cache = step.kind != StepKind::kDeploy && defaults.cache.value_or(true);
     if (cache_node) {
       if (auto cache = reader_.Boolean(*cache_node, "`cache` of " + where)) step.cache = *cache;
     }

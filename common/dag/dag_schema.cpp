@@ -38,7 +38,7 @@ void WriteKeySchema(JsonWriter& json, const KeySpec& key) {
       json.Field("type", "integer").Field("minimum", 0);
       break;
     case KeyType::kNumber:
-      json.Field("type", "number").Field("minimum", 0);
+      json.Field("type", "number").Field("exclusiveMinimum", 0);
       break;
     case KeyType::kBoolean:
       json.Field("type", "boolean");
@@ -98,6 +98,8 @@ void WriteObjectSchema(JsonWriter& json, const std::vector<KeySpec>& keys,
     WriteKeySchema(json, key);
   }
   json.EndObject();
+  // YAML merge keys (`<<: *base`) are resolved by the parser, so allow them.
+  json.Key("patternProperties").BeginObject().Key("^<<$").BeginObject().EndObject().EndObject();
   if (!required.empty()) json.StringArray("required", required);
   json.Field("additionalProperties", false);
   json.EndObject();

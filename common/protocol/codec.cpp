@@ -2,7 +2,6 @@
 
 #include <array>
 #include <exception>
-#include <limits>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -26,8 +25,8 @@ template <std::size_t... I>
 constexpr bool TypesInVariantOrder(std::index_sequence<I...>) {
   return ((static_cast<std::size_t>(std::variant_alternative_t<I, Message>::kType) == I + 1) && ...);
 }
-// Why: Decode maps a wire type to the variant alternative by index, and the
-// "knows 1..N" error text assumes the numbers are contiguous.
+// Why: kTypeNames is indexed by wire type, and the "knows 1..N" error text
+// assumes the numbers are contiguous.
 static_assert(TypesInVariantOrder(std::make_index_sequence<std::variant_size_v<Message>>()),
               "Message alternatives must be listed in MessageType order, numbered 1..N");
 
@@ -249,11 +248,14 @@ template <typename T> Status ReadValue(const msgpack::object& o, const std::stri
     return ReadValue(o, path, *out);
   } else if constexpr (IsVector<T>::value) {
     if (o.type != msgpack::type::ARRAY) return WrongType(path, "array", o);
+    // Why grow as elements decode rather than resize up front: a claimed
+    // array of a million nils must not buy a million default structs.
     out.clear();
-    out.resize(o.via.array.size);
     for (uint32_t i = 0; i < o.via.array.size; ++i) {
-      Status s = ReadValue(o.via.array.ptr[i], path + "[" + std::to_string(i) + "]", out[i]);
+      typename T::value_type element{};
+      Status s = ReadValue(o.via.array.ptr[i], path + "[" + std::to_string(i) + "]", element);
       if (!s.ok()) return s;
+      out.push_back(std::move(element));
     }
   } else if constexpr (std::is_same_v<T, StringMap>) {
     if (o.type != msgpack::type::MAP) return WrongType(path, "map of strings", o);
@@ -282,7 +284,7 @@ Result<Message> DecodeBody(uint16_t type, const msgpack::object& body) {
     return Result<Message>::Error("message type " + std::to_string(type) + " is unknown (protocol v" +
                                   std::to_string(kProtocolVersion) + " knows 1.." +
                                   std::to_string(kKnownTypes) +
-                                  "); the sender runs a newer receta, upgrade this side");
+                                  "); if the sender runs a newer receta, upgrade this side");
   } else {
     using T = std::variant_alternative_t<I, Message>;
     if (static_cast<uint16_t>(T::kType) != type) return DecodeBody<I + 1>(type, body);
@@ -319,7 +321,7 @@ Result<Header> ReadHeader(const msgpack::object& root) {
                                      "request_id, body], got ") +
                          (root.type == msgpack::type::ARRAY
                               ? "an array of " + std::to_string(root.via.array.size) + " elements"
-                              : std::string("a ") + KindOf(root)));
+                              : std::string(KindOf(root))));
   }
   const msgpack::object* e = root.via.array.ptr;
   Header header;

@@ -146,9 +146,9 @@ Status Validate(const Dispatch& m) {
   c.Id("run_id", m.run_id).Id("step", m.step).Id("attempt_id", m.attempt_id);
   c.That(!m.command.empty(), "command is empty");
   for (const auto& [key, value] : m.env) {
-    c.That(!key.empty() && key.find('=') == std::string::npos &&
-               key.find('\0') == std::string::npos && value.find('\0') == std::string::npos,
-           "env key '" + key + "' is not a valid variable (empty, or holds '=' or NUL)");
+    c.That(!key.empty() && key.find('=') == std::string::npos && key.find('\0') == std::string::npos,
+           "env key '" + key + "' is not a valid variable name (empty, or holds '=' or NUL)");
+    c.That(value.find('\0') == std::string::npos, "env value of '" + key + "' holds a NUL byte");
   }
   c.Paths("inputs", m.inputs, [](const InputFile& f) -> const std::string& { return f.path; });
   for (std::size_t i = 0; i < m.inputs.size(); ++i) {

@@ -2,6 +2,8 @@
 // again: it must change with everything that can change the result, and
 // with nothing else (run ids, params the step cannot see).
 
+#include "common/cache/cache_key.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
@@ -9,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/cache/cache_key.h"
 #include "common/dag/dag_load.h"
 #include "common/dag/dag_render.h"
 
@@ -87,7 +88,8 @@ TEST_CASE("CacheKey.MatchesThePinnedGoldenKey") {
   // against an independent encoder written from cache_key.h's description.
   CHECK(receta::kCacheKeyVersion == 1);
   CHECK(Key(FixedInputs()) == "827842ecc7158e39d50b672d48d6d71ce59835d5a1813f2348e95f04b6020bbc");
-  CHECK(Key(CacheKeyInputs{}) == "8a8e5bd2720cc5c6cbbe098cf3da343e47582f2c2f1e5a79a81401eac0939a5a");
+  CHECK(Key(CacheKeyInputs{}) ==
+        "8a8e5bd2720cc5c6cbbe098cf3da343e47582f2c2f1e5a79a81401eac0939a5a");
 }
 
 TEST_CASE("CacheKey.EncodingStartsWithSignatureAndVersion") {

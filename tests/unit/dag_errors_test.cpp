@@ -4,7 +4,6 @@
 // huge files, NUL bytes, and every truncation of a real DAG.
 
 #include <doctest/doctest.h>
-
 #include <sys/resource.h>
 
 #include <chrono>
@@ -559,7 +558,8 @@ steps:
 )",
        "bad.yaml:4:18: error: 'SEED' in `env` of step 'train' uses {{params.seed}}, but the DAG "
        "has no param 'seed'; declare it under `params:` with a default\n"},
-      {"OverrideOfWrongType", R"(
+      {"OverrideOfWrongType",
+       R"(
 params: {seed: 42}
 steps:
   train:
@@ -568,7 +568,8 @@ steps:
        "bad.yaml: error: -p seed=abc: param 'seed' is an integer, and 'abc' is not; give an "
        "integer like its default, -p seed=42\n",
        {{"seed", "abc"}}},
-      {"UnknownOverrideSuggests", R"(
+      {"UnknownOverrideSuggests",
+       R"(
 params: {seed: 42}
 steps:
   train:
@@ -576,7 +577,8 @@ steps:
 )",
        "bad.yaml: error: -p sede=7: the DAG has no param 'sede'; did you mean 'seed'?\n",
        {{"sede", "7"}}},
-      {"OverrideWhenTheDagHasNoParams", R"(
+      {"OverrideWhenTheDagHasNoParams",
+       R"(
 steps:
   train:
     run: echo
@@ -706,7 +708,8 @@ TEST_CASE("DagErrors.EveryMessageSaysWhatToDo") {
       INFO(std::string(error_case.name) << ": " << line);
       CHECK(line.rfind("bad.yaml", 0) == 0);
       std::string message = line.substr(line.find(": error: ") + 9);
-      CHECK((message.find("; ") != std::string::npos || message.find(" must ") != std::string::npos ||
+      CHECK((message.find("; ") != std::string::npos ||
+             message.find(" must ") != std::string::npos ||
              message.find("expected ") != std::string::npos ||
              message.find(" needs ") != std::string::npos));
     }
@@ -763,8 +766,9 @@ TEST_CASE("DagErrors.RejectsAliasBombQuicklyInLittleMemory") {
 TEST_CASE("DagErrors.AliasLimitComesFromParseOptions") {
   ParseOptions options;
   options.limits.max_expanded_nodes = 50;
-  std::string yaml = "x: &x [a, b, c, d, e, f, g, h, i, j]\ny: [*x, *x, *x, *x, *x, *x]\n"
-                     "steps: {s: {run: echo}}\n";
+  std::string yaml =
+      "x: &x [a, b, c, d, e, f, g, h, i, j]\ny: [*x, *x, *x, *x, *x, *x]\n"
+      "steps: {s: {run: echo}}\n";
   CHECK(Load(yaml, options).diagnostics.Format() ==
         "bad.yaml: error: the document expands to more than 50 nodes (a YAML alias bomb?); a "
         "DAG this large cannot be right, so receta refuses it\n");
@@ -780,12 +784,14 @@ TEST_CASE("DagErrors.RejectsDeepNestingWithoutCrashing") {
   std::vector<std::pair<std::string, std::string>> documents = {
       {"flow sequences", std::string(kDepth, '[') + std::string(kDepth, ']') + "\n"},
       {"unclosed flow sequences", "steps: " + std::string(kDepth, '[') + "\n"},
-      {"flow maps", [&] {
+      {"flow maps",
+       [&] {
          std::string text = "steps: ";
          for (int i = 0; i < kDepth; ++i) text += "{a: ";
          return text + "1" + std::string(kDepth, '}') + "\n";
        }()},
-      {"block sequences", [&] {
+      {"block sequences",
+       [&] {
          std::string text;
          for (int i = 0; i < kDepth; ++i) text += "- ";
          return text + "x\n";
@@ -829,8 +835,9 @@ TEST_CASE("DagErrors.RejectsFileLargerThanTheLimitBeforeReadingIt") {
   options.limits.max_bytes = 100;
   LoadedDag loaded = receta::LoadDagFile(path, options);
   CHECK(loaded.diagnostics.Format() ==
-        path + ": error: the file is 239 bytes, more than the 100 a DAG may have; is this the "
-               "right file?\n");
+        path +
+            ": error: the file is 239 bytes, more than the 100 a DAG may have; is this the "
+            "right file?\n");
   std::remove(path.c_str());
 }
 
@@ -922,7 +929,8 @@ steps:
     labels: [a]
   train:
     <<: [*base, plain]
-)")).diagnostics.Format() ==
+)"))
+            .diagnostics.Format() ==
         "bad.yaml:6:17: error: a merge key (<<) in step 'train' must refer to a map, got "
         "'plain'\n");
 }

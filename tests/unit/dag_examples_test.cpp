@@ -94,14 +94,16 @@ TEST_CASE("DagExamples.IrisHasTheDocumentedShape") {
   CHECK(loaded.graph.layer == std::vector<int>{0, 1, 2, 3});
 
   CHECK(EdgesInto(loaded, "prepare").empty());
-  CHECK(EdgesInto(loaded, "train") == std::vector<std::string>{"prepare -> train (data/train.csv)"});
+  CHECK(EdgesInto(loaded, "train") ==
+        std::vector<std::string>{"prepare -> train (data/train.csv)"});
   CHECK(EdgesInto(loaded, "evaluate") ==
         std::vector<std::string>{"train -> evaluate (model/model.pkl)",
                                  "prepare -> evaluate (data/test.csv)"});
   // `needs: [evaluate]` comes first; the input eval/metrics.json adds no
   // second edge from evaluate.
-  CHECK(EdgesInto(loaded, "deploy") ==
-        std::vector<std::string>{"evaluate -> deploy (needs)", "train -> deploy (model/model.pkl)"});
+  CHECK(
+      EdgesInto(loaded, "deploy") ==
+      std::vector<std::string>{"evaluate -> deploy (needs)", "train -> deploy (model/model.pkl)"});
 
   const Step& evaluate = StepNamed(loaded, "evaluate");
   CHECK(evaluate.kind == StepKind::kEvaluate);
@@ -160,8 +162,9 @@ TEST_CASE("DagExamples.SweepRunsFiveTrainStepsInOneLayer") {
 TEST_CASE("DagExamples.MissingFileAndDirectoryAreClearErrors") {
   LoadedDag missing = LoadDagFile(DagsDir() + "/iris/nope.yaml", {});
   CHECK(missing.diagnostics.Format() ==
-        DagsDir() + "/iris/nope.yaml: error: cannot open the DAG file: No such file or "
-                    "directory; check the path\n");
+        DagsDir() +
+            "/iris/nope.yaml: error: cannot open the DAG file: No such file or "
+            "directory; check the path\n");
   LoadedDag directory = LoadDagFile(DagsDir() + "/iris", {});
   CHECK(directory.diagnostics.Format() ==
         DagsDir() + "/iris: error: this is a directory; give the DAG's YAML file, e.g. " +

@@ -111,7 +111,10 @@ steps:
     run: echo {{params.n}} {{params.ratio}} {{params.flag}} {{params.name}} {{params.quoted_number}}
 )";
   LoadedDag loaded = LoadOk(yaml, {},
-                            {{"n", "7"}, {"ratio", "3"}, {"flag", "false"}, {"name", "42"},
+                            {{"n", "7"},
+                             {"ratio", "3"},
+                             {"flag", "false"},
+                             {"name", "42"},
                              {"quoted_number", "forty-two"}});
   const Dag& dag = *loaded.dag;
   CHECK(dag.params.at("n").text == "7");
@@ -234,6 +237,17 @@ steps:
   CHECK(StepNamed(loaded, "evaluate").cache);
 }
 
+TEST_CASE("DagSettings.DefaultsCacheTrueDoesNotCacheDeploySteps") {
+  LoadedDag loaded = LoadOk(R"(
+defaults: {cache: true}
+steps:
+  deploy: {kind: deploy, run: echo}
+  deploy_cached: {kind: deploy, run: echo, cache: true}
+)");
+  CHECK_FALSE(StepNamed(loaded, "deploy").cache);
+  CHECK(StepNamed(loaded, "deploy_cached").cache);
+}
+
 TEST_CASE("DagSettings.StepsInheritDefaultsAndTheirOwnSettingsWin") {
   // `defaults` after `steps` still applies: it is read first, whatever the order.
   LoadedDag loaded = LoadOk(R"(
@@ -273,7 +287,7 @@ defaults:
   CHECK(overrides.resources.memory_bytes == int64_t{4} << 30);
   CHECK(overrides.resources.gpus == 1);
   CHECK(overrides.labels == Names{"gpu"});  // a list replaces the default list
-  CHECK(overrides.env ==  // env merges name by name
+  CHECK(overrides.env ==                    // env merges name by name
         std::map<std::string, std::string>{{"A", "1"}, {"B", "3"}, {"C", "4"}});
 }
 
@@ -327,8 +341,7 @@ steps:
   select: {run: echo, inputs: [sweep]}
 )");
   CHECK(Upstream(loaded, "select") == Names{"train_a (sweep)", "train_b (sweep)"});
-  CHECK(loaded.graph.input_producers[loaded.dag->FindStep("select")][0] ==
-        std::vector<int>{0, 1});
+  CHECK(loaded.graph.input_producers[loaded.dag->FindStep("select")][0] == std::vector<int>{0, 1});
 }
 
 TEST_CASE("DagGraph.NeedsAndInputsToTheSameStepMakeOneEdge") {
