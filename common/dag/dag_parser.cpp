@@ -14,6 +14,10 @@
 namespace receta {
 namespace {
 
+// What IsValidStepName accepts, for error messages.
+constexpr const char* kNameRule =
+    "may only use letters, digits, '_', '-' and '.', and must not start with '-' or '.'";
+
 bool IsValidStepName(const std::string& name) {
   static const std::regex kName("[A-Za-z0-9_][A-Za-z0-9_.-]*");
   return name.size() <= 128 && std::regex_match(name, kName);
@@ -103,8 +107,7 @@ class DagParser {
     std::optional<std::string> name = reader_.String(node, "`name`");
     if (!name) return;
     if (!IsValidStepName(*name)) {
-      reader_.Error(node, "`name` '" + *name + "' may only use letters, digits, '_', '-' and "
-                          "'.', and must not start with '-' or '.'");
+      reader_.Error(node, "`name` '" + *name + "' " + kNameRule);
       return;
     }
     dag_.name = *name;
@@ -281,9 +284,7 @@ class DagParser {
     }
     for (const MapEntry& entry : reader_.MapEntries(node, "`steps`")) {
       if (!IsValidStepName(entry.key)) {
-        diagnostics_.Add(entry.key_location,
-                         "step name '" + entry.key + "' may only use letters, digits, '_', '-' "
-                         "and '.', and must not start with '-' or '.'");
+        diagnostics_.Add(entry.key_location, "step name '" + entry.key + "' " + kNameRule);
         continue;
       }
       ReadStep(entry);

@@ -369,10 +369,11 @@ std::optional<std::map<std::string, std::string>> YamlReader::StringMap(
   return values;
 }
 
-std::optional<int64_t> YamlReader::DurationMs(const YAML::Node& node, const std::string& what) {
-  std::optional<std::string> text = String(node, what);
+std::optional<int64_t> YamlReader::Quantity(
+    const YAML::Node& node, const std::string& what, std::optional<std::string> text,
+    TextResult<int64_t> (*parse)(std::string_view)) {
   if (!text) return std::nullopt;
-  TextResult<int64_t> parsed = ParseDurationMs(*text);
+  TextResult<int64_t> parsed = parse(*text);
   if (!parsed.ok()) {
     diagnostics_.Add(LocationInScalar(node, parsed.error().offset),
                      what + ": " + parsed.error().message);
@@ -381,16 +382,13 @@ std::optional<int64_t> YamlReader::DurationMs(const YAML::Node& node, const std:
   return parsed.value();
 }
 
+std::optional<int64_t> YamlReader::DurationMs(const YAML::Node& node, const std::string& what) {
+  return Quantity(node, what, String(node, what), &ParseDurationMs);
+}
+
 std::optional<int64_t> YamlReader::SizeBytes(const YAML::Node& node, const std::string& what) {
-  std::optional<std::string> text = Scalar(node, what);
-  if (!text) return std::nullopt;
-  TextResult<int64_t> parsed = ParseSizeBytes(*text);
-  if (!parsed.ok()) {
-    diagnostics_.Add(LocationInScalar(node, parsed.error().offset),
-                     what + ": " + parsed.error().message);
-    return std::nullopt;
-  }
-  return parsed.value();
+  // Why Scalar: a plain number of bytes (memory: 1073741824) is a size too.
+  return Quantity(node, what, Scalar(node, what), &ParseSizeBytes);
 }
 
 }  // namespace receta

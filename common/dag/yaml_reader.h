@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/dag/diagnostic.h"
+#include "common/lang/text_error.h"
 
 namespace receta {
 
@@ -80,6 +81,12 @@ class YamlReader {
   void Error(const YAML::Node& node, const std::string& message);
 
  private:
+  // `text` (already read from `node`) parsed by `parse`, errors located
+  // inside the scalar.
+  std::optional<int64_t> Quantity(const YAML::Node& node, const std::string& what,
+                                  std::optional<std::string> text,
+                                  TextResult<int64_t> (*parse)(std::string_view));
+
   const std::string& text_;
   Diagnostics& diagnostics_;
 };
