@@ -13,8 +13,9 @@ namespace {
 
 void AddDagFileArgs(CLI::App* command, DagFileArgs& args) {
   command->add_option("FILE", args.file, "The DAG's YAML file")->required();
-  command->add_option("-p,--param", args.params,
-                      "Override a param: -p NAME=VALUE (typed like its default); repeatable")
+  command
+      ->add_option("-p,--param", args.params,
+                   "Override a param: -p NAME=VALUE (typed like its default); repeatable")
       ->allow_extra_args(false);
 }
 
@@ -49,8 +50,9 @@ int RunCli(int argc, char** argv) {
 
   std::vector<std::string> hash_paths;
   bool hash_json = false;
-  CLI::App* hash = app.add_subcommand("hash", "SHA-256 digests of files and directories, as "
-                                              "receta computes them");
+  CLI::App* hash = app.add_subcommand("hash",
+                                      "SHA-256 digests of files and directories, as "
+                                      "receta computes them");
   hash->add_option("PATH", hash_paths, "Files or directories")->required();
   hash->add_flag("--json", hash_json, "Print JSON");
 

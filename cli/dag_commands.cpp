@@ -13,8 +13,7 @@ namespace {
 
 // Loads the DAG named by `args`; on any problem prints every error, sets
 // `exit_code` (2 for a malformed -p, 1 for a bad DAG) and returns nothing.
-std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err,
-                                      int& exit_code) {
+std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err, int& exit_code) {
   ParseOptions options;
   bool usage_ok = true;
   for (const std::string& text : args.params) {

@@ -118,9 +118,12 @@ std::string DrawMermaid(const Dag& dag, const DagGraph& graph) {
 
 std::string DrawDag(const LoadedDag& loaded, GraphFormat format) {
   switch (format) {
-    case GraphFormat::kText: return DrawText(*loaded.dag, loaded.graph);
-    case GraphFormat::kDot: return DrawDot(*loaded.dag, loaded.graph);
-    case GraphFormat::kMermaid: return DrawMermaid(*loaded.dag, loaded.graph);
+    case GraphFormat::kText:
+      return DrawText(*loaded.dag, loaded.graph);
+    case GraphFormat::kDot:
+      return DrawDot(*loaded.dag, loaded.graph);
+    case GraphFormat::kMermaid:
+      return DrawMermaid(*loaded.dag, loaded.graph);
   }
   return "";
 }

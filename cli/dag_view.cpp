@@ -42,7 +42,8 @@ std::vector<StepView> BuildStepViews(const LoadedDag& loaded, const DigestFuncti
         digests[input.path] = input.digest.empty() ? "<unreadable>" : input.digest;
       } else {
         std::string from;
-        for (const std::string& producer : input.producers) from += (from.empty() ? "" : ",") + producer;
+        for (const std::string& producer : input.producers)
+          from += (from.empty() ? "" : ",") + producer;
         digests[input.path] = "<output of " + from + ">";
         all_known = false;
       }
@@ -103,7 +104,8 @@ std::string FormatDagText(const LoadedDag& loaded, const std::vector<StepView>& 
       out << "\n";
     }
     for (const std::string& output : step.outputs) out << "   output:    " << output << "\n";
-    for (const auto& [name, value] : view.env) out << "   env:       " << name << "=" << value << "\n";
+    for (const auto& [name, value] : view.env)
+      out << "   env:       " << name << "=" << value << "\n";
     out << "   resources: " << FormatResources(step.resources);
     if (!step.labels.empty()) out << "; labels " << Join(step.labels);
     out << "\n";
@@ -111,19 +113,22 @@ std::string FormatDagText(const LoadedDag& loaded, const std::vector<StepView>& 
     if (step.retries > 0) out << " (backoff " << FormatDurationMs(step.retry_backoff_ms) << ")";
     out << "; timeout " << (step.timeout_ms > 0 ? FormatDurationMs(step.timeout_ms) : "none")
         << "\n";
-    if (step.gate) out << "   gate:      " << step.gate_text << "  (metrics " << step.metrics << ")\n";
+    if (step.gate)
+      out << "   gate:      " << step.gate_text << "  (metrics " << step.metrics << ")\n";
     if (!view.gated_by.empty()) {
       out << "   runs only if the gate" << (view.gated_by.size() > 1 ? "s" : "") << " of "
           << Join(view.gated_by) << " pass" << (view.gated_by.size() > 1 ? "" : "es") << "\n";
     }
     if (!step.cache) {
-      out << "   cache:     off" << (step.kind == StepKind::kDeploy ? " (deploy step)" : "") << "\n";
+      out << "   cache:     off" << (step.kind == StepKind::kDeploy ? " (deploy step)" : "")
+          << "\n";
       continue;
     }
     out << "   cache key: ";
     out << (view.cache_key ? *view.cache_key : "known when upstream outputs exist") << "\n";
     std::vector<std::string> params;
-    for (const auto& [name, value] : view.key_inputs.params) params.push_back(name + "=" + value.text);
+    for (const auto& [name, value] : view.key_inputs.params)
+      params.push_back(name + "=" + value.text);
     std::vector<std::string> env_names;
     for (const auto& [name, value] : view.key_inputs.env) env_names.push_back(name);
     size_t input_count = view.key_inputs.input_digests.size();
@@ -142,7 +147,11 @@ std::string FormatDagJson(const LoadedDag& loaded, const std::vector<StepView>& 
   json.Field("workspace", loaded.workspace_root);
   json.Key("params").BeginObject();
   for (const auto& [name, value] : dag.params) {
-    json.Key(name).BeginObject().Field("value", value.text).Field("type", ParamTypeName(value.type)).EndObject();
+    json.Key(name)
+        .BeginObject()
+        .Field("value", value.text)
+        .Field("type", ParamTypeName(value.type))
+        .EndObject();
   }
   json.EndObject();
   json.Key("steps").BeginArray();

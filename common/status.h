@@ -42,7 +42,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}       // NOLINT: implicit by design
   Result(Status error) : data_(std::move(error)) {}  // NOLINT
   static Result Error(std::string message) { return Result(Status::Error(std::move(message))); }
 

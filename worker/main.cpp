@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--labels", labels, "Comma-separated labels steps can ask for");
   app.add_option("--name", name, "Name shown in `receta workers` (default: hostname)");
   if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
-  std::fprintf(stderr,
-               "receta-worker %s: the agent loop is not built yet (issue #3).\n",
+  std::fprintf(stderr, "receta-worker %s: the agent loop is not built yet (issue #3).\n",
                receta::kVersion);
   return 2;
 }

@@ -4,17 +4,21 @@ namespace receta {
 
 const char* StepKindName(StepKind kind) {
   switch (kind) {
-    case StepKind::kDataPrep: return "data-prep";
-    case StepKind::kTrain: return "train";
-    case StepKind::kEvaluate: return "evaluate";
-    case StepKind::kDeploy: return "deploy";
+    case StepKind::kDataPrep:
+      return "data-prep";
+    case StepKind::kTrain:
+      return "train";
+    case StepKind::kEvaluate:
+      return "evaluate";
+    case StepKind::kDeploy:
+      return "deploy";
   }
   return "?";
 }
 
 std::optional<StepKind> ParseStepKind(const std::string& text) {
-  for (StepKind kind : {StepKind::kDataPrep, StepKind::kTrain, StepKind::kEvaluate,
-                        StepKind::kDeploy}) {
+  for (StepKind kind :
+       {StepKind::kDataPrep, StepKind::kTrain, StepKind::kEvaluate, StepKind::kDeploy}) {
     if (text == StepKindName(kind)) return kind;
   }
   return std::nullopt;
@@ -22,10 +26,14 @@ std::optional<StepKind> ParseStepKind(const std::string& text) {
 
 const char* ParamTypeName(ParamValue::Type type) {
   switch (type) {
-    case ParamValue::Type::kString: return "string";
-    case ParamValue::Type::kInt: return "integer";
-    case ParamValue::Type::kFloat: return "number";
-    case ParamValue::Type::kBool: return "boolean";
+    case ParamValue::Type::kString:
+      return "string";
+    case ParamValue::Type::kInt:
+      return "integer";
+    case ParamValue::Type::kFloat:
+      return "number";
+    case ParamValue::Type::kBool:
+      return "boolean";
   }
   return "?";
 }

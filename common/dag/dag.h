@@ -85,7 +85,7 @@ struct Step {
   bool declares_params = false;
   std::vector<AlertSpec> alerts;
 
-  SourceLocation location;                          // of the step's name
+  SourceLocation location;                              // of the step's name
   std::map<std::string, SourceLocation> key_locations;  // of each key's value
   /// Where each input/output entry was written (same index as the vectors).
   std::vector<SourceLocation> input_locations;

@@ -55,8 +55,8 @@ void ReportCycles(const Dag& dag, const DagGraph& graph, Diagnostics& diagnostic
         }
         std::string reasons;
         for (const DagEdge* e : cycle) {
-          reasons += (reasons.empty() ? "" : "; ") + dag.steps[e->to].name + " " +
-                     DescribeEdge(dag, *e);
+          reasons +=
+              (reasons.empty() ? "" : "; ") + dag.steps[e->to].name + " " + DescribeEdge(dag, *e);
         }
         diagnostics.Add(dag.steps[edge.to].location,
                         "the steps form a cycle: " + path + " (" + reasons +
@@ -121,15 +121,17 @@ DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics) {
       const std::string& need = step.needs[k];
       SourceLocation at = k < step.need_locations.size() ? step.need_locations[k] : step.location;
       if (need == step.name) {
-        diagnostics.Add(at, "step '" + step.name + "' lists itself in `needs`; a step cannot "
-                                                   "wait for itself, remove it");
+        diagnostics.Add(at, "step '" + step.name +
+                                "' lists itself in `needs`; a step cannot "
+                                "wait for itself, remove it");
         continue;
       }
       int from = dag.FindStep(need);
       if (from < 0) {
         diagnostics.Add(at, "step '" + step.name + "' needs '" + need + "', which is not a step" +
-                                DidYouMeanSuffix(need, names) + "; the steps are defined under "
-                                                                "`steps:`");
+                                DidYouMeanSuffix(need, names) +
+                                "; the steps are defined under "
+                                "`steps:`");
         continue;
       }
       add_edge({from, to, DagEdge::Reason::kNeeds, ""});

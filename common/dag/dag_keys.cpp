@@ -47,8 +47,8 @@ const std::vector<KeySpec>& DefaultsKeys() {
 
 const std::vector<KeySpec>& StepKeys() {
   static const std::vector<KeySpec> kKeys = {
-      {"kind", KeyType::kEnum, "What the step does: data-prep, train, evaluate or deploy",
-       nullptr, &StepKindNames()},
+      {"kind", KeyType::kEnum, "What the step does: data-prep, train, evaluate or deploy", nullptr,
+       &StepKindNames()},
       {"description", KeyType::kString, "What the step is for"},
       {"run", KeyType::kString,
        "Shell command; may use {{params.NAME}}, {{run.id}} and {{step.name}}"},
@@ -79,11 +79,9 @@ const std::vector<KeySpec>& DagKeys() {
   static const std::vector<KeySpec> kKeys = {
       {"name", KeyType::kString, "Name of the pipeline; default: the file name"},
       {"description", KeyType::kString, "What the pipeline does"},
-      {"params", KeyType::kParamMap,
-       "Parameters with their defaults; override with -p NAME=VALUE"},
+      {"params", KeyType::kParamMap, "Parameters with their defaults; override with -p NAME=VALUE"},
       {"defaults", KeyType::kObject, "Settings every step inherits", &DefaultsKeys()},
-      {"alerts", KeyType::kObjectList, "Where to send alerts, and on which events",
-       &AlertKeys()},
+      {"alerts", KeyType::kObjectList, "Where to send alerts, and on which events", &AlertKeys()},
       {"steps", KeyType::kStepMap, "The steps, by name", &StepKeys()},
   };
   return kKeys;

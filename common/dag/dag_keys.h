@@ -11,9 +11,9 @@ namespace receta {
 
 enum class KeyType {
   kString,
-  kScalar,      // string, number or boolean, kept as text (cache_version)
-  kInteger,     // non-negative
-  kNumber,      // non-negative
+  kScalar,   // string, number or boolean, kept as text (cache_version)
+  kInteger,  // non-negative
+  kNumber,   // non-negative
   kBoolean,
   kDuration,    // "500ms", "5s", "30m", "1h30m"
   kSize,        // "512M", "1G", "2Gi"
@@ -32,8 +32,8 @@ struct KeySpec {
   const char* name;
   KeyType type;
   const char* description;
-  const std::vector<KeySpec>* fields = nullptr;            // kObject, kObjectList, kStepMap
-  const std::vector<const char*>* enum_values = nullptr;   // kEnum, kEnumList
+  const std::vector<KeySpec>* fields = nullptr;           // kObject, kObjectList, kStepMap
+  const std::vector<const char*>* enum_values = nullptr;  // kEnum, kEnumList
 };
 
 const std::vector<KeySpec>& DagKeys();        // top level

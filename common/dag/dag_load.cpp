@@ -1,10 +1,11 @@
 #include "common/dag/dag_load.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "common/dag/dag_validate.h"
 
@@ -33,14 +34,14 @@ LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {
     LoadedDag failed(path);
-    failed.diagnostics.Add({}, std::string("cannot open the DAG file: ") + std::strerror(errno) +
-                                   "; check the path");
+    failed.diagnostics.Add(
+        {}, std::string("cannot open the DAG file: ") + std::strerror(errno) + "; check the path");
     return failed;
   }
   if (S_ISDIR(info.st_mode)) {
     LoadedDag failed(path);
-    failed.diagnostics.Add({}, "this is a directory; give the DAG's YAML file, e.g. " + path +
-                                   "/" + "pipeline.yaml");
+    failed.diagnostics.Add(
+        {}, "this is a directory; give the DAG's YAML file, e.g. " + path + "/" + "pipeline.yaml");
     return failed;
   }
   if (static_cast<size_t>(info.st_size) > options.limits.max_bytes) {

@@ -43,13 +43,16 @@ class DagParser {
     std::optional<YAML::Node> root = LoadYaml(text, options_.limits, diagnostics_);
     if (!root) return std::nullopt;
     if (!root->IsDefined() || root->IsNull()) {
-      diagnostics_.Add({1, 1}, "the DAG is empty; write at least `steps:` with one step "
-                               "(`receta dag schema` prints the format)");
+      diagnostics_.Add({1, 1},
+                       "the DAG is empty; write at least `steps:` with one step "
+                       "(`receta dag schema` prints the format)");
       return std::nullopt;
     }
     if (!root->IsMap()) {
-      reader_.Error(*root, "a DAG file must be a map with `steps:` (and optionally name, "
-                           "params, defaults, alerts), got " + DescribeNodeType(*root));
+      reader_.Error(*root,
+                    "a DAG file must be a map with `steps:` (and optionally name, "
+                    "params, defaults, alerts), got " +
+                        DescribeNodeType(*root));
       return std::nullopt;
     }
     dag_.name = options_.default_name;
@@ -72,8 +75,9 @@ class DagParser {
       if (entry.key == "steps") steps = &entry.value;
     }
     if (steps == nullptr) {
-      diagnostics_.Add(LocationOf(*root), "the DAG has no `steps:`; add at least one step, "
-                                          "e.g. steps: {hello: {run: echo hello}}");
+      diagnostics_.Add(LocationOf(*root),
+                       "the DAG has no `steps:`; add at least one step, "
+                       "e.g. steps: {hello: {run: echo hello}}");
     } else {
       ReadSteps(*steps);
     }
@@ -116,14 +120,16 @@ class DagParser {
   void ReadParams(const YAML::Node& node) {
     for (const MapEntry& entry : reader_.MapEntries(node, "`params`")) {
       if (!IsValidParamName(entry.key)) {
-        diagnostics_.Add(entry.key_location,
-                         "param name '" + entry.key + "' is not valid; use letters, digits, "
-                         "'_' and '-', starting with a letter or '_'");
+        diagnostics_.Add(entry.key_location, "param name '" + entry.key +
+                                                 "' is not valid; use letters, digits, "
+                                                 "'_' and '-', starting with a letter or '_'");
         continue;
       }
       if (!entry.value.IsScalar()) {
-        reader_.Error(entry.value, "param '" + entry.key + "' must have a string, number or "
-                                   "boolean default, got " + DescribeNodeType(entry.value));
+        reader_.Error(entry.value, "param '" + entry.key +
+                                       "' must have a string, number or "
+                                       "boolean default, got " +
+                                       DescribeNodeType(entry.value));
         continue;
       }
       dag_.params[entry.key] = ParamFromScalar(entry.value.Scalar(), IsPlainScalar(entry.value));
@@ -142,11 +148,11 @@ class DagParser {
       std::string what = "`" + entry.key + "` in " + where;
       if (entry.key == "cpus") {
         // Why: no lower bound here, so -1 and 0 get the same "more than 0".
-        if (auto cpus = reader_.Number(entry.value, what,
-                                       -std::numeric_limits<double>::infinity())) {
+        if (auto cpus =
+                reader_.Number(entry.value, what, -std::numeric_limits<double>::infinity())) {
           if (*cpus <= 0) {
-            reader_.Error(entry.value, what + " must be more than 0, got '" +
-                                           entry.value.Scalar() + "'");
+            reader_.Error(entry.value,
+                          what + " must be more than 0, got '" + entry.value.Scalar() + "'");
           } else {
             resources.cpus = *cpus;
           }
@@ -187,8 +193,9 @@ class DagParser {
     } else if (entry.key == "timeout") {
       if (auto value = reader_.DurationMs(entry.value, what)) {
         if (*value <= 0) {
-          reader_.Error(entry.value, what + " must be longer than 0; leave it out for no "
-                                            "timeout");
+          reader_.Error(entry.value, what +
+                                         " must be longer than 0; leave it out for no "
+                                         "timeout");
         } else {
           timeout_ms = *value;
         }
@@ -203,9 +210,11 @@ class DagParser {
     if (!env) return std::nullopt;
     for (const MapEntry& entry : reader_.MapEntries(node, what)) {
       if (!IsValidEnvName(entry.key)) {
-        diagnostics_.Add(entry.key_location,
-                         "'" + entry.key + "' in " + what + " is not a valid environment "
-                         "variable name; use letters, digits and '_', not starting with a digit");
+        diagnostics_.Add(
+            entry.key_location,
+            "'" + entry.key + "' in " + what +
+                " is not a valid environment "
+                "variable name; use letters, digits and '_', not starting with a digit");
       }
       if (entry.value.IsScalar()) {
         templates_.Check(entry.value, "'" + entry.key + "' in " + what, step_name);
@@ -217,8 +226,10 @@ class DagParser {
   std::vector<AlertSpec> ReadAlerts(const YAML::Node& node, const std::string& where) {
     std::vector<AlertSpec> alerts;
     if (!node.IsSequence()) {
-      reader_.Error(node, where + " must be a list of alerts, each with `on:` and a `webhook:` "
-                              "or `command:`, got " + DescribeNodeType(node));
+      reader_.Error(node, where +
+                              " must be a list of alerts, each with `on:` and a `webhook:` "
+                              "or `command:`, got " +
+                              DescribeNodeType(node));
       return alerts;
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -260,12 +271,14 @@ class DagParser {
       }
       if (!it->IsMap()) continue;
       if (!present.count("on")) {
-        diagnostics_.Add(alert.location, what + " has no `on:`; list the events that raise "
-                                                "it, e.g. on: [failure, gate_failed]");
+        diagnostics_.Add(alert.location, what +
+                                             " has no `on:`; list the events that raise "
+                                             "it, e.g. on: [failure, gate_failed]");
       }
       if (present.count("webhook") == present.count("command")) {
-        diagnostics_.Add(alert.location, what + " needs exactly one of `webhook:` (a URL) or "
-                                                "`command:` (a shell command)");
+        diagnostics_.Add(alert.location, what +
+                                             " needs exactly one of `webhook:` (a URL) or "
+                                             "`command:` (a shell command)");
       }
       alerts.push_back(std::move(alert));
     }
@@ -278,8 +291,9 @@ class DagParser {
       return;
     }
     if (node.IsSequence()) {
-      reader_.Error(node, "`steps` must be a map of step names to steps (name: {run: ...}), "
-                          "not a list");
+      reader_.Error(node,
+                    "`steps` must be a map of step names to steps (name: {run: ...}), "
+                    "not a list");
       return;
     }
     for (const MapEntry& entry : reader_.MapEntries(node, "`steps`")) {
@@ -304,9 +318,9 @@ class DagParser {
     step.env = defaults.env;
     std::string where = "step '" + step.name + "'";
     if (!step_entry.value.IsMap()) {
-      diagnostics_.Add(step_entry.value.IsNull() ? step.location : LocationOf(step_entry.value),
-                       where + " must be a map with at least `run:`, got " +
-                           DescribeNodeType(step_entry.value));
+      diagnostics_.Add(
+          step_entry.value.IsNull() ? step.location : LocationOf(step_entry.value),
+          where + " must be a map with at least `run:`, got " + DescribeNodeType(step_entry.value));
       dag_.steps.push_back(std::move(step));
       return;
     }
@@ -432,8 +446,9 @@ class DagParser {
     step.gate = gate.value();
     step.gate_text = *text;
     if (step.metrics.empty()) {
-      reader_.Error(node, where + " has a `gate` but no `metrics`; add `metrics: PATH` naming "
-                                  "the JSON file the step writes, with the metrics the gate reads");
+      reader_.Error(node, where +
+                              " has a `gate` but no `metrics`; add `metrics: PATH` naming "
+                              "the JSON file the step writes, with the metrics the gate reads");
     }
   }
 
@@ -463,9 +478,9 @@ class DagParser {
     }
     for (const std::string& name : referenced) {
       if (!visible.count(name) && dag_.params.count(name)) {
-        diagnostics_.Add(LocationOf(*node),
-                         where + " uses {{params." + name + "}} but its `params` list leaves '" +
-                             name + "' out; add it, so changing it reruns the step");
+        diagnostics_.Add(LocationOf(*node), where + " uses {{params." + name +
+                                                "}} but its `params` list leaves '" + name +
+                                                "' out; add it, so changing it reruns the step");
       }
     }
     step.visible_params.assign(visible.begin(), visible.end());

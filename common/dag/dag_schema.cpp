@@ -44,7 +44,8 @@ void WriteKeySchema(JsonWriter& json, const KeySpec& key) {
       json.Field("type", "boolean");
       break;
     case KeyType::kDuration:
-      json.Field("type", "string").Field("pattern", "^\\s*([0-9]*\\.?[0-9]+\\s*(ms|s|m|h|d)\\s*)+$");
+      json.Field("type", "string")
+          .Field("pattern", "^\\s*([0-9]*\\.?[0-9]+\\s*(ms|s|m|h|d)\\s*)+$");
       break;
     case KeyType::kSize:
       json.Key("type").BeginArray().String("string").String("integer").EndArray();
@@ -81,7 +82,10 @@ void WriteKeySchema(JsonWriter& json, const KeySpec& key) {
       break;
     case KeyType::kStepMap:
       json.Field("type", "object").Field("minProperties", 1);
-      json.Key("propertyNames").BeginObject().Field("pattern", "^[A-Za-z0-9_][A-Za-z0-9_.-]*$").EndObject();
+      json.Key("propertyNames")
+          .BeginObject()
+          .Field("pattern", "^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+          .EndObject();
       json.Key("additionalProperties");
       WriteObjectSchema(json, *key.fields, {"run"});
       break;
@@ -113,8 +117,9 @@ std::string DagJsonSchema() {
   json.Field("$schema", "http://json-schema.org/draft-07/schema#");
   json.Field("$id", std::string("https://receta.dev/schema/dag-") + kVersion + ".json");
   json.Field("title", "receta DAG");
-  json.Field("description", "A receta pipeline: steps of data-prep, training, evaluation and "
-                            "deployment, with their inputs, outputs and gates");
+  json.Field("description",
+             "A receta pipeline: steps of data-prep, training, evaluation and "
+             "deployment, with their inputs, outputs and gates");
   json.Field("type", "object");
   json.Key("properties").BeginObject();
   for (const KeySpec& key : DagKeys()) {

@@ -20,7 +20,7 @@ SourceLocation OutputLocation(const Step& step, size_t index) {
 // Candidates for "did you mean": other steps' outputs and the names beside
 // the missing path on disk.
 std::vector<std::string> NearbyPaths(const Dag& dag, const FileSystem& workspace,
-                                      const std::string& path) {
+                                     const std::string& path) {
   std::vector<std::string> candidates;
   for (const Step& step : dag.steps) {
     candidates.insert(candidates.end(), step.outputs.begin(), step.outputs.end());
@@ -45,13 +45,14 @@ void ValidateOutputs(const Dag& dag, Diagnostics& diagnostics) {
       if (inserted) continue;
       const Step& first = dag.steps[it->second.step];
       if (it->second.step == static_cast<int>(s)) {
-        diagnostics.Add(OutputLocation(step, k), "step '" + step.name + "' lists output '" +
-                                                     output + "' twice; remove one");
+        diagnostics.Add(OutputLocation(step, k),
+                        "step '" + step.name + "' lists output '" + output + "' twice; remove one");
       } else {
         diagnostics.Add(OutputLocation(step, k),
-                        "steps '" + first.name + "' and '" + step.name + "' both write '" +
-                            output + "'; each output must have one producer, so rename one "
-                            "(e.g. " + step.name + "/" + output + ")");
+                        "steps '" + first.name + "' and '" + step.name + "' both write '" + output +
+                            "'; each output must have one producer, so rename one "
+                            "(e.g. " +
+                            step.name + "/" + output + ")");
       }
     }
   }

@@ -50,10 +50,17 @@ Result<ParamValue> ParseParamOverride(const std::string& name, const ParamValue&
                                       const std::string& text) {
   bool fits = true;
   switch (param.type) {
-    case ParamValue::Type::kString: break;
-    case ParamValue::Type::kInt: fits = LooksLikeInteger(text); break;
-    case ParamValue::Type::kFloat: fits = LooksLikeNumber(text); break;
-    case ParamValue::Type::kBool: fits = LooksLikeBoolean(text); break;
+    case ParamValue::Type::kString:
+      break;
+    case ParamValue::Type::kInt:
+      fits = LooksLikeInteger(text);
+      break;
+    case ParamValue::Type::kFloat:
+      fits = LooksLikeNumber(text);
+      break;
+    case ParamValue::Type::kBool:
+      fits = LooksLikeBoolean(text);
+      break;
   }
   if (!fits) {
     std::string type = std::string(param.type == ParamValue::Type::kInt ? "an " : "a ") +

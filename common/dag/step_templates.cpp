@@ -18,8 +18,10 @@ bool StepTemplates::Check(const YAML::Node& node, const std::string& what,
       ok = false;
     } else if (ref.kind == TemplateRefKind::kParam) {
       if (!dag_.params.count(ref.name)) {
-        std::string message = what + " uses {{params." + ref.name + "}}, but the DAG has no "
-                              "param '" + ref.name + "'" + DidYouMeanSuffix(ref.name, defined) +
+        std::string message = what + " uses {{params." + ref.name +
+                              "}}, but the DAG has no "
+                              "param '" +
+                              ref.name + "'" + DidYouMeanSuffix(ref.name, defined) +
                               "; declare it under `params:` with a default";
         reader_.diagnostics().Add(reader_.LocationInScalar(node, ref.offset), message);
         ok = false;
@@ -38,9 +40,10 @@ std::optional<std::string> StepTemplates::RenderPath(const YAML::Node& node,
   for (const TemplateRef& ref : FindTemplateRefs(node.Scalar())) {
     if (ref.kind == TemplateRefKind::kRunId) {
       reader_.diagnostics().Add(reader_.LocationInScalar(node, ref.offset),
-                                what + ": paths cannot use {{run.id}}, because a path that "
-                                       "changes every run can never be cached or found by "
-                                       "the next step; use {{params.NAME}} or a fixed path");
+                                what +
+                                    ": paths cannot use {{run.id}}, because a path that "
+                                    "changes every run can never be cached or found by "
+                                    "the next step; use {{params.NAME}} or a fixed path");
       return std::nullopt;
     }
   }

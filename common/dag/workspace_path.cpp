@@ -6,8 +6,9 @@ namespace receta {
 
 TextResult<std::string> NormalizeWorkspacePath(std::string_view path) {
   if (path.empty()) {
-    return TextResult<std::string>::Error(0, "the path is empty; write a path relative to "
-                                             "the DAG file's directory");
+    return TextResult<std::string>::Error(0,
+                                          "the path is empty; write a path relative to "
+                                          "the DAG file's directory");
   }
   if (path.front() == '/') {
     return TextResult<std::string>::Error(

@@ -1,10 +1,10 @@
 #include "common/dag/yaml_reader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <cmath>
 #include <functional>
 #include <set>
-
-#include <yaml-cpp/depthguard.h>
 
 #include "common/lang/quantity.h"
 
@@ -139,14 +139,15 @@ bool IsPlainScalar(const YAML::Node& node) { return node.IsScalar() && node.Tag(
 std::optional<YAML::Node> LoadYaml(const std::string& text, const YamlLimits& limits,
                                    Diagnostics& diagnostics) {
   if (text.size() > limits.max_bytes) {
-    diagnostics.Add({}, "the file is " + std::to_string(text.size()) +
-                            " bytes, more than the " + std::to_string(limits.max_bytes) +
+    diagnostics.Add({}, "the file is " + std::to_string(text.size()) + " bytes, more than the " +
+                            std::to_string(limits.max_bytes) +
                             " a DAG may have; is this the right file?");
     return std::nullopt;
   }
   if (text.find('\0') != std::string::npos) {
-    diagnostics.Add({}, "the file contains NUL bytes, so it is not YAML text; is this the "
-                        "right file?");
+    diagnostics.Add({},
+                    "the file contains NUL bytes, so it is not YAML text; is this the "
+                    "right file?");
     return std::nullopt;
   }
   YAML::Node root;
@@ -271,8 +272,8 @@ std::optional<std::string> YamlReader::Scalar(const YAML::Node& node, const std:
 
 std::optional<int64_t> YamlReader::Integer(const YAML::Node& node, const std::string& what,
                                            int64_t min_value, int64_t max_value) {
-  std::string range = "an integer from " + std::to_string(min_value) + " to " +
-                      std::to_string(max_value);
+  std::string range =
+      "an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value);
   if (!node.IsScalar()) {
     Error(node, what + " must be " + range + ", got " + DescribeNodeType(node));
     return std::nullopt;
@@ -351,14 +352,13 @@ std::optional<std::vector<std::string>> YamlReader::StringList(
   return values;
 }
 
-std::optional<std::map<std::string, std::string>> YamlReader::StringMap(
-    const YAML::Node& node, const std::string& what) {
+std::optional<std::map<std::string, std::string>> YamlReader::StringMap(const YAML::Node& node,
+                                                                        const std::string& what) {
   std::map<std::string, std::string> values;
   if (node.IsNull()) return values;
   bool ok = node.IsMap();
   for (const MapEntry& entry : MapEntries(node, what)) {
-    std::optional<std::string> value =
-        Scalar(entry.value, "'" + entry.key + "' in " + what);
+    std::optional<std::string> value = Scalar(entry.value, "'" + entry.key + "' in " + what);
     if (!value) {
       ok = false;
       continue;
@@ -369,9 +369,9 @@ std::optional<std::map<std::string, std::string>> YamlReader::StringMap(
   return values;
 }
 
-std::optional<int64_t> YamlReader::Quantity(
-    const YAML::Node& node, const std::string& what, std::optional<std::string> text,
-    TextResult<int64_t> (*parse)(std::string_view)) {
+std::optional<int64_t> YamlReader::Quantity(const YAML::Node& node, const std::string& what,
+                                            std::optional<std::string> text,
+                                            TextResult<int64_t> (*parse)(std::string_view)) {
   if (!text) return std::nullopt;
   TextResult<int64_t> parsed = parse(*text);
   if (!parsed.ok()) {

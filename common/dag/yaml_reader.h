@@ -58,10 +58,9 @@ class YamlReader {
   std::optional<std::string> String(const YAML::Node& node, const std::string& what);
   /// A string, number or boolean, as written.
   std::optional<std::string> Scalar(const YAML::Node& node, const std::string& what);
-  std::optional<int64_t> Integer(const YAML::Node& node, const std::string& what,
-                                 int64_t min_value, int64_t max_value);
-  std::optional<double> Number(const YAML::Node& node, const std::string& what,
-                               double min_value);
+  std::optional<int64_t> Integer(const YAML::Node& node, const std::string& what, int64_t min_value,
+                                 int64_t max_value);
+  std::optional<double> Number(const YAML::Node& node, const std::string& what, double min_value);
   std::optional<bool> Boolean(const YAML::Node& node, const std::string& what);
   /// A list of strings; a single string is accepted as a list of one.
   /// `locations` (optional) receives where each entry was written.
