@@ -19,7 +19,8 @@ const receta::MemoryFileSystem& Workspace() {
   static const receta::MemoryFileSystem* workspace = [] {
     auto* fs = new receta::MemoryFileSystem;
     for (const char* path : {"src/prepare.py", "src/train.py", "src/evaluate.py",
-                             "src/deploy.py", "src/select.py", "data/raw.csv"}) {
+                             "src/deploy.py", "src/select.py", "src/iris_common.py",
+                             "src/sweep_common.py", "data/raw.csv"}) {
       fs->AddFile(path);
     }
     return fs;

@@ -3,14 +3,10 @@
 // parses, dot that Graphviz draws, Mermaid with one line per edge).
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -20,9 +16,11 @@
 #include "cli/commands.h"
 #include "common/dag/dag_keys.h"
 #include "common/dag/dag_load.h"
+#include "tests/unit/test_files.h"
 
 namespace cli = receta::cli;
-namespace fs = std::filesystem;
+using receta::testing::ReadFile;
+using receta::testing::TempDir;
 
 namespace {
 
@@ -213,29 +211,6 @@ std::string Example(const std::string& relative) {
   return std::string(RECETA_SOURCE_DIR) + "/dags/" + relative;
 }
 
-/// A scratch directory, removed when it goes out of scope.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("receta_cli_dag_test_" + std::to_string(getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string file = (path_ / name).string();
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
 struct Output {
   int exit_code = -1;
   std::string out;
@@ -335,12 +310,12 @@ TEST_CASE("CliDagTest.ValidateListsEveryErrorAndExitsOne") {
                                  "it runs\n1 error in " +
                                  one + "\n");
 
-  Output missing = Validate(dir.path() + "/nope.yaml");
+  Output missing = Validate(dir.Path() + "/nope.yaml");
   CHECK(missing.exit_code == 1);
-  CHECK(missing.err == dir.path() +
+  CHECK(missing.err == dir.Path() +
                            "/nope.yaml: error: cannot open the DAG file: No such file "
                            "or directory; check the path\n1 error in " +
-                           dir.path() + "/nope.yaml\n");
+                           dir.Path() + "/nope.yaml\n");
 }
 
 TEST_CASE("CliDagTest.ParamOverridesAreCheckedAgainstTheDag") {
@@ -477,16 +452,14 @@ TEST_CASE("CliDagTest.GraphDotIsAcceptedByGraphviz") {
     REQUIRE(result.exit_code == 0);
     CHECK(result.out.rfind("digraph ", 0) == 0);
     std::string dot_file = dir.Write("graph.dot", result.out);
-    std::string svg_file = dir.path() + "/graph.svg";
+    std::string svg_file = dir.Path("graph.svg");
     std::string command =
-        "dot -Tsvg '" + dot_file + "' -o '" + svg_file + "' 2>'" + dir.path() + "/dot.err'";
+        "dot -Tsvg '" + dot_file + "' -o '" + svg_file + "' 2>'" + dir.Path("dot.err") + "'";
     int status = std::system(command.c_str());
-    std::ifstream err_in(dir.path() + "/dot.err");
-    std::string dot_errors((std::istreambuf_iterator<char>(err_in)), {});
+    std::string dot_errors = ReadFile(dir.Path("dot.err"));
     CHECK_MESSAGE(status == 0, "dot rejected:\n" << result.out << dot_errors);
     CHECK(dot_errors.empty());  // not even a warning
-    std::ifstream svg_in(svg_file);
-    std::string svg((std::istreambuf_iterator<char>(svg_in)), {});
+    std::string svg = ReadFile(svg_file);
     CHECK(svg.find("<svg") != std::string::npos);
   }
 }
@@ -613,7 +586,7 @@ TEST_CASE("CliDagTest.HashPrintsSha256sumLinesAndJson") {
   CHECK(text.out == kAbcSha256 + "  " + abc + "\n");
   CHECK(text.err.empty());
 
-  std::string missing = dir.path() + "/missing.txt";
+  std::string missing = dir.Path() + "/missing.txt";
   Output json = Run([&](std::ostream& out, std::ostream& err) {
     return cli::Hash({abc, missing}, true, out, err);
   });

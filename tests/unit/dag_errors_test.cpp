@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,11 +14,13 @@
 #include <vector>
 
 #include "common/dag/dag_load.h"
+#include "tests/unit/test_files.h"
 
 using receta::LoadDagText;
 using receta::LoadedDag;
 using receta::MemoryFileSystem;
 using receta::ParseOptions;
+using receta::testing::TempDir;
 
 namespace {
 
@@ -826,11 +827,9 @@ TEST_CASE("DagErrors.RejectsTextLargerThanTheLimit") {
 }
 
 TEST_CASE("DagErrors.RejectsFileLargerThanTheLimitBeforeReadingIt") {
-  std::string path = std::string(RECETA_BINARY_DIR) + "/dag_errors_test_large.yaml";
-  {
-    std::ofstream out(path, std::ios::binary);
-    out << "steps:\n  hello:\n    run: echo hello\n# " << std::string(200, 'x') << "\n";
-  }
+  TempDir dir;
+  std::string path = dir.Write(
+      "large.yaml", "steps:\n  hello:\n    run: echo hello\n# " + std::string(200, 'x') + "\n");
   ParseOptions options;
   options.limits.max_bytes = 100;
   LoadedDag loaded = receta::LoadDagFile(path, options);
@@ -838,7 +837,6 @@ TEST_CASE("DagErrors.RejectsFileLargerThanTheLimitBeforeReadingIt") {
         path +
             ": error: the file is 239 bytes, more than the 100 a DAG may have; is this the "
             "right file?\n");
-  std::remove(path.c_str());
 }
 
 TEST_CASE("DagErrors.RejectsNulBytes") {
@@ -854,7 +852,7 @@ TEST_CASE("DagErrors.TruncatedIrisNeverCrashes") {
   // or fail cleanly; which it does is not the point.
   std::string iris = ReadSourceFile("dags/iris/iris.yaml");
   MemoryFileSystem workspace;
-  for (const char* script : {"prepare", "train", "evaluate", "deploy"}) {
+  for (const char* script : {"prepare", "train", "evaluate", "deploy", "iris_common"}) {
     workspace.AddFile(std::string("src/") + script + ".py");
   }
   size_t loaded_ok = 0;

@@ -1,42 +1,18 @@
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "common/hash/sha256.h"
+#include "tests/unit/test_files.h"
 
 using receta::Digest;
 using receta::HashBytes;
 using receta::HashFile;
 using receta::Sha256;
+using receta::testing::TempDir;
+using receta::testing::WriteFile;
 
 namespace {
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/receta-hash-test-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Path(const std::string& relative) const { return path_ + "/" + relative; }
-
- private:
-  std::string path_;
-};
-
-void WriteFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  REQUIRE(out.good());
-}
 
 std::string Hex(std::string_view bytes) { return HashBytes(bytes).ToHex(); }
 
@@ -145,7 +121,7 @@ TEST_CASE("HashFile.MissingPathNamesPathAndErrno") {
 
 TEST_CASE("HashFile.DirectoryIsAnError") {
   TempDir dir;
-  receta::Result<Digest> digest = HashFile(dir.Path(""));
+  receta::Result<Digest> digest = HashFile(dir.Path() + "/");
   REQUIRE_FALSE(digest.ok());
   CHECK(digest.error().find("Is a directory") != std::string::npos);
 }

@@ -2,17 +2,15 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "common/hash/sha256.h"
 #include "common/hash/tree_hash.h"
+#include "tests/unit/test_files.h"
 
 using receta::Digest;
 using receta::FileStat;
@@ -20,41 +18,13 @@ using receta::HashBytes;
 using receta::HashPath;
 using receta::StatCache;
 using receta::TreeHashReport;
+using receta::testing::ReadFile;
+using receta::testing::TempDir;
+using receta::testing::WriteFile;
 
 namespace {
 
 constexpr int64_t kSecondNs = 1'000'000'000;
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/receta-stat-cache-test-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Path(const std::string& relative = "") const {
-    return relative.empty() ? path_ : path_ + "/" + relative;
-  }
-
- private:
-  std::string path_;
-};
-
-void WriteFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  REQUIRE(out.good());
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 FileStat LstatOf(const std::string& path) {
   struct stat st;

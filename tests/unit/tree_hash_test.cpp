@@ -2,49 +2,23 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "common/hash/sha256.h"
+#include "tests/unit/test_files.h"
 
 using receta::Digest;
 using receta::EntryKind;
 using receta::HashBytes;
 using receta::HashPath;
 using receta::TreeHashReport;
+using receta::testing::TempDir;
+using receta::testing::WriteFile;
 
 namespace {
-
-// A fresh directory under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/receta-tree-test-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Path(const std::string& relative = "") const {
-    return relative.empty() ? path_ : path_ + "/" + relative;
-  }
-
- private:
-  std::string path_;
-};
-
-void WriteFile(const std::string& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  REQUIRE(out.good());
-}
 
 void MakeDir(const std::string& path) { REQUIRE(mkdir(path.c_str(), 0755) == 0); }
 

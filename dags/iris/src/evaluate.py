@@ -1,38 +1,11 @@
 #!/usr/bin/env python3
 """Score the pickled model on the test CSV and write metrics JSON for the gate."""
 import argparse
-import csv
-import json
-import os
 import pickle
-import sys
 
-import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-HEADER = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
-
-
-def die(msg):
-    sys.exit(f"evaluate.py: error: {msg}")
-
-
-def read_csv(path):
-    """Features and labels of a CSV written by prepare.py."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        die(f"cannot read {path}: {e.strerror}")
-    if not rows or rows[0] != HEADER:
-        die(f"{path}: expected the header {','.join(HEADER)}")
-    if len(rows) < 2 or any(len(r) != len(HEADER) for r in rows[1:]):
-        die(f"{path}: no data rows, or a row without {len(HEADER)} fields")
-    try:
-        X = np.array([[float(v) for v in r[:-1]] for r in rows[1:]])
-    except ValueError as e:
-        die(f"{path}: {e}")
-    return X, np.array([r[-1] for r in rows[1:]])
+from iris_common import die, json_bytes, read_csv, write_file
 
 
 def main():
@@ -67,10 +40,7 @@ def main():
             for i, name in enumerate(labels)
         },
     }
-    os.makedirs(os.path.dirname(a.metrics_out) or ".", exist_ok=True)
-    with open(a.metrics_out, "w") as f:
-        json.dump(metrics, f, indent=2)
-        f.write("\n")
+    write_file(a.metrics_out, json_bytes(metrics))
     print(f"evaluate: accuracy {metrics['accuracy']:.4f}, macro_f1 {metrics['macro_f1']:.4f} "
           f"on {len(y)} test rows -> {a.metrics_out}")
 

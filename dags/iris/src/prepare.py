@@ -1,22 +1,11 @@
 #!/usr/bin/env python3
 """Split scikit-learn's bundled iris data set into train and test CSV files."""
 import argparse
-import csv
-import os
 
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
-FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-def write_csv(path, X, y, class_names):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", newline="") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(FEATURES + ["species"])
-        for row, label in zip(X, y):
-            out.writerow([repr(float(v)) for v in row] + [class_names[label]])
+from iris_common import write_csv
 
 
 def main():

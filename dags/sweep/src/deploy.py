@@ -2,13 +2,9 @@
 """Copy a model into a deploy directory with a manifest of its digest and metrics."""
 import argparse
 import hashlib
-import json
 import os
-import sys
 
-
-def die(msg):
-    sys.exit(f"deploy.py: error: {msg}")
+from sweep_common import json_bytes, read_bytes, read_json
 
 
 def write_atomically(path, data):
@@ -26,15 +22,8 @@ def main():
     p.add_argument("--run-id", required=True, help="id of the run that made the model")
     a = p.parse_args()
 
-    try:
-        with open(a.model, "rb") as f:
-            blob = f.read()
-        with open(a.metrics) as f:
-            metrics = json.load(f)
-    except OSError as e:
-        die(f"cannot read {e.filename}: {e.strerror}")
-    except ValueError as e:
-        die(f"{a.metrics} is not valid JSON: {e}")
+    blob = read_bytes(a.model)
+    metrics = read_json(a.metrics)
     digest = hashlib.sha256(blob).hexdigest()
     manifest = {
         "model": "model.pkl",
@@ -47,8 +36,7 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     # The model first, the manifest last: a manifest always describes a complete model.
     write_atomically(os.path.join(a.out_dir, "model.pkl"), blob)
-    write_atomically(os.path.join(a.out_dir, "manifest.json"),
-                     (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomically(os.path.join(a.out_dir, "manifest.json"), json_bytes(manifest))
     print(f"deploy: {a.model} (sha256 {digest[:12]}, run {a.run_id}) -> "
           f"{os.path.join(a.out_dir, 'model.pkl')} + manifest.json")
 

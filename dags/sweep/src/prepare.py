@@ -1,20 +1,11 @@
 #!/usr/bin/env python3
 """Split scikit-learn's bundled breast-cancer data set into train, validation and test CSVs."""
 import argparse
-import csv
-import os
 
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
-
-def write_csv(path, header, X, y, class_names):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", newline="") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(header)
-        for row, label in zip(X, y):
-            out.writerow([repr(float(v)) for v in row] + [class_names[label]])
+from sweep_common import write_csv
 
 
 def main():

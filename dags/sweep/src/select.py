@@ -2,46 +2,16 @@
 """Pick the sweep candidate with the best validation score, score it on the test CSV,
 and write it as the best model with its metrics (for the gate)."""
 import argparse
-import csv
-import json
-import os
 import pickle
-import sys
 
-import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-
-def die(msg):
-    sys.exit(f"select.py: error: {msg}")
-
-
-def read_csv(path):
-    """Features and labels of a CSV written by prepare.py (label last)."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        die(f"cannot read {path}: {e.strerror}")
-    if len(rows) < 2 or any(len(r) != len(rows[0]) for r in rows[1:]):
-        die(f"{path}: no data rows, or rows of unequal length")
-    try:
-        X = np.array([[float(v) for v in r[:-1]] for r in rows[1:]])
-    except ValueError as e:
-        die(f"{path}: {e}")
-    return X, np.array([r[-1] for r in rows[1:]])
+from sweep_common import die, json_bytes, read_bytes, read_csv, read_json, write_file
 
 
 def read_candidate(metrics_path, model_path, metric):
-    try:
-        with open(metrics_path) as f:
-            metrics = json.load(f)
-        with open(model_path, "rb") as f:
-            blob = f.read()
-    except OSError as e:
-        die(f"cannot read {e.filename}: {e.strerror}")
-    except ValueError as e:
-        die(f"{metrics_path} is not valid JSON: {e}")
+    metrics = read_json(metrics_path)
+    blob = read_bytes(model_path)
     if not isinstance(metrics.get(metric), (int, float)):
         die(f"{metrics_path} has no numeric '{metric}'")
     return metrics, blob
@@ -61,7 +31,7 @@ def main():
 
     candidates = [read_candidate(m, b, a.metric) for m, b in a.candidate]
     best_metrics, best_blob = max(candidates, key=lambda c: c[0][a.metric])  # first max wins
-    X, y = read_csv(a.test)
+    X, y, _ = read_csv(a.test)
     try:
         model = pickle.loads(best_blob)
     except Exception as e:  # anything unpickling can raise
@@ -90,11 +60,8 @@ def main():
         "candidates": {c.get("name", m): c[a.metric]
                        for (c, _), (m, _) in zip(candidates, a.candidate)},
     }
-    for path, data in [(a.model_out, best_blob),
-                       (a.metrics_out, (json.dumps(metrics, indent=2) + "\n").encode())]:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
+    write_file(a.model_out, best_blob)
+    write_file(a.metrics_out, json_bytes(metrics))
     print(f"select: {best_metrics.get('name')} (validation {a.metric} {best_metrics[a.metric]:.4f} "
           f"of {len(candidates)} candidates): test accuracy {metrics['accuracy']:.4f}, "
           f"macro_f1 {metrics['macro_f1']:.4f} -> {a.model_out}, {a.metrics_out}")

@@ -2,43 +2,14 @@
 """Train one sweep candidate (scaled logistic regression with a given C), score it on
 the validation CSV, and write its model and metrics."""
 import argparse
-import csv
-import json
-import os
 import pickle
-import sys
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-
-def die(msg):
-    sys.exit(f"train.py: error: {msg}")
-
-
-def read_csv(path):
-    """Features, labels and header of a CSV written by prepare.py (label last)."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        die(f"cannot read {path}: {e.strerror}")
-    if len(rows) < 2 or any(len(r) != len(rows[0]) for r in rows[1:]):
-        die(f"{path}: no data rows, or rows of unequal length")
-    try:
-        X = np.array([[float(v) for v in r[:-1]] for r in rows[1:]])
-    except ValueError as e:
-        die(f"{path}: {e}")
-    return X, np.array([r[-1] for r in rows[1:]]), rows[0]
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
+from sweep_common import die, json_bytes, read_csv, write_file
 
 
 def main():
@@ -70,8 +41,8 @@ def main():
         "accuracy": round(float(accuracy_score(y_val, predicted)), 6),
         "macro_f1": round(float(f1_score(y_val, predicted, average="macro")), 6),
     }
-    write(a.model_out, pickle.dumps(model, protocol=5))
-    write(a.metrics_out, (json.dumps(metrics, indent=2) + "\n").encode())
+    write_file(a.model_out, pickle.dumps(model, protocol=5))
+    write_file(a.metrics_out, json_bytes(metrics))
     print(f"train: {a.name} C={a.C}: validation accuracy {metrics['accuracy']:.4f}, "
           f"macro_f1 {metrics['macro_f1']:.4f} -> {a.model_out}, {a.metrics_out}")
 
