@@ -37,6 +37,8 @@ std::optional<LoadedDag> LoadOrReport(const DagFileArgs& args, std::ostream& err
     exit_code = 1;
     return std::nullopt;
   }
+  // Why on stderr: stdout of show and graph is data (JSON, dot) for pipes.
+  err << loaded.warnings.Format();
   return loaded;
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/dag/dag_lint.h"
 #include "common/dag/dag_validate.h"
 
 namespace receta {
@@ -19,6 +20,7 @@ LoadedDag LoadDagText(const std::string& text, const std::string& file_label,
   ValidateOutputs(*loaded.dag, loaded.diagnostics);
   loaded.graph = BuildDagGraph(*loaded.dag, loaded.diagnostics);
   ValidateInputs(*loaded.dag, loaded.graph, workspace, loaded.diagnostics);
+  if (loaded.diagnostics.empty()) LintDag(*loaded.dag, loaded.graph, loaded.warnings);
   loaded.dag->file = file_label;
   return loaded;
 }

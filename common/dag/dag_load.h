@@ -14,10 +14,11 @@
 namespace receta {
 
 struct LoadedDag {
-  explicit LoadedDag(std::string file) : diagnostics(std::move(file)) {}
+  explicit LoadedDag(std::string file) : diagnostics(file), warnings(file, "warning") {}
   std::optional<Dag> dag;  // set when the file was read and parsed at all
   DagGraph graph;
-  Diagnostics diagnostics;
+  Diagnostics diagnostics;  // errors: the DAG cannot run
+  Diagnostics warnings;     // lints (dag_lint.h), set only when there are no errors
   /// The directory holding the DAG file; workspace paths are relative to it.
   std::string workspace_root;
 

@@ -56,7 +56,8 @@ class DagParser {
       return std::nullopt;
     }
     dag_.name = options_.default_name;
-    std::vector<MapEntry> entries = Known(*root, "the top level of the DAG", DagKeys());
+    std::vector<MapEntry> entries = Known(*root, "the top level of the DAG", DagKeys(),
+                                          /*allow_extensions=*/true);
     const YAML::Node* steps = nullptr;
     // Why: params and defaults must be known before any step is read, whatever
     // order the file lists them in.
@@ -87,8 +88,10 @@ class DagParser {
  private:
   // Map entries of `node` whose keys are in `keys`; the rest are reported
   // as unknown, with a did-you-mean.
+  // `allow_extensions`: keys starting "x-" are the user's own (as in Docker
+  // Compose), a place to keep YAML anchors shared by steps; they are skipped.
   std::vector<MapEntry> Known(const YAML::Node& node, const std::string& where,
-                              const std::vector<KeySpec>& keys) {
+                              const std::vector<KeySpec>& keys, bool allow_extensions = false) {
     std::vector<std::string> names = KeyNames(keys);
     std::vector<MapEntry> known;
     for (MapEntry& entry : reader_.MapEntries(node, where)) {
@@ -96,6 +99,7 @@ class DagParser {
         known.push_back(std::move(entry));
         continue;
       }
+      if (allow_extensions && entry.key.rfind("x-", 0) == 0) continue;
       std::string message = "unknown key '" + entry.key + "' in " + where;
       if (std::optional<std::string> close = ClosestMatch(entry.key, names)) {
         message += "; did you mean '" + *close + "'?";
@@ -257,6 +261,7 @@ class DagParser {
           }
         } else if (entry.key == "webhook") {
           if (auto url = reader_.String(entry.value, key_what)) {
+            templates_.Check(entry.value, key_what, "");
             if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
               reader_.Error(entry.value, key_what + " is '" + *url +
                                              "', which is not an http:// or https:// URL; "
@@ -266,7 +271,10 @@ class DagParser {
             }
           }
         } else if (entry.key == "command") {
-          if (auto command = reader_.String(entry.value, key_what)) alert.command = *command;
+          if (auto command = reader_.String(entry.value, key_what)) {
+            templates_.Check(entry.value, key_what, "");
+            alert.command = *command;
+          }
         }
       }
       if (!it->IsMap()) continue;

@@ -127,6 +127,9 @@ std::string DagJsonSchema() {
     WriteKeySchema(json, key);
   }
   json.EndObject();
+  // Keys starting "x-" hold the user's own anchors (as in Docker Compose).
+  json.Key("patternProperties").BeginObject().Key("^x-").BeginObject().EndObject();
+  json.Key("^<<$").BeginObject().EndObject().EndObject();
   json.StringArray("required", {"steps"});
   json.Field("additionalProperties", false);
   json.EndObject();

@@ -17,7 +17,7 @@ std::string Diagnostics::FormatOne(const Diagnostic& diagnostic) const {
     out += ":" + std::to_string(diagnostic.location.line) + ":" +
            std::to_string(diagnostic.location.column);
   }
-  out += ": error: " + diagnostic.message;
+  out += ": " + severity_ + ": " + diagnostic.message;
   return out;
 }
 

@@ -19,7 +19,10 @@ struct Diagnostic {
 
 class Diagnostics {
  public:
-  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+  /// `severity` labels every line: "error" (the DAG cannot run) or
+  /// "warning" (it can, but probably not as meant).
+  explicit Diagnostics(std::string file, std::string severity = "error")
+      : file_(std::move(file)), severity_(std::move(severity)) {}
 
   void Add(SourceLocation location, std::string message);
   bool empty() const { return items_.empty(); }
@@ -28,13 +31,14 @@ class Diagnostics {
   const std::string& file() const { return file_; }
 
   /// One line per problem, sorted by position:
-  /// "dags/iris.yaml:12:7: error: <message>".
+  /// "dags/iris.yaml:12:7: error: <message>" (or "warning:").
   std::string Format() const;
   /// Format() of a single diagnostic.
   std::string FormatOne(const Diagnostic& diagnostic) const;
 
  private:
   std::string file_;
+  std::string severity_;
   std::vector<Diagnostic> items_;
   std::set<std::tuple<int, int, std::string>> seen_;  // (line, column, message)
 };

@@ -19,7 +19,13 @@ bool LooksLikeNumber(const std::string& text) {
   return std::regex_match(text, kNumber);
 }
 
-bool LooksLikeBoolean(const std::string& text) { return text == "true" || text == "false"; }
+// YAML 1.2's core schema: true/True/TRUE and false/False/FALSE.
+bool LooksLikeBoolean(const std::string& text) {
+  for (const char* word : {"true", "True", "TRUE", "false", "False", "FALSE"}) {
+    if (text == word) return true;
+  }
+  return false;
+}
 
 }  // namespace
 

@@ -22,6 +22,12 @@ TextResult<std::string> NormalizeWorkspacePath(std::string_view path) {
                "' starts with ~, which receta does not expand; use a path relative to the "
                "DAG file's directory");
   }
+  if (size_t glob = path.find_first_of("*?"); glob != std::string_view::npos) {
+    return TextResult<std::string>::Error(
+        glob, "'" + std::string(path) +
+                  "' is a glob, and receta does not expand globs in inputs and outputs; list "
+                  "each file, or name the directory that holds them");
+  }
   std::vector<std::string_view> parts;
   size_t start = 0;
   while (start <= path.size()) {

@@ -117,6 +117,29 @@ std::string YamlErrorHint(const std::string& message) {
   return "";
 }
 
+// When line `line` (0-based) or the one above is indented with a tab, the
+// real cause of most yaml-cpp errors there; "" otherwise.
+std::string TabIndentHint(const std::string& text, int line) {
+  int current = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (current == line - 1 || current == line) {
+      size_t indent_end = text.find_first_not_of(" \t", start);
+      if (indent_end == std::string::npos || indent_end > end) indent_end = end;
+      if (text.find('\t', start) < indent_end) {
+        return "; line " + std::to_string(current + 1) +
+               " is indented with a tab, and YAML indentation must use spaces";
+      }
+    }
+    if (current >= line) break;
+    ++current;
+    start = end + 1;
+  }
+  return "";
+}
+
 bool IsMergeKey(const YAML::Node& key) { return key.IsScalar() && key.Scalar() == "<<"; }
 
 }  // namespace
@@ -152,7 +175,14 @@ std::optional<YAML::Node> LoadYaml(const std::string& text, const YamlLimits& li
   }
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1) {
+      diagnostics.Add(LocationOf(documents[1]),
+                      "the file holds more than one YAML document (a second starts here, "
+                      "after '---'); put each DAG in its own file");
+      return std::nullopt;
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::DeepRecursion& e) {
     diagnostics.Add({e.mark.line + 1, e.mark.column + 1},
                     "the document is nested too deeply for a DAG; check the indentation");
@@ -163,6 +193,7 @@ std::optional<YAML::Node> LoadYaml(const std::string& text, const YamlLimits& li
     if (!e.mark.is_null()) {
       location = {e.mark.line + 1, e.mark.column + 1};
       hint = FlowTemplateHint(text, e.mark.line);
+      if (hint.empty()) hint = TabIndentHint(text, e.mark.line);
     }
     if (hint.empty()) hint = YamlErrorHint(e.msg);
     diagnostics.Add(location, "invalid YAML: " + e.msg + hint);
@@ -318,8 +349,13 @@ std::optional<double> YamlReader::Number(const YAML::Node& node, const std::stri
 std::optional<bool> YamlReader::Boolean(const YAML::Node& node, const std::string& what) {
   if (node.IsScalar()) {
     const std::string& text = node.Scalar();
-    if (text == "true" || text == "True" || text == "TRUE" || text == "yes") return true;
-    if (text == "false" || text == "False" || text == "FALSE" || text == "no") return false;
+    // YAML 1.2's booleans, and YAML 1.1's yes/no/on/off that many users write.
+    for (const char* word : {"true", "True", "TRUE", "yes", "Yes", "on", "On"}) {
+      if (text == word) return true;
+    }
+    for (const char* word : {"false", "False", "FALSE", "no", "No", "off", "Off"}) {
+      if (text == word) return false;
+    }
   }
   Error(node, what + " must be true or false, got " + DescribeNodeType(node));
   return std::nullopt;

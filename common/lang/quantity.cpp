@@ -96,11 +96,8 @@ constexpr std::array<DurationUnit, 5> kDurationUnits{{
 
 constexpr std::string_view kDurationUnitList = "ms, s, m, h or d";
 
-/// A hint for unit spellings people often write, or "".
-std::string DurationUnitHint(std::string_view unit) {
-  std::string lower;
-  for (char c : unit) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (unit == "M") return " (write minutes as m; months are not a duration unit)";
+/// The unit people mean by a common spelling ("minutes" -> "m"), or "".
+std::string_view CanonicalDurationUnit(std::string_view lower) {
   struct Alias {
     std::string_view alias;
     std::string_view unit;
@@ -113,13 +110,49 @@ std::string DurationUnitHint(std::string_view unit) {
       {"hours", "h"},         {"day", "d"},    {"days", "d"},
   }};
   for (const Alias& a : kAliases) {
-    if (lower == a.alias) return " (did you mean '" + std::string(a.unit) + "'?)";
+    if (lower == a.alias) return a.unit;
+  }
+  return "";
+}
+
+std::string Lowercase(std::string_view text) {
+  std::string lower;
+  for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+/// A hint for unit spellings people often write, or "".
+std::string DurationUnitHint(std::string_view unit) {
+  std::string lower = Lowercase(unit);
+  if (unit == "M") return " (write minutes as m; months are not a duration unit)";
+  if (std::string_view canonical = CanonicalDurationUnit(lower); !canonical.empty()) {
+    return " (did you mean '" + std::string(canonical) + "'?)";
   }
   if (lower == "ms" || lower == "s" || lower == "h" || lower == "d") {
     return " (did you mean '" + lower + "'? units are lowercase)";
   }
   if (lower == "w" || lower == "week" || lower == "weeks") return " (write weeks as days, e.g. 7d)";
   return "";
+}
+
+/// `text` as the duration its writer meant: spaces dropped and spelled-out
+/// units shortened ("1 hour 30 minutes" -> "1h30m").
+std::string SuggestDuration(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (IsAsciiLetter(text[pos])) {
+      size_t start = pos;
+      while (pos < text.size() && IsAsciiLetter(text[pos])) ++pos;
+      std::string_view word = text.substr(start, pos - start);
+      std::string_view canonical = CanonicalDurationUnit(Lowercase(word));
+      out += canonical.empty() ? std::string(word) : std::string(canonical);
+    } else {
+      if (!IsSpace(text[pos])) out += text[pos];
+      ++pos;
+    }
+  }
+  return out;
 }
 
 std::string WithoutSpaces(std::string_view text) {
@@ -240,7 +273,7 @@ TextResult<int64_t> ParseDurationMs(std::string_view text) {
     if (IsSpace(text[pos])) {
       return TextResult<int64_t>::Error(
           pos, quoted + ": remove the spaces; write a duration without them, e.g. " +
-                   WithoutSpaces(text));
+                   SuggestDuration(text));
     }
     const size_t number_start = pos;
     std::optional<Decimal> number = ReadDecimal(text, pos);
@@ -261,7 +294,7 @@ TextResult<int64_t> ParseDurationMs(std::string_view text) {
       if (pos < text.size() && IsSpace(text[pos])) {
         return TextResult<int64_t>::Error(
             pos, quoted + ": remove the spaces; write a duration without them, e.g. " +
-                     WithoutSpaces(text));
+                     SuggestDuration(text));
       }
       if (pos < text.size()) {
         return TextResult<int64_t>::Error(pos, quoted + ": unexpected '" +

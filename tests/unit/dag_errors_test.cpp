@@ -56,6 +56,54 @@ struct ErrorCase {
 const std::vector<ErrorCase>& ErrorCases() {
   static const std::vector<ErrorCase> kCases = {
       // --- the shape of the file -----------------------------------------
+      {"TwoYamlDocuments", R"(
+steps:
+  a: {run: echo a, inputs: [data/raw.csv]}
+---
+steps:
+  b: {run: echo b}
+)",
+       "bad.yaml:4:1: error: the file holds more than one YAML document (a second starts here, "
+       "after '---'); put each DAG in its own file\n"},
+      {"TabIndentation", "steps:\n  a:\n\trun: echo a\n",
+       "bad.yaml:3:2: error: invalid YAML: end of map not found; line 3 is indented with a tab, "
+       "and YAML indentation must use spaces\n"},
+      {"GlobInInputs", R"(
+steps:
+  a:
+    run: cat data/*.csv
+    inputs: [data/*.csv]
+)",
+       "bad.yaml:4:14: error: `inputs` of step 'a': 'data/*.csv' is a glob, and receta does not "
+       "expand globs in inputs and outputs; list each file, or name the directory that holds "
+       "them\n"},
+      {"UndefinedParamsInAlertTemplates", R"(
+params: {date: today}
+alerts:
+  - on: [failure]
+    webhook: "http://hooks.local/x?d={{params.dat}}"
+steps:
+  a:
+    run: echo a
+    inputs: [data/raw.csv]
+    alerts:
+      - on: [failure]
+        command: "notify {{parms.x}}"
+)",
+       "bad.yaml:4:38: error: `webhook` of an alert in the DAG's `alerts` uses {{params.dat}}, but "
+       "the DAG has no param 'dat' (did you mean 'date'?); declare it under `params:` with a "
+       "default\n"
+       "bad.yaml:11:26: error: `command` of an alert in `alerts` of step 'a': unknown template "
+       "variable 'parms.x'; use params.NAME, run.id or step.name (did you mean 'params.x'?)\n"},
+      {"DurationSpelledOut", R"(
+steps:
+  a:
+    run: echo a
+    inputs: [data/raw.csv]
+    timeout: 30 minutes
+)",
+       "bad.yaml:5:16: error: `timeout` of step 'a': '30 minutes': remove the spaces; write a "
+       "duration without them, e.g. 30m\n"},
       {"EmptyFile", "",
        "bad.yaml:1:1: error: the DAG is empty; write at least `steps:` with one step (`receta dag "
        "schema` prints the format)\n"},

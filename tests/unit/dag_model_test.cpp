@@ -440,3 +440,21 @@ steps:
   CHECK(loaded.dag->steps[0].inputs == Names{"src/prepare.py", "src/lib"});
   CHECK(loaded.dag->steps[0].outputs == Names{"out/y"});
 }
+
+TEST_CASE("DagParams.Yaml12BooleansInAnyCaseAreBooleans") {
+  LoadedDag loaded = LoadOk(R"(
+x-shared: &shared
+  retries: 3
+params: {amp: True, fast: FALSE, name: "True"}
+steps:
+  a:
+    <<: *shared
+    run: echo {{params.amp}} {{params.fast}} {{params.name}}
+)");
+  const auto& params = loaded.dag->params;
+  CHECK(params.at("amp").type == receta::ParamValue::Type::kBool);
+  CHECK(params.at("fast").type == receta::ParamValue::Type::kBool);
+  CHECK(params.at("name").type == receta::ParamValue::Type::kString);
+  // x- keys hold shared anchors and are otherwise ignored.
+  CHECK(loaded.dag->steps[0].retries == 3);
+}
