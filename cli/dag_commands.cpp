@@ -61,7 +61,10 @@ int DagValidate(const DagFileArgs& args, std::ostream& out, std::ostream& err) {
       << (dag.steps.size() == 1 ? "" : "s") << ", " << edges << " edge" << (edges == 1 ? "" : "s")
       << ", " << layers << " layer" << (layers == 1 ? "" : "s") << ", " << gates << " gate"
       << (gates == 1 ? "" : "s") << ", " << dag.params.size() << " param"
-      << (dag.params.size() == 1 ? "" : "s") << "\n";
+      << (dag.params.size() == 1 ? "" : "s");
+  size_t warnings = loaded->warnings.size();
+  if (warnings > 0) out << "; " << warnings << " warning" << (warnings == 1 ? "" : "s") << " above";
+  out << "\n";
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "cli/dag_view.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "common/dag/dag_render.h"
@@ -64,6 +66,18 @@ std::string Join(const std::vector<std::string>& items, const std::string& separ
   return out;
 }
 
+// Continuation lines of a multi-line text (a `run: |` script) start under
+// the first, `indent` columns in; a trailing newline is dropped.
+std::string Indented(std::string text, size_t indent) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out.append(indent, ' ');
+  }
+  return out;
+}
+
 std::string FormatResources(const Resources& resources) {
   std::ostringstream out;
   out << "cpus " << resources.cpus;
@@ -72,25 +86,74 @@ std::string FormatResources(const Resources& resources) {
   return out.str();
 }
 
+// A param as the JSON value of its type; the text as written stays in "text".
+void WriteParamValue(JsonWriter& json, const ParamValue& value) {
+  switch (value.type) {
+    case ParamValue::Type::kBool:
+      json.Bool(value.text[0] == 't' || value.text[0] == 'T');
+      return;
+    case ParamValue::Type::kInt:
+    case ParamValue::Type::kFloat: {
+      char* end = nullptr;
+      double number = std::strtod(value.text.c_str(), &end);
+      if (value.type == ParamValue::Type::kInt && std::abs(number) < 9.0e15) {
+        json.Int(static_cast<int64_t>(std::strtoll(value.text.c_str(), nullptr, 10)));
+      } else {
+        json.Double(number);
+      }
+      return;
+    }
+    case ParamValue::Type::kString:
+      json.String(value.text);
+      return;
+  }
+}
+
+void WriteAlerts(JsonWriter& json, const std::vector<AlertSpec>& alerts) {
+  json.Key("alerts").BeginArray();
+  for (const AlertSpec& alert : alerts) {
+    json.BeginObject().StringArray("on", alert.on);
+    if (!alert.webhook.empty()) json.Field("webhook", alert.webhook);
+    if (!alert.command.empty()) json.Field("command", alert.command);
+    json.EndObject();
+  }
+  json.EndArray();
+}
+
+std::string DescribeAlerts(const std::vector<AlertSpec>& alerts) {
+  std::string out;
+  for (const AlertSpec& alert : alerts) {
+    std::string on;
+    for (const std::string& event : alert.on) on += (on.empty() ? "" : ", ") + event;
+    out += "   alert:     on " + on + " -> " +
+           (alert.webhook.empty() ? "command: " + alert.command : "webhook " + alert.webhook) +
+           "\n";
+  }
+  return out;
+}
+
+
 }  // namespace
 
 std::string FormatDagText(const LoadedDag& loaded, const std::vector<StepView>& views) {
   const Dag& dag = *loaded.dag;
   std::ostringstream out;
-  out << "DAG " << dag.name << " (" << dag.file << "): " << dag.steps.size() << " steps\n";
-  if (!dag.description.empty()) out << "  " << dag.description << "\n";
+  out << "DAG " << dag.name << " (" << dag.file << "): " << dag.steps.size()
+      << (dag.steps.size() == 1 ? " step\n" : " steps\n");
+  if (!dag.description.empty()) out << "  " << Indented(dag.description, 2) << "\n";
   if (!dag.params.empty()) {
     out << "params:\n";
     for (const auto& [name, value] : dag.params) {
       out << "  " << name << " = " << value.text << " (" << ParamTypeName(value.type) << ")\n";
     }
   }
+  if (!dag.alerts.empty()) out << "alerts (every step):\n" << DescribeAlerts(dag.alerts);
   int number = 0;
   for (const StepView& view : views) {
     const Step& step = *view.step;
     out << "\n" << ++number << ". " << step.name << "  [" << StepKindName(step.kind) << "]\n";
-    if (!step.description.empty()) out << "   " << step.description << "\n";
-    out << "   run:       " << view.command << "\n";
+    if (!step.description.empty()) out << "   " << Indented(step.description, 3) << "\n";
+    out << "   run:       " << Indented(view.command, 14) << "\n";
     out << "   after:     " << (view.upstream.empty() ? "-" : Join(view.upstream)) << "\n";
     for (const InputView& input : view.inputs) {
       out << "   input:     " << input.path;
@@ -119,6 +182,7 @@ std::string FormatDagText(const LoadedDag& loaded, const std::vector<StepView>& 
       out << "   runs only if the gate" << (view.gated_by.size() > 1 ? "s" : "") << " of "
           << Join(view.gated_by) << " pass" << (view.gated_by.size() > 1 ? "" : "es") << "\n";
     }
+    out << DescribeAlerts(step.alerts);
     if (!step.cache) {
       out << "   cache:     off" << (step.kind == StepKind::kDeploy ? " (deploy step)" : "")
           << "\n";
@@ -139,6 +203,7 @@ std::string FormatDagText(const LoadedDag& loaded, const std::vector<StepView>& 
   return out.str();
 }
 
+
 std::string FormatDagJson(const LoadedDag& loaded, const std::vector<StepView>& views) {
   const Dag& dag = *loaded.dag;
   JsonWriter json;
@@ -147,13 +212,12 @@ std::string FormatDagJson(const LoadedDag& loaded, const std::vector<StepView>& 
   json.Field("workspace", loaded.workspace_root);
   json.Key("params").BeginObject();
   for (const auto& [name, value] : dag.params) {
-    json.Key(name)
-        .BeginObject()
-        .Field("value", value.text)
-        .Field("type", ParamTypeName(value.type))
-        .EndObject();
+    json.Key(name).BeginObject();
+    WriteParamValue(json.Key("value"), value);
+    json.Field("text", value.text).Field("type", ParamTypeName(value.type)).EndObject();
   }
   json.EndObject();
+  WriteAlerts(json, dag.alerts);
   json.Key("steps").BeginArray();
   for (const StepView& view : views) {
     const Step& step = *view.step;
@@ -201,6 +265,7 @@ std::string FormatDagJson(const LoadedDag& loaded, const std::vector<StepView>& 
     if (step.gate) json.Field("gate", step.gate_text);
     json.StringArray("gated_by", view.gated_by);
     json.StringArray("params", step.visible_params);
+    WriteAlerts(json, step.alerts);
     json.Key("cache_key_inputs").BeginObject();
     json.Field("version", static_cast<int64_t>(kCacheKeyVersion));
     json.Field("command", view.key_inputs.command);

@@ -1,5 +1,8 @@
 #include "common/dag/dag_keys.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace receta {
 
 const std::vector<const char*>& StepKindNames() {
@@ -17,7 +20,7 @@ const std::vector<KeySpec>& ResourcesKeys() {
   static const std::vector<KeySpec> kKeys = {
       {"cpus", KeyType::kNumber, "CPU cores the step needs (may be fractional); default 1"},
       {"memory", KeyType::kSize, "Memory the step needs, e.g. 512M or 4G"},
-      {"gpus", KeyType::kInteger, "GPUs the step needs; default 0"},
+      {"gpus", KeyType::kInteger, "GPUs the step needs; default 0", nullptr, nullptr, 1024},
   };
   return kKeys;
 }
@@ -34,7 +37,8 @@ const std::vector<KeySpec>& AlertKeys() {
 
 const std::vector<KeySpec>& DefaultsKeys() {
   static const std::vector<KeySpec> kKeys = {
-      {"retries", KeyType::kInteger, "Retries after a failure of the step's own making"},
+      {"retries", KeyType::kInteger, "Retries after a failure of the step's own making", nullptr,
+       nullptr, 100},
       {"retry_backoff", KeyType::kDuration, "First wait before a retry; doubles each time"},
       {"timeout", KeyType::kDuration, "Longest a step may run before it is killed"},
       {"resources", KeyType::kObject, "CPUs, memory and GPUs a step needs", &ResourcesKeys()},
@@ -59,7 +63,8 @@ const std::vector<KeySpec>& StepKeys() {
       {"env", KeyType::kStringMap, "Environment variables for the command"},
       {"resources", KeyType::kObject, "CPUs, memory and GPUs the step needs", &ResourcesKeys()},
       {"labels", KeyType::kStringList, "Labels a worker must have to run the step"},
-      {"retries", KeyType::kInteger, "Retries after a failure of the step's own making"},
+      {"retries", KeyType::kInteger, "Retries after a failure of the step's own making", nullptr,
+       nullptr, 100},
       {"retry_backoff", KeyType::kDuration, "First wait before a retry; doubles each time"},
       {"timeout", KeyType::kDuration, "Longest the step may run before it is killed"},
       {"cache", KeyType::kBoolean, "Whether outputs are cached; deploy steps default to false"},
@@ -85,6 +90,14 @@ const std::vector<KeySpec>& DagKeys() {
       {"steps", KeyType::kStepMap, "The steps, by name", &StepKeys()},
   };
   return kKeys;
+}
+
+const KeySpec& FindKeySpec(const std::vector<KeySpec>& keys, const std::string& name) {
+  for (const KeySpec& key : keys) {
+    if (name == key.name) return key;
+  }
+  std::fprintf(stderr, "receta: fatal: no DAG key '%s' [this is a bug]\n", name.c_str());
+  std::abort();
 }
 
 std::vector<std::string> KeyNames(const std::vector<KeySpec>& keys) {

@@ -4,6 +4,7 @@
 // `receta dag schema` (JSON Schema for editors) and the docs, so they cannot
 // drift apart.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,11 @@ struct KeySpec {
   const char* description;
   const std::vector<KeySpec>* fields = nullptr;           // kObject, kObjectList, kStepMap
   const std::vector<const char*>* enum_values = nullptr;  // kEnum, kEnumList
+  int64_t max_integer = 0;                                // kInteger: the largest allowed
 };
+
+/// The spec of `name` in `keys`; a missing name is a bug.
+const KeySpec& FindKeySpec(const std::vector<KeySpec>& keys, const std::string& name);
 
 const std::vector<KeySpec>& DagKeys();        // top level
 const std::vector<KeySpec>& StepKeys();       // under steps.NAME

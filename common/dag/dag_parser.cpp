@@ -164,7 +164,8 @@ class DagParser {
       } else if (entry.key == "memory") {
         if (auto bytes = reader_.SizeBytes(entry.value, what)) resources.memory_bytes = *bytes;
       } else if (entry.key == "gpus") {
-        if (auto gpus = reader_.Integer(entry.value, what, 0, 1024)) resources.gpus = *gpus;
+        if (auto gpus = reader_.Integer(entry.value, what, 0,
+                                        FindKeySpec(ResourcesKeys(), "gpus").max_integer)) resources.gpus = *gpus;
       }
     }
   }
@@ -191,7 +192,8 @@ class DagParser {
   void ReadSharedSetting(const MapEntry& entry, const std::string& what, int& retries,
                          int64_t& retry_backoff_ms, int64_t& timeout_ms) {
     if (entry.key == "retries") {
-      if (auto value = reader_.Integer(entry.value, what, 0, 100)) retries = *value;
+      if (auto value = reader_.Integer(entry.value, what, 0,
+                                            FindKeySpec(StepKeys(), "retries").max_integer)) retries = *value;
     } else if (entry.key == "retry_backoff") {
       if (auto value = reader_.DurationMs(entry.value, what)) retry_backoff_ms = *value;
     } else if (entry.key == "timeout") {

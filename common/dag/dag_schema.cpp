@@ -36,6 +36,7 @@ void WriteKeySchema(JsonWriter& json, const KeySpec& key) {
       break;
     case KeyType::kInteger:
       json.Field("type", "integer").Field("minimum", 0);
+      if (key.max_integer > 0) json.Field("maximum", key.max_integer);
       break;
     case KeyType::kNumber:
       json.Field("type", "number").Field("exclusiveMinimum", 0);
@@ -45,7 +46,7 @@ void WriteKeySchema(JsonWriter& json, const KeySpec& key) {
       break;
     case KeyType::kDuration:
       json.Field("type", "string")
-          .Field("pattern", "^\\s*([0-9]*\\.?[0-9]+\\s*(ms|s|m|h|d)\\s*)+$");
+          .Field("pattern", "^([0-9]*\\.?[0-9]+(ms|s|m|h|d))+$");
       break;
     case KeyType::kSize:
       json.Key("type").BeginArray().String("string").String("integer").EndArray();
@@ -124,6 +125,12 @@ std::string DagJsonSchema() {
   json.Key("properties").BeginObject();
   for (const KeySpec& key : DagKeys()) {
     json.Key(key.name);
+    if (std::string(key.name) == "name") {
+      // The same rule as step names (dag_parser.cpp's IsValidStepName).
+      json.BeginObject().Field("description", key.description).Field("type", "string");
+      json.Field("pattern", "^[A-Za-z0-9_][A-Za-z0-9_.-]*$").EndObject();
+      continue;
+    }
     WriteKeySchema(json, key);
   }
   json.EndObject();

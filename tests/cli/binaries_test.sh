@@ -57,6 +57,21 @@ grep -q "bad.yaml:6:14: error: \`retries\` of step 'a' must be an integer" "$tmp
 grep -q "cycle: a -> b -> a" "$tmp/err" || fail "cycle: $(cat "$tmp/err")"
 grep -q "^2 errors in" "$tmp/err" || fail "error count: $(cat "$tmp/err")"
 
+# Warnings (a deploy step behind no gate) do not fail validation.
+mkdir -p "$tmp/lint"
+cat >"$tmp/lint/dag.yaml" <<'YAML'
+steps:
+  deploy:
+    kind: deploy
+    run: cp model.pkl /srv
+    inputs: [model.pkl]
+YAML
+touch "$tmp/lint/model.pkl"
+expect_exit 0 "$receta" dag validate "$tmp/lint/dag.yaml"
+grep -q "dag.yaml:2:3: warning: deploy step 'deploy' runs behind no gate" "$tmp/err" ||
+  fail "lint warning: $(cat "$tmp/err")"
+grep -q "; 1 warning above" "$tmp/out" || fail "warning count: $(cat "$tmp/out")"
+
 expect_exit 0 "$receta" dag show "$src/dags/sweep/sweep.yaml" --json
 expect_exit 0 "$receta" dag graph "$src/dags/sweep/sweep.yaml" --format dot
 expect_exit 2 "$receta" dag graph "$src/dags/sweep/sweep.yaml" --format png

@@ -377,7 +377,9 @@ TEST_CASE("CliDagTest.ShowJsonParsesAndHoldsOrderCommandsAndKeys") {
   Json dag = ParseJson(result.out);
   CHECK(dag["name"].string == "iris");
   CHECK(dag["file"].string == iris);
-  CHECK(dag["params"]["seed"]["value"].string == "2024");
+  CHECK(dag["params"]["seed"]["value"].number == 2024);
+  CHECK(dag["params"]["seed"]["text"].string == "2024");
+  CHECK(dag["params"]["test_size"]["value"].number == doctest::Approx(0.2));
   CHECK(dag["params"]["seed"]["type"].string == "integer");
   CHECK(dag["params"]["test_size"]["type"].string == "number");
 
