@@ -18,6 +18,7 @@ std::vector<StepView> BuildStepViews(const LoadedDag& loaded, const DigestFuncti
     const Step& step = dag.steps[index];
     StepView view;
     view.step = &step;
+    view.index = index;
     view.command = RenderStepCommand(dag, step, kRunIdUnrendered);
     view.env = RenderStepEnv(dag, step, kRunIdUnrendered);
     view.layer = graph.layer[index];
@@ -228,7 +229,7 @@ std::string FormatDagJson(const LoadedDag& loaded, const std::vector<StepView>& 
     json.Field("run", step.run).Field("command", view.command);
     json.StringArray("upstream", view.upstream);
     json.Key("edges").BeginArray();
-    for (const DagEdge& edge : loaded.graph.upstream[loaded.dag->FindStep(step.name)]) {
+    for (const DagEdge& edge : loaded.graph.upstream[view.index]) {
       json.BeginObject().Field("from", dag.steps[edge.from].name);
       json.Field("reason", edge.reason == DagEdge::Reason::kNeeds ? "needs" : "input");
       if (edge.reason == DagEdge::Reason::kInput) json.Field("path", edge.path);

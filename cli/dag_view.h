@@ -23,6 +23,7 @@ struct InputView {
 
 struct StepView {
   const Step* step = nullptr;
+  int index = 0;  // into Dag::steps and the DagGraph's per-step vectors
   std::string command;
   std::map<std::string, std::string> env;
   std::vector<InputView> inputs;

@@ -3,10 +3,10 @@
 // Status). Library exceptions (yaml-cpp, msgpack, cppzmq) are caught at the
 // adapter that calls the library and turned into one of these, with context.
 
-#include <optional>
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "common/value_or.h"
 
 namespace receta {
 
@@ -40,32 +40,17 @@ class Status {
 
 /// A value or an error Status. Access value() only when ok().
 template <typename T>
-class Result {
+class Result : public ValueOr<T, Status> {
  public:
-  Result(T value) : data_(std::move(value)) {}       // NOLINT: implicit by design
-  Result(Status error) : data_(std::move(error)) {}  // NOLINT
+  using ValueOr<T, Status>::ValueOr;
   static Result Error(std::string message) { return Result(Status::Error(std::move(message))); }
 
-  bool ok() const { return std::holds_alternative<T>(data_); }
-  explicit operator bool() const { return ok(); }
-
-  const T& value() const& { return std::get<T>(data_); }
-  T& value() & { return std::get<T>(data_); }
-  T&& value() && { return std::get<T>(std::move(data_)); }
-  const T& operator*() const& { return value(); }
-  T& operator*() & { return value(); }
-  const T* operator->() const { return &value(); }
-  T* operator->() { return &value(); }
-
   /// The error; Status::Ok() when a value is held.
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(data_); }
+  Status status() const { return this->ok() ? Status::Ok() : this->error_value(); }
   const std::string& error() const {
     static const std::string kEmpty;
-    return ok() ? kEmpty : std::get<Status>(data_).message();
+    return this->ok() ? kEmpty : this->error_value().message();
   }
-
- private:
-  std::variant<T, Status> data_;
 };
 
 }  // namespace receta

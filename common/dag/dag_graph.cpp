@@ -146,9 +146,9 @@ DagGraph BuildDagGraph(const Dag& dag, Diagnostics& diagnostics) {
           diagnostics.Add(at, "step '" + step.name + "' reads '" + input +
                                   "', which it also writes as an output; a step cannot depend "
                                   "on itself: give the output another name or remove the input");
-          continue;
         }
         graph.input_producers[i][k].push_back(from);
+        if (from == to) continue;
         add_edge({from, to, DagEdge::Reason::kInput, input});
       }
     }

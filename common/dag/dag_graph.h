@@ -29,7 +29,8 @@ struct DagGraph {
   /// Per step: the gate steps upstream of it (transitively), whose gates
   /// must pass for it to run. Sorted by index.
   std::vector<std::vector<int>> gated_by;
-  /// Per step and input index: the step producing it, or -1 (a workspace file).
+  /// Per step and input index: the steps producing it (empty: a workspace
+  /// file). The step itself appears when it reads its own output, an error.
   std::vector<std::vector<std::vector<int>>> input_producers;
   bool acyclic = false;
 };

@@ -25,6 +25,16 @@ LoadedDag LoadDagText(const std::string& text, const std::string& file_label,
   return loaded;
 }
 
+namespace {
+
+LoadedDag FailedLoad(const std::string& path, const std::string& message) {
+  LoadedDag failed(path);
+  failed.diagnostics.Add({}, message);
+  return failed;
+}
+
+}  // namespace
+
 LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
   std::string directory = ".";
   size_t slash = path.rfind('/');
@@ -35,32 +45,22 @@ LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
 
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {
-    LoadedDag failed(path);
-    failed.diagnostics.Add(
-        {}, std::string("cannot open the DAG file: ") + std::strerror(errno) + "; check the path");
-    return failed;
+    return FailedLoad(path, std::string("cannot open the DAG file: ") + std::strerror(errno) +
+                                "; check the path");
   }
   if (S_ISDIR(info.st_mode)) {
-    LoadedDag failed(path);
-    failed.diagnostics.Add(
-        {}, "this is a directory; give the DAG's YAML file, e.g. " + path + "/" + "pipeline.yaml");
-    return failed;
+    return FailedLoad(path, "this is a directory; give the DAG's YAML file, e.g. " + path +
+                                "/pipeline.yaml");
   }
+  // Why check before reading: a huge file must not be loaded into memory.
   if (static_cast<size_t>(info.st_size) > options.limits.max_bytes) {
-    LoadedDag failed(path);
-    failed.diagnostics.Add({}, "the file is " + std::to_string(info.st_size) +
-                                   " bytes, more than the " +
-                                   std::to_string(options.limits.max_bytes) +
-                                   " a DAG may have; is this the right file?");
-    return failed;
+    return FailedLoad(path, DescribeTooLarge(info.st_size, options.limits));
   }
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
   if (!in.good() && !in.eof()) {
-    LoadedDag failed(path);
-    failed.diagnostics.Add({}, std::string("cannot read the DAG file: ") + std::strerror(errno));
-    return failed;
+    return FailedLoad(path, std::string("cannot read the DAG file: ") + std::strerror(errno));
   }
   DiskFileSystem workspace(directory);
   LoadedDag loaded = LoadDagText(buffer.str(), path, options, workspace);

@@ -212,20 +212,27 @@ class DagParser {
   std::optional<std::map<std::string, std::string>> ReadEnv(const YAML::Node& node,
                                                             const std::string& what,
                                                             const std::string& step_name) {
-    auto env = reader_.StringMap(node, what);
-    if (!env) return std::nullopt;
+    // One pass: each entry's value, name and templates are checked, so one
+    // bad entry does not hide the others' errors.
+    std::map<std::string, std::string> env;
+    if (node.IsNull()) return env;
+    bool ok = node.IsMap();
     for (const MapEntry& entry : reader_.MapEntries(node, what)) {
+      std::string entry_what = "'" + entry.key + "' in " + what;
+      std::optional<std::string> value = reader_.Scalar(entry.value, entry_what);
       if (!IsValidEnvName(entry.key)) {
-        diagnostics_.Add(
-            entry.key_location,
-            "'" + entry.key + "' in " + what +
-                " is not a valid environment "
-                "variable name; use letters, digits and '_', not starting with a digit");
+        diagnostics_.Add(entry.key_location,
+                         entry_what + " is not a valid environment variable name; use letters, "
+                                      "digits and '_', not starting with a digit");
       }
-      if (entry.value.IsScalar()) {
-        templates_.Check(entry.value, "'" + entry.key + "' in " + what, step_name);
+      if (!value) {
+        ok = false;
+        continue;
       }
+      templates_.Check(entry.value, entry_what, step_name);
+      env[entry.key] = *value;
     }
+    if (!ok) return std::nullopt;
     return env;
   }
 

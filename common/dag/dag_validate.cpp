@@ -86,11 +86,6 @@ void ValidateInputs(const Dag& dag, const DagGraph& graph, const FileSystem& wor
       bool produced = s < graph.input_producers.size() && k < graph.input_producers[s].size() &&
                       !graph.input_producers[s][k].empty();
       if (produced) continue;
-      bool self_produced = false;
-      for (const std::string& output : step.outputs) {
-        self_produced = self_produced || PathIsWithin(input, output) || PathIsWithin(output, input);
-      }
-      if (self_produced) continue;  // reported by BuildDagGraph
       if (workspace.Kind(input) != PathKind::kMissing) continue;
       SourceLocation at = k < step.input_locations.size() ? step.input_locations[k] : step.location;
       diagnostics.Add(at, "input '" + input + "' of step '" + step.name +

@@ -21,14 +21,19 @@ std::string Diagnostics::FormatOne(const Diagnostic& diagnostic) const {
   return out;
 }
 
-std::string Diagnostics::Format() const {
+std::string Diagnostics::Format(size_t max_lines) const {
   std::vector<Diagnostic> sorted = items_;
   std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
     if (a.location.line != b.location.line) return a.location.line < b.location.line;
     return a.location.column < b.location.column;
   });
   std::string out;
-  for (const Diagnostic& diagnostic : sorted) out += FormatOne(diagnostic) + "\n";
+  size_t shown = std::min(sorted.size(), max_lines);
+  for (size_t i = 0; i < shown; ++i) out += FormatOne(sorted[i]) + "\n";
+  if (shown < sorted.size()) {
+    out += file_ + ": ... and " + std::to_string(sorted.size() - shown) + " more " + severity_ +
+           "s like these\n";
+  }
   return out;
 }
 

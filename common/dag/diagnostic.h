@@ -32,7 +32,10 @@ class Diagnostics {
 
   /// One line per problem, sorted by position:
   /// "dags/iris.yaml:12:7: error: <message>" (or "warning:").
-  std::string Format() const;
+  /// Past `max_lines`, one line says how many more there are: a generated
+  /// DAG with the same mistake in 10,000 steps needs the first few only.
+  std::string Format(size_t max_lines = kMaxFormattedLines) const;
+  static constexpr size_t kMaxFormattedLines = 50;
   /// Format() of a single diagnostic.
   std::string FormatOne(const Diagnostic& diagnostic) const;
 

@@ -144,6 +144,11 @@ bool IsMergeKey(const YAML::Node& key) { return key.IsScalar() && key.Scalar() =
 
 }  // namespace
 
+std::string DescribeTooLarge(uint64_t size_bytes, const YamlLimits& limits) {
+  return "the file is " + std::to_string(size_bytes) + " bytes, more than the " +
+         std::to_string(limits.max_bytes) + " a DAG may have; is this the right file?";
+}
+
 SourceLocation LocationOf(const YAML::Node& node) {
   YAML::Mark mark = node.Mark();
   if (mark.line < 0) return {};
@@ -162,9 +167,7 @@ bool IsPlainScalar(const YAML::Node& node) { return node.IsScalar() && node.Tag(
 std::optional<YAML::Node> LoadYaml(const std::string& text, const YamlLimits& limits,
                                    Diagnostics& diagnostics) {
   if (text.size() > limits.max_bytes) {
-    diagnostics.Add({}, "the file is " + std::to_string(text.size()) + " bytes, more than the " +
-                            std::to_string(limits.max_bytes) +
-                            " a DAG may have; is this the right file?");
+    diagnostics.Add({}, DescribeTooLarge(text.size(), limits));
     return std::nullopt;
   }
   if (text.find('\0') != std::string::npos) {
@@ -383,23 +386,6 @@ std::optional<std::vector<std::string>> YamlReader::StringList(
     }
     values.push_back(it->Scalar());
     if (locations) locations->push_back(LocationOf(*it));
-  }
-  if (!ok) return std::nullopt;
-  return values;
-}
-
-std::optional<std::map<std::string, std::string>> YamlReader::StringMap(const YAML::Node& node,
-                                                                        const std::string& what) {
-  std::map<std::string, std::string> values;
-  if (node.IsNull()) return values;
-  bool ok = node.IsMap();
-  for (const MapEntry& entry : MapEntries(node, what)) {
-    std::optional<std::string> value = Scalar(entry.value, "'" + entry.key + "' in " + what);
-    if (!value) {
-      ok = false;
-      continue;
-    }
-    values[entry.key] = *value;
   }
   if (!ok) return std::nullopt;
   return values;

@@ -26,6 +26,9 @@ struct YamlLimits {
   int max_depth = 64;
 };
 
+/// The error for a file of `size_bytes` over `limits.max_bytes`.
+std::string DescribeTooLarge(uint64_t size_bytes, const YamlLimits& limits);
+
 SourceLocation LocationOf(const YAML::Node& node);
 
 /// "a map", "a list", "a string", "null": for error messages.
@@ -67,9 +70,6 @@ class YamlReader {
   std::optional<std::vector<std::string>> StringList(const YAML::Node& node,
                                                      const std::string& what,
                                                      std::vector<SourceLocation>* locations);
-  /// A map of names to scalars.
-  std::optional<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
-                                                              const std::string& what);
   std::optional<int64_t> DurationMs(const YAML::Node& node, const std::string& what);
   std::optional<int64_t> SizeBytes(const YAML::Node& node, const std::string& what);
 

@@ -8,7 +8,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+
+#include "common/value_or.h"
 
 namespace receta {
 
@@ -25,29 +26,14 @@ struct TextError {
 /// A value or a TextError. Access value() only when ok(), error() only when
 /// !ok(). Shaped like Result<T> (common/status.h) so both read the same.
 template <typename T>
-class TextResult {
+class TextResult : public ValueOr<T, TextError> {
  public:
-  TextResult(T value) : data_(std::move(value)) {}          // NOLINT: implicit by design
-  TextResult(TextError error) : data_(std::move(error)) {}  // NOLINT
+  using ValueOr<T, TextError>::ValueOr;
   static TextResult Error(size_t offset, std::string message) {
     return TextResult(TextError{offset, std::move(message)});
   }
 
-  bool ok() const { return std::holds_alternative<T>(data_); }
-  explicit operator bool() const { return ok(); }
-
-  const T& value() const& { return std::get<T>(data_); }
-  T& value() & { return std::get<T>(data_); }
-  T&& value() && { return std::get<T>(std::move(data_)); }
-  const T& operator*() const& { return value(); }
-  T& operator*() & { return value(); }
-  const T* operator->() const { return &value(); }
-  T* operator->() { return &value(); }
-
-  const TextError& error() const { return std::get<TextError>(data_); }
-
- private:
-  std::variant<T, TextError> data_;
+  const TextError& error() const { return this->error_value(); }
 };
 
 /// The 1-based (line, column) of byte `offset` in `text`. Lines end at '\n';

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "common/dag/dag_load.h"
@@ -92,4 +93,15 @@ TEST_CASE("DagLint.NoWarningsWhenTheDagHasErrors") {
   LoadedDag loaded = Load("steps:\n  a: {run: echo, kind: deploy, needs: [nope]}\n");
   CHECK_FALSE(loaded.ok());
   CHECK(loaded.warnings.empty());
+}
+
+TEST_CASE("Diagnostics.FormatShowsTheFirstFiftyAndCountsTheRest") {
+  receta::Diagnostics warnings("big.yaml", "warning");
+  for (int line = 1; line <= 60; ++line) warnings.Add({line, 3}, "same mistake");
+  std::string text = warnings.Format();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 51);
+  CHECK(text.find("big.yaml:50:3: warning: same mistake\n") != std::string::npos);
+  CHECK(text.find("big.yaml:51:3:") == std::string::npos);
+  CHECK(text.substr(text.rfind('\n', text.size() - 2) + 1) ==
+        "big.yaml: ... and 10 more warnings like these\n");
 }
