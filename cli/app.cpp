@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/client_app.h"
 #include "cli/commands.h"
 #include "cli/parse_args.h"
 #include "receta/version.h"
@@ -56,7 +57,11 @@ int RunCli(int argc, char** argv) {
   hash->add_option("PATH", hash_paths, "Files or directories")->required();
   hash->add_flag("--json", hash_json, "Print JSON");
 
+  ClientVerbs client_verbs;
+  AddClientVerbs(app, client_verbs);
+
   if (std::optional<int> exit_code = ParseArgs(app, argc, argv)) return *exit_code;
+  if (std::optional<int> exit_code = RunClientVerb(client_verbs)) return *exit_code;
   if (validate->parsed()) return DagValidate(validate_args, std::cout, std::cerr);
   if (show->parsed()) return DagShow(show_args, show_json, std::cout, std::cerr);
   if (graph->parsed()) return DagGraph(graph_args, graph_format, std::cout, std::cerr);

@@ -1,24 +1,85 @@
-// receta-scheduler: the daemon that owns all run state. This build only
-// parses its command line; scheduling arrives with the core issue (#3).
+// receta-scheduler: the daemon that owns all run state. This file parses
+// flags, sets up logging and signals, and runs the Server.
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "cli/parse_args.h"
+#include "common/lang/quantity.h"
 #include "receta/version.h"
+#include "scheduler/server.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// Why: without CurveZMQ keys (not built yet) anyone who can reach the port
+// could submit commands to run on the workers.
+bool IsLoopback(const std::string& endpoint) {
+  return endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0 ||
+         endpoint.rfind("tcp://127.", 0) == 0 || endpoint.rfind("tcp://localhost:", 0) == 0 ||
+         endpoint.rfind("tcp://[::1]:", 0) == 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"receta-scheduler: assigns pipeline steps to worker agents over ZeroMQ"};
   app.set_version_flag("--version", std::string("receta-scheduler ") + receta::kVersion);
-  std::string data_dir = "./.receta";
-  std::string listen = "tcp://127.0.0.1:7700";
-  app.add_option("--data-dir", data_dir, "Directory for state (RocksDB) and artifacts")
+  receta::scheduler::ServerOptions options;
+  options.data_dir = "./.receta";
+  std::string log_cap = "64MiB";
+  bool insecure = false;
+  app.add_option("--data-dir", options.data_dir, "Directory for state (RocksDB), artifacts and logs")
       ->capture_default_str();
-  app.add_option("--listen", listen, "ZeroMQ endpoint to bind")->capture_default_str();
+  app.add_option("--listen", options.listen,
+                 "ZeroMQ endpoint to bind; tcp://127.0.0.1:* picks a free port (written to DATA_DIR/scheduler.endpoint)")
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", options.core.heartbeat_interval_ms, "Heartbeat interval sent to workers")
+      ->capture_default_str()
+      ->check(CLI::Range(50u, 60'000u));
+  app.add_option("--heartbeat-liveness", options.core.heartbeat_liveness,
+                 "Missed heartbeats before a worker is declared lost")
+      ->capture_default_str()
+      ->check(CLI::Range(2u, 100u));
+  app.add_option("--log-cap", log_cap, "Largest log kept per attempt (e.g. 64MiB)")->capture_default_str();
+  app.add_flag("--insecure", insecure, "Allow binding a non-loopback address without authentication");
   if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
-  std::fprintf(stderr,
-               "receta-scheduler %s: the scheduling loop is not built yet (issue #3); "
-               "use `receta dag validate|show|graph` to work with DAGs today.\n",
-               receta::kVersion);
-  return 2;
+
+  auto cap = receta::ParseSizeBytes(log_cap);
+  if (!cap.ok()) {
+    std::fprintf(stderr, "receta-scheduler: --log-cap %s: %s\n", log_cap.c_str(), cap.error().message.c_str());
+    return 2;
+  }
+  options.log_cap_bytes = static_cast<uint64_t>(*cap);
+  if (!IsLoopback(options.listen) && !insecure) {
+    std::fprintf(stderr,
+                 "receta-scheduler: refusing to listen on %s: it is not a loopback address and receta has no "
+                 "authentication yet; anyone reaching it could run commands on your workers. Use "
+                 "tcp://127.0.0.1:PORT, or pass --insecure on a trusted network.\n",
+                 options.listen.c_str());
+    return 2;
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto server = receta::scheduler::Server::Open(options);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.error());
+    return 1;
+  }
+  receta::Status served = (*server)->Serve(g_stop);
+  if (!served.ok()) {
+    spdlog::critical("{}", served.message());
+    return 1;
+  }
+  return 0;
 }

@@ -35,13 +35,18 @@ LoadedDag FailedLoad(const std::string& path, const std::string& message) {
 
 }  // namespace
 
+std::string DagNameFromPath(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = base.rfind('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
 LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
   std::string directory = ".";
   size_t slash = path.rfind('/');
   if (slash != std::string::npos) directory = slash == 0 ? "/" : path.substr(0, slash);
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  size_t dot = base.rfind('.');
-  options.default_name = dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+  options.default_name = DagNameFromPath(path);
 
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {

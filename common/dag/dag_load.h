@@ -30,6 +30,10 @@ struct LoadedDag {
 LoadedDag LoadDagText(const std::string& text, const std::string& file_label,
                       const ParseOptions& options, const FileSystem& workspace);
 
+/// The name a DAG file without `name:` gets: the file's stem
+/// ("dags/iris.yaml" -> "iris").
+std::string DagNameFromPath(const std::string& path);
+
 /// Reads `path` from disk and checks it against the workspace around it.
 /// `options.default_name` is replaced by the file's stem.
 LoadedDag LoadDagFile(const std::string& path, ParseOptions options);

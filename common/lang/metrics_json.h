@@ -23,7 +23,9 @@ inline constexpr int kMaxMetricsJsonDepth = 64;
 /// json.dump writes for float('nan') and float('inf'). Errors give the line
 /// and column ("invalid metrics JSON at line 3, column 7: ...") and are also
 /// returned for a document larger than kMaxMetricsJsonBytes, nested deeper
-/// than kMaxMetricsJsonDepth, or naming one metric twice.
+/// than kMaxMetricsJsonDepth, or naming one metric twice. The document is
+/// parsed first (ParseJson, common/json/json_value.h), so a syntax error is
+/// reported before a metric named twice earlier in the text.
 Result<std::map<std::string, double>> FlattenMetricsJson(std::string_view json_text);
 
 }  // namespace receta

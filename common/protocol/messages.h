@@ -79,6 +79,16 @@ enum class MessageType : uint16_t {
   kLogsReply = 29,
   kCancel = 30,
   kCancelReply = 31,
+  kListWorkers = 32,
+  kListWorkersReply = 33,
+  kListArtifacts = 34,
+  kListArtifactsReply = 35,
+  kCacheList = 36,
+  kCacheListReply = 37,
+  kCacheRemove = 38,
+  kCacheRemoveReply = 39,
+  kCacheGc = 40,
+  kCacheGcReply = 41,
 };
 
 /// What went wrong, for an Error reply. Receivers must accept values they do
@@ -604,13 +614,129 @@ struct CancelReply {
   bool operator==(const CancelReply&) const = default;
 };
 
+/// Sent by `receta workers`. Answered by ListWorkersReply.
+struct ListWorkers {
+  static constexpr MessageType kType = MessageType::kListWorkers;
+  static constexpr std::string_view kName = "ListWorkers";
+  bool include_lost = true;  // also workers not heard from lately
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("include_lost", s.include_lost); }
+  bool operator==(const ListWorkers&) const = default;
+};
+
+/// Sent by the scheduler: a JSON array of workers (id, name, host, labels,
+/// slots, used slots, resources, last heartbeat, connected).
+struct ListWorkersReply {
+  static constexpr MessageType kType = MessageType::kListWorkersReply;
+  static constexpr std::string_view kName = "ListWorkersReply";
+  std::string workers_json;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("workers_json", s.workers_json); }
+  bool operator==(const ListWorkersReply&) const = default;
+};
+
+/// Sent by `receta artifacts ls|get`: the output files of a run's steps (one
+/// step when `step` is set). Answered by ListArtifactsReply or Error
+/// (kNotFound). `artifacts get` then fetches the digest with BlobGet.
+struct ListArtifacts {
+  static constexpr MessageType kType = MessageType::kListArtifacts;
+  static constexpr std::string_view kName = "ListArtifacts";
+  std::string run_id;
+  std::optional<std::string> step;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("step", s.step);
+  }
+  bool operator==(const ListArtifacts&) const = default;
+};
+
+/// Sent by the scheduler: a JSON array of {step, path, digest, size_bytes,
+/// executable}.
+struct ListArtifactsReply {
+  static constexpr MessageType kType = MessageType::kListArtifactsReply;
+  static constexpr std::string_view kName = "ListArtifactsReply";
+  std::string artifacts_json;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("artifacts_json", s.artifacts_json);
+  }
+  bool operator==(const ListArtifactsReply&) const = default;
+};
+
+/// Sent by `receta cache ls`. Answered by CacheListReply.
+struct CacheList {
+  static constexpr MessageType kType = MessageType::kCacheList;
+  static constexpr std::string_view kName = "CacheList";
+  std::optional<std::string> dag_name;
+  std::optional<std::string> step;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("dag_name", s.dag_name); v("step", s.step);
+  }
+  bool operator==(const CacheList&) const = default;
+};
+
+/// Sent by the scheduler: a JSON array of cache entries (key, dag, step,
+/// run that made it, created, outputs, total size).
+struct CacheListReply {
+  static constexpr MessageType kType = MessageType::kCacheListReply;
+  static constexpr std::string_view kName = "CacheListReply";
+  std::string entries_json;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("entries_json", s.entries_json); }
+  bool operator==(const CacheListReply&) const = default;
+};
+
+/// Sent by `receta cache rm`: removes the entry `key`, or every entry made by
+/// step `step` of DAG `dag_name`. Answered by CacheRemoveReply or Error
+/// (kInvalidArgument when neither form is given, kNotFound).
+struct CacheRemove {
+  static constexpr MessageType kType = MessageType::kCacheRemove;
+  static constexpr std::string_view kName = "CacheRemove";
+  std::optional<std::string> key;
+  std::optional<std::string> dag_name;
+  std::optional<std::string> step;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("key", s.key); v("dag_name", s.dag_name); v("step", s.step);
+  }
+  bool operator==(const CacheRemove&) const = default;
+};
+
+/// Sent by the scheduler once the removal is persisted.
+struct CacheRemoveReply {
+  static constexpr MessageType kType = MessageType::kCacheRemoveReply;
+  static constexpr std::string_view kName = "CacheRemoveReply";
+  uint32_t removed = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("removed", s.removed); }
+  bool operator==(const CacheRemoveReply&) const = default;
+};
+
+/// Sent by `receta cache gc`: removes CAS blobs that no cache entry and no
+/// recent or unfinished run references. Answered by CacheGcReply.
+struct CacheGc {
+  static constexpr MessageType kType = MessageType::kCacheGc;
+  static constexpr std::string_view kName = "CacheGc";
+  uint32_t keep_runs = 0;  // newest runs whose blobs are kept; 0: the default
+  template <typename S, typename V> static void Fields(S& s, V& v) { v("keep_runs", s.keep_runs); }
+  bool operator==(const CacheGc&) const = default;
+};
+
+/// Sent by the scheduler when collection is done.
+struct CacheGcReply {
+  static constexpr MessageType kType = MessageType::kCacheGcReply;
+  static constexpr std::string_view kName = "CacheGcReply";
+  uint64_t blobs_removed = 0;
+  uint64_t bytes_freed = 0;
+  uint64_t blobs_kept = 0;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("blobs_removed", s.blobs_removed); v("bytes_freed", s.bytes_freed); v("blobs_kept", s.blobs_kept);
+  }
+  bool operator==(const CacheGcReply&) const = default;
+};
+
 /// Any one message. Alternatives are in MessageType order.
 using Message = std::variant<Error, Register, RegisterAck, Heartbeat, Dispatch, AttemptStarted,
                              LogChunk, AttemptFinished, AttemptFinishedAck, KillAttempt, BlobQuery,
                              BlobMissing, BlobPutBegin, BlobPutCredit, BlobPutChunk, BlobPutEnd,
                              BlobPutDone, BlobGet, BlobGetChunk, SubmitRun, SubmitReply, ListRuns,
                              ListRunsReply, RunStatus, RunStatusReply, Events, EventsReply, Logs,
-                             LogsReply, Cancel, CancelReply>;
+                             LogsReply, Cancel, CancelReply, ListWorkers, ListWorkersReply,
+                             ListArtifacts, ListArtifactsReply, CacheList, CacheListReply,
+                             CacheRemove, CacheRemoveReply, CacheGc, CacheGcReply>;
 
 /// The wire number of the message held.
 inline MessageType TypeOf(const Message& message) {

@@ -231,6 +231,22 @@ Status Validate(const Logs& m) {
 
 Status Validate(const Cancel& m) { return Checker(m.kName).Id("run_id", m.run_id).status(); }
 
+Status Validate(const ListArtifacts& m) {
+  Checker c(m.kName);
+  c.Id("run_id", m.run_id);
+  if (m.step) c.Id("step", *m.step);
+  return c.status();
+}
+
+Status Validate(const CacheRemove& m) {
+  Checker c(m.kName);
+  if (m.key) c.Digest("key", *m.key);
+  c.That(m.key.has_value() != (m.dag_name.has_value() || m.step.has_value()),
+         "give either a cache key or a DAG and step, not both or neither");
+  c.That(m.dag_name.has_value() == m.step.has_value(), "a DAG name needs a step name and vice versa");
+  return c.status();
+}
+
 Status ValidateMessage(const Message& message) {
   return std::visit(
       [](const auto& m) -> Status {

@@ -45,6 +45,8 @@ Status Validate(const SubmitRun& m);
 Status Validate(const RunStatus& m);
 Status Validate(const Logs& m);
 Status Validate(const Cancel& m);
+Status Validate(const ListArtifacts& m);
+Status Validate(const CacheRemove& m);
 
 /// Runs the Validate overload of the message held; messages without rules
 /// (Error, read requests and most replies) are Ok.

@@ -100,6 +100,16 @@ std::vector<Message> Samples() {
                 .finished = true},
       Cancel{.run_id = "r-42", .reason = "wrong params"},
       CancelReply{.run_id = "r-42", .cancelled_steps = 3},
+      ListWorkers{.include_lost = false},
+      ListWorkersReply{.workers_json = R"([{"id":"w-1","slots":2}])"},
+      ListArtifacts{.run_id = "r-42", .step = "train"},
+      ListArtifactsReply{.artifacts_json = R"([{"step":"train","path":"model/model.pkl"}])"},
+      CacheList{.dag_name = "iris", .step = std::nullopt},
+      CacheListReply{.entries_json = "[]"},
+      CacheRemove{.key = std::nullopt, .dag_name = "iris", .step = "train"},
+      CacheRemoveReply{.removed = 2},
+      CacheGc{.keep_runs = 10},
+      CacheGcReply{.blobs_removed = 3, .bytes_freed = 1 << 20, .blobs_kept = 9},
   };
 }
 
@@ -306,7 +316,7 @@ TEST_CASE("CodecTest.RejectsUnsupportedVersionWithUpgradeHint") {
 }
 
 TEST_CASE("CodecTest.RejectsUnknownMessageType") {
-  CHECK(Contains(ErrorOf(RawEnvelope(1, 77, 0)), "message type 77 is unknown (protocol v1 knows 1..31)"));
+  CHECK(Contains(ErrorOf(RawEnvelope(1, 77, 0)), "message type 77 is unknown (protocol v1 knows 1..41)"));
   CHECK(Contains(ErrorOf(RawEnvelope(1, 0, 0)), "message type 0 is unknown"));
   CHECK(Contains(ErrorOf(RawEnvelope(1, 70000, 0)), "envelope: field 'type' is out of range"));
   CHECK(MessageTypeName(77).empty());

@@ -1,0 +1,130 @@
+// receta submit: check the DAG locally, hash the workspace inputs, upload
+// the blobs the scheduler lacks, submit, print the run id.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "cli/client_commands.h"
+#include "cli/table.h"
+#include "cli/workspace_inputs.h"
+#include "common/dag/dag_load.h"
+#include "common/dag/params.h"
+#include "common/hash/stat_cache.h"
+#include "common/json/json_writer.h"
+#include "net/blob_transfer.h"
+
+namespace receta::cli {
+namespace {
+
+// Hashes the inputs through the persistent stat cache; trouble with the
+// cache file itself only costs time, so it is a warning.
+Result<WorkspaceInputs> HashInputs(const LoadedDag& loaded, std::ostream& err) {
+  std::string cache_path = DefaultStatCachePath();
+  StatCache cache;
+  if (!cache_path.empty()) {
+    Result<StatCache> loaded_cache = StatCache::Load(cache_path);
+    if (loaded_cache.ok()) {
+      cache = std::move(*loaded_cache);
+    } else {
+      err << "receta: warning: " << loaded_cache.error() << " (hashing without it)\n";
+    }
+  }
+  Result<WorkspaceInputs> inputs = HashWorkspaceInputs(
+      loaded.workspace_root, WorkspaceInputPaths(*loaded.dag, loaded.graph), &cache);
+  if (inputs.ok() && cache.dirty() && !cache_path.empty()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(std::filesystem::path(cache_path).parent_path(), ignored);
+    if (Status saved = cache.Save(cache_path); !saved.ok()) {
+      err << "receta: warning: could not save the stat cache: " << saved.message()
+          << " (the next submit hashes every input again)\n";
+    }
+  }
+  return inputs;
+}
+
+// Uploads the files whose digests the scheduler lacks, one blob each.
+Status UploadMissing(SchedulerClient& client, const WorkspaceInputs& inputs, std::ostream& err) {
+  std::map<std::string, const WorkspaceFile*> by_digest;
+  for (const WorkspaceFile& file : inputs.files) by_digest.emplace(file.entry.digest, &file);
+  std::vector<std::string> digests;
+  for (const auto& [digest, file] : by_digest) digests.push_back(digest);
+  Result<std::vector<std::string>> missing =
+      net::QueryMissingBlobs(client.connection(), digests, kReadTimeout);
+  if (!missing.ok()) return missing.status();
+  if (missing->empty()) return Status::Ok();
+  uint64_t total_bytes = 0;
+  for (const std::string& digest : *missing) {
+    auto it = by_digest.find(digest);
+    if (it == by_digest.end()) {
+      return Status::Error("the scheduler asked for blob " + digest + ", which was not offered");
+    }
+    total_bytes += it->second->entry.size_bytes;
+  }
+  err << "uploading " << missing->size() << " file" << (missing->size() == 1 ? "" : "s") << " ("
+      << FormatBytes(total_bytes) << ") the scheduler does not have\n";
+  for (const std::string& digest : *missing) {
+    const WorkspaceFile& file = *by_digest[digest];
+    Status uploaded = net::UploadBlob(client.connection(), file.disk_path, digest,
+                                      file.entry.size_bytes);
+    if (!uploaded.ok()) return uploaded.WithContext("uploading " + file.entry.path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, bool tty) {
+  ParseOptions options;
+  std::map<std::string, std::string> params;
+  for (const std::string& text : args.params) {
+    Result<std::pair<std::string, std::string>> split = SplitParamOverride(text);
+    if (!split.ok()) {
+      err << "receta: " << split.error() << "\n";
+      return 2;
+    }
+    options.param_overrides.push_back(*split);
+    params[split->first] = split->second;
+  }
+  LoadedDag loaded = LoadDagFile(args.file, options);
+  if (!loaded.ok()) {
+    err << loaded.diagnostics.Format();
+    size_t count = loaded.diagnostics.size();
+    err << count << " error" << (count == 1 ? "" : "s") << " in " << args.file
+        << "; nothing was submitted\n";
+    return 1;
+  }
+  err << loaded.warnings.Format();
+  std::ifstream in(args.file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) return Fail(err, "cannot read " + args.file);
+
+  Result<WorkspaceInputs> inputs = HashInputs(loaded, err);
+  if (!inputs.ok()) return Fail(err, inputs.status());
+
+  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.client.scheduler);
+  if (!client.ok()) return Fail(err, client.status());
+  if (Status s = UploadMissing(**client, *inputs, err); !s.ok()) return Fail(err, s);
+
+  protocol::SubmitRun request;
+  request.dag_yaml = text.str();
+  request.dag_file = args.file;
+  request.params = params;
+  request.no_cache = args.no_cache;
+  for (const WorkspaceFile& file : inputs->files) request.workspace.push_back(file.entry);
+  Result<protocol::SubmitReply> reply = (*client)->Call<protocol::SubmitReply>(request, kSlowTimeout);
+  if (!reply.ok()) return Fail(err, reply.status().WithContext("the scheduler refused " + args.file));
+
+  if (args.client.json && !args.wait) {
+    out << "{\"run_id\": " << JsonQuote(reply->run_id) << "}\n";
+    return 0;
+  }
+  if (!args.client.json) out << reply->run_id << "\n" << std::flush;
+  if (!args.wait) return 0;
+  return FollowRun(**client, reply->run_id, out, err, tty, args.client.json);
+}
+
+}  // namespace receta::cli

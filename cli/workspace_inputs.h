@@ -1,0 +1,50 @@
+#pragma once
+// What `receta submit` sends besides the DAG: every workspace file a step
+// reads that no step produces, hashed (through the persistent stat cache, so
+// an unchanged workspace costs one lstat per file) into FileEntries.
+//
+// Symlinks are followed: a link (at an input path or inside an input
+// directory) contributes the files it points to, under the link's own path,
+// because workers materialise plain files and the cache key must change when
+// the target's bytes change. A dangling link or a loop is an error naming it.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/dag/dag.h"
+#include "common/dag/dag_graph.h"
+#include "common/hash/stat_cache.h"
+#include "common/protocol/messages.h"
+#include "common/status.h"
+
+namespace receta::cli {
+
+/// One file to send: its manifest entry and where it is on disk.
+struct WorkspaceFile {
+  protocol::FileEntry entry;  // path relative to the workspace root
+  std::string disk_path;      // absolute; the link's target for followed links
+};
+
+struct WorkspaceInputs {
+  std::vector<WorkspaceFile> files;  // sorted by entry.path, unique
+  uint64_t files_read = 0;           // hashed from their bytes
+  uint64_t bytes_read = 0;
+  uint64_t cache_hits = 0;           // digest taken from the stat cache
+};
+
+/// The workspace-relative input paths that no step of `dag` produces
+/// (graph.input_producers empty), sorted and unique. Pure.
+std::vector<std::string> WorkspaceInputPaths(const Dag& dag, const DagGraph& graph);
+
+/// Hashes `paths` (relative to `workspace_root`) into one FileEntry per
+/// file; directories expand to their files. `cache` may be null.
+Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
+                                            const std::vector<std::string>& paths,
+                                            StatCache* cache);
+
+/// $XDG_CACHE_HOME/receta/stat-cache, else ~/.cache/receta/stat-cache; ""
+/// when neither variable is set.
+std::string DefaultStatCachePath();
+
+}  // namespace receta::cli

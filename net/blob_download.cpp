@@ -1,0 +1,133 @@
+// DownloadBlob (net/blob_transfer.h): a window of BlobGets in flight, chunks
+// written at their offsets into a temp file next to the destination, hashed
+// in order, renamed into place only when size and digest check out.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "common/hash/sha256.h"
+#include "common/protocol/validate.h"
+#include "net/blob_transfer.h"
+#include "net/file_io.h"
+
+namespace receta::net {
+namespace {
+
+/// A temp file that is removed unless Commit renames it into place.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& dest_path) : dest_(dest_path) {}
+  ~TempFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  Status Create() {
+    std::string pattern = dest_ + ".receta-tmp-XXXXXX";
+    int fd = ::mkstemp(pattern.data());
+    if (fd < 0) return Status::Error(ErrnoText("cannot create a temp file next to", dest_));
+    fd_ = std::make_unique<ScopedFd>(fd);
+    path_ = pattern;
+    if (::fchmod(fd, 0644) != 0) return Status::Error(ErrnoText("cannot chmod", path_));
+    return Status::Ok();
+  }
+  int fd() const { return fd_->get(); }
+  const std::string& path() const { return path_; }
+  Status Commit() {
+    if (Status s = fd_->Close(path_); !s.ok()) return s;
+    if (::rename(path_.c_str(), dest_.c_str()) != 0) {
+      return Status::Error(ErrnoText("cannot rename " + path_ + " to", dest_));
+    }
+    path_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  std::string dest_;
+  std::string path_;
+  std::unique_ptr<ScopedFd> fd_;
+};
+
+}  // namespace
+
+Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t size_bytes,
+                    const std::string& dest_path, std::chrono::milliseconds timeout) {
+  const std::string what = "blob " + digest + " from the scheduler at " + connection.endpoint();
+  TempFile temp(dest_path);
+  if (Status s = temp.Create(); !s.ok()) return s;
+
+  Sha256 hasher;
+  uint64_t hashed = 0;      // bytes fed to the hasher, in order
+  uint64_t requested = 0;   // bytes asked for so far
+  std::map<uint64_t, uint64_t> in_flight;   // request id -> offset
+  std::map<uint64_t, std::string> early;    // offset -> chunk that came out of order
+  while (hashed < size_bytes) {
+    while (in_flight.size() < kTransferWindowChunks && requested < size_bytes) {
+      uint64_t length = std::min(kTransferChunkBytes, size_bytes - requested);
+      uint64_t id = connection.NextRequestId();
+      Status s = connection.Send(protocol::BlobGet{digest, requested, length}, id);
+      if (!s.ok()) return s;
+      in_flight[id] = requested;
+      requested += length;
+    }
+    Result<std::optional<Received>> received = connection.Receive(timeout);
+    if (!received.ok()) return received.status().WithContext("downloading " + what);
+    if (!received->has_value()) {
+      return Status::Error("downloading " + what + " stalled: no chunk for " +
+                           std::to_string(timeout.count() / 1000) +
+                           "s; is receta-scheduler running?");
+    }
+    Received& message = **received;
+    auto it = in_flight.find(message.envelope.request_id);
+    if (it == in_flight.end()) continue;  // stale reply to an earlier request
+    const uint64_t offset = it->second;
+    in_flight.erase(it);
+    if (auto* error = std::get_if<protocol::Error>(&message.envelope.message)) {
+      if (error->code == protocol::ErrorCode::kNotFound) {
+        return Status::Error("blob " + digest + " is not in the scheduler's store at " +
+                             connection.endpoint() + ": " + error->message);
+      }
+      return Status::Error("downloading " + what + " failed: " + error->message);
+    }
+    auto* chunk = std::get_if<protocol::BlobGetChunk>(&message.envelope.message);
+    if (chunk == nullptr) {
+      return Status::Error("downloading " + what + ": unexpected " +
+                           std::string(protocol::NameOf(message.envelope.message)));
+    }
+    const uint64_t expected = std::min(kTransferChunkBytes, size_bytes - offset);
+    if (chunk->total_size_bytes != size_bytes) {
+      return Status::Error(what + " is " + std::to_string(chunk->total_size_bytes) +
+                           " bytes there, but " + std::to_string(size_bytes) + " were expected");
+    }
+    if (chunk->digest != digest || chunk->offset != offset || chunk->length != expected) {
+      return Status::Error("downloading " + what + ": asked for [" + std::to_string(offset) +
+                           ", +" + std::to_string(expected) + ") and got [" +
+                           std::to_string(chunk->offset) + ", +" + std::to_string(chunk->length) +
+                           ") of " + chunk->digest);
+    }
+    if (Status s = protocol::ValidateChunkFrame(chunk->length, message.blob.size()); !s.ok()) {
+      return s.WithContext("downloading " + what);
+    }
+    if (Status s = WriteAt(temp.fd(), offset, message.blob, temp.path()); !s.ok()) return s;
+    early.emplace(offset, std::move(message.blob));
+    // Why in order: SHA-256 is sequential; replies normally arrive in order,
+    // and at most one window is ever held here otherwise.
+    for (auto next = early.find(hashed); next != early.end(); next = early.find(hashed)) {
+      hasher.Update(next->second);
+      hashed += next->second.size();
+      early.erase(next);
+    }
+  }
+  std::string got = hasher.Finish().ToHex();
+  if (got != digest) {
+    return Status::Error("downloaded bytes of blob " + digest + " from " + connection.endpoint() +
+                         " hash to " + got + "; the scheduler's copy is damaged (run `receta "
+                         "cache gc` there, then re-run the step that made it)");
+  }
+  return temp.Commit();
+}
+
+}  // namespace receta::net

@@ -1,0 +1,49 @@
+#pragma once
+// Moving blobs between a local file and the scheduler's CAS over a
+// Connection, in chunks of kTransferChunkBytes with credit-based flow control
+// (zguide "file transfer"): at most a window of chunks in flight, so neither
+// side buffers a whole blob. Digests are verified on both ends.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/connection.h"
+#include "common/status.h"
+
+namespace receta::net {
+
+inline constexpr uint64_t kTransferChunkBytes = 1u << 20;
+inline constexpr uint32_t kTransferWindowChunks = 8;
+/// Digests per BlobQuery (64 hex characters each: ~700 KB per query).
+inline constexpr size_t kQueryBatchDigests = 10000;
+/// How long a transfer waits for the scheduler's next message before giving
+/// up with an error naming the endpoint.
+inline constexpr std::chrono::milliseconds kTransferReplyTimeout{30000};
+
+/// The digests among `digests` the scheduler's CAS lacks (BlobQuery), in
+/// order. Sends large lists in several queries.
+Result<std::vector<std::string>> QueryMissingBlobs(
+    Connection& connection, const std::vector<std::string>& digests,
+    std::chrono::milliseconds timeout = kTransferReplyTimeout);
+
+/// Uploads the file at `path`, which must hash to `digest` and be
+/// `size_bytes` long (checked while reading: a file changed since it was
+/// hashed is an error naming it). Restarts once if the scheduler reports a
+/// digest mismatch.
+/// `timeout` bounds each wait for the scheduler's next message.
+Status UploadBlob(Connection& connection, const std::string& path, const std::string& digest,
+                  uint64_t size_bytes, std::chrono::milliseconds timeout = kTransferReplyTimeout);
+
+/// Downloads blob `digest` into `dest_path` through a temp file in the same
+/// directory, verifying size and digest before renaming. A missing blob is an
+/// error naming the digest. Keeps kTransferWindowChunks BlobGets of
+/// kTransferChunkBytes in flight; `timeout` bounds each wait for a chunk. On
+/// error the temp file is removed and `dest_path` is left untouched. The file
+/// is created with mode 0644.
+Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t size_bytes,
+                    const std::string& dest_path,
+                    std::chrono::milliseconds timeout = kTransferReplyTimeout);
+
+}  // namespace receta::net

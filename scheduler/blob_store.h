@@ -1,0 +1,56 @@
+#pragma once
+// BlobStore: the scheduler's content-addressed store of artifact blobs, in
+// <data-dir>/cas/<first two hex digits>/<digest>. A blob is written to a temp
+// file under <data-dir>/cas/tmp/, its SHA-256 checked against the digest it
+// claims, then renamed into place: a reader never sees a partial blob, and a
+// crash mid-write leaves only a temp file (removed on Open). Reads verify:
+// ReadChunk checks sizes; VerifyBlob re-hashes (a corrupted blob is removed).
+// Nothing here holds a whole blob in memory.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace receta::scheduler {
+
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  /// Appends at `offset`, which must equal bytes_written() (chunks in order).
+  virtual Status Write(uint64_t offset, std::string_view bytes) = 0;
+  virtual uint64_t bytes_written() const = 0;
+  /// Checks size and digest, then renames into place. On a mismatch the temp
+  /// file is removed and the error says what was expected and what arrived.
+  virtual Status Finish() = 0;
+  /// Removes the temp file (also done by the destructor if not finished).
+  virtual void Abort() = 0;
+};
+
+class BlobStore {
+ public:
+  /// Creates the directories, removes temp files left by a crash.
+  static Result<std::unique_ptr<BlobStore>> Open(const std::string& cas_dir);
+  virtual ~BlobStore() = default;
+
+  /// True when the blob file exists with this size (size 0 = any). One stat.
+  virtual bool Has(const std::string& digest, uint64_t size_bytes = 0) const = 0;
+  /// Size of a stored blob, or an error when absent.
+  virtual Result<uint64_t> Size(const std::string& digest) const = 0;
+  virtual std::string PathOf(const std::string& digest) const = 0;
+  /// Starts writing a blob of `size_bytes` that must hash to `digest`.
+  virtual Result<std::unique_ptr<BlobWriter>> BeginWrite(const std::string& digest,
+                                                         uint64_t size_bytes) = 0;
+  /// Copies a local file into the store (hashing it); returns its digest.
+  virtual Result<std::string> PutFile(const std::string& path) = 0;
+  /// Up to `length` bytes from `offset` (fewer at the end). Error when absent.
+  virtual Result<std::string> ReadChunk(const std::string& digest, uint64_t offset,
+                                        uint64_t length) const = 0;
+  /// Re-hashes the blob; a blob whose bytes do not match is removed and the
+  /// error says so.
+  virtual Status VerifyBlob(const std::string& digest) = 0;
+  virtual Status Remove(const std::string& digest) = 0;
+};
+
+}  // namespace receta::scheduler

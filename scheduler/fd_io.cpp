@@ -1,0 +1,59 @@
+#include "scheduler/fd_io.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+namespace receta::scheduler {
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::string ErrnoText() { return ::strerror(errno); }
+
+Status WriteAll(int fd, std::string_view bytes, const std::string& path_for_errors) {
+  while (!bytes.empty()) {
+    ssize_t wrote = ::write(fd, bytes.data(), bytes.size());
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(path_for_errors + ": write failed: " + ErrnoText());
+    }
+    bytes.remove_prefix(static_cast<size_t>(wrote));
+  }
+  return Status::Ok();
+}
+
+Status PwriteAll(int fd, uint64_t offset, std::string_view bytes, const std::string& path_for_errors) {
+  while (!bytes.empty()) {
+    ssize_t wrote = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(path_for_errors + ": write at offset " + std::to_string(offset) +
+                           " failed: " + ErrnoText());
+    }
+    bytes.remove_prefix(static_cast<size_t>(wrote));
+    offset += static_cast<uint64_t>(wrote);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length, const std::string& path_for_errors) {
+  std::string out(length, '\0');
+  size_t got = 0;
+  while (got < length) {
+    ssize_t n = ::pread(fd, out.data() + got, length - got, static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(path_for_errors + ": read at offset " + std::to_string(offset + got) +
+                           " failed: " + ErrnoText());
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+}  // namespace receta::scheduler

@@ -1,0 +1,503 @@
+#include "scheduler/run.h"
+
+#include <algorithm>
+
+#include "common/cache/cache_key.h"
+#include "common/dag/dag_load.h"
+#include "common/dag/dag_render.h"
+#include "common/fs/file_system.h"
+#include "common/hash/manifest_digest.h"
+#include "common/json/json_writer.h"
+#include "common/lang/gate.h"
+#include "common/lang/metrics_json.h"
+
+namespace receta::scheduler {
+
+void Turn::Event(EventRecord event) {
+  event.seq = ++last_event_seq_;
+  event.time_ms = now_ms_;
+  changes_.events.push_back(std::move(event));
+}
+
+Result<std::unique_ptr<Run>> Run::Create(RunRecord record) {
+  MemoryFileSystem workspace;
+  for (const FileEntry& file : record.workspace) workspace.AddFile(file.path);
+  ParseOptions options;
+  options.default_name = DagNameFromPath(record.dag_file);
+  for (const auto& [name, value] : record.params) options.param_overrides.emplace_back(name, value);
+  LoadedDag loaded = LoadDagText(record.dag_yaml, record.dag_file, options, workspace);
+  if (!loaded.ok()) {
+    return Result<std::unique_ptr<Run>>::Error(loaded.diagnostics.Format());
+  }
+  record.dag_name = loaded.dag->name;
+  record.step_count = static_cast<uint32_t>(loaded.dag->steps.size());
+  return std::unique_ptr<Run>(new Run(std::move(record), std::move(*loaded.dag), std::move(loaded.graph)));
+}
+
+Run::Run(RunRecord record, Dag dag, DagGraph graph)
+    : record_(std::move(record)), dag_(std::move(dag)), graph_(std::move(graph)) {
+  size_t n = dag_.steps.size();
+  steps_.resize(n);
+  unfinished_upstream_.assign(n, 0);
+  wait_reasons_.resize(n);
+  dirty_.assign(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    steps_[i].run_id = record_.run_id;
+    steps_[i].index = static_cast<uint32_t>(i);
+    steps_[i].name = dag_.steps[i].name;
+    std::vector<int> upstream;
+    for (const DagEdge& edge : graph_.upstream[i]) upstream.push_back(edge.from);
+    std::sort(upstream.begin(), upstream.end());
+    upstream.erase(std::unique(upstream.begin(), upstream.end()), upstream.end());
+    unfinished_upstream_[i] = static_cast<uint32_t>(upstream.size());
+  }
+  workspace_ = record_.workspace;
+  std::sort(workspace_.begin(), workspace_.end(),
+            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+}
+
+void Run::Start(Turn& turn) {
+  run_dirty_ = true;
+  Emit(turn, "run_submitted", -1,
+       "run of " + record_.dag_name + " submitted with " + std::to_string(steps_.size()) + " steps");
+  std::vector<int> roots;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    MarkDirty(static_cast<int>(i));
+    if (unfinished_upstream_[i] == 0) roots.push_back(static_cast<int>(i));
+  }
+  ReadySteps(std::move(roots), turn);
+  CheckFinished(turn);
+}
+
+void Run::Restore(std::vector<StepRecord> steps) {
+  for (StepRecord& step : steps) {
+    if (step.index >= steps_.size() || step.name != steps_[step.index].name) continue;
+    steps_[step.index] = std::move(step);
+  }
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    StepState state = steps_[i].state;
+    if (IsTerminal(state)) ++terminal_steps_;
+    if (IsDone(state)) {
+      ++steps_done_;
+    } else if (state == StepState::kFailed || state == StepState::kGateFailed) {
+      ++steps_failed_;
+    }
+    if (state == StepState::kReady) ready_.push_back(static_cast<int>(i));
+  }
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    std::vector<int> upstream;
+    for (const DagEdge& edge : graph_.upstream[i]) {
+      if (!IsDone(steps_[edge.from].state)) upstream.push_back(edge.from);
+    }
+    std::sort(upstream.begin(), upstream.end());
+    upstream.erase(std::unique(upstream.begin(), upstream.end()), upstream.end());
+    unfinished_upstream_[i] = static_cast<uint32_t>(upstream.size());
+  }
+}
+
+void Run::SetWaitReason(int step, std::string reason) { wait_reasons_[step] = std::move(reason); }
+
+void Run::MarkDirty(int step) {
+  if (dirty_[step]) return;
+  dirty_[step] = 1;
+  dirty_list_.push_back(step);
+}
+
+
+void Run::FlushDirty(Changes& changes) {
+  for (int step : dirty_list_) {
+    dirty_[step] = 0;
+    changes.steps.push_back(steps_[step]);
+  }
+  dirty_list_.clear();
+  if (run_dirty_) {
+    record_.steps_done = static_cast<uint32_t>(steps_done_);
+    record_.steps_failed = static_cast<uint32_t>(steps_failed_);
+    changes.runs.push_back(record_);
+    run_dirty_ = false;
+  }
+}
+
+void Run::Emit(Turn& turn, const char* kind, int step, const std::string& message) {
+  EventRecord event;
+  event.kind = kind;
+  event.run_id = record_.run_id;
+  event.message = message;
+  if (step >= 0) {
+    const StepRecord& record = steps_[step];
+    event.step = record.name;
+    event.state = StepStateName(record.state);
+    if (!record.attempts.empty()) {
+      event.attempt_id = record.attempts.back().attempt_id;
+      event.worker_id = record.attempts.back().worker_id;
+    }
+  } else {
+    event.state = RunStateName(record_.state);
+  }
+  turn.Event(std::move(event));
+}
+
+// ---- Inputs and cache keys ---------------------------------------------------
+
+std::vector<FileEntry> Run::FilesOfInput(int step, size_t input_index) const {
+  const std::string& path = dag_.steps[step].inputs[input_index];
+  std::vector<FileEntry> files;
+  const std::vector<int>& producers = graph_.input_producers[step][input_index];
+  if (producers.empty()) {
+    auto it = std::lower_bound(workspace_.begin(), workspace_.end(), path,
+                               [](const FileEntry& f, const std::string& p) { return f.path < p; });
+    for (; it != workspace_.end() && it->path.compare(0, path.size(), path) == 0; ++it) {
+      if (PathIsAtOrUnder(it->path, path)) files.push_back(*it);
+    }
+    return files;
+  }
+  for (int producer : producers) {
+    for (const FileEntry& output : steps_[producer].outputs) {
+      // The input may name an output file, a directory output, a file inside
+      // a directory output, or a directory holding several outputs.
+      if (PathIsAtOrUnder(output.path, path)) files.push_back(output);
+    }
+  }
+  std::sort(files.begin(), files.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  files.erase(std::unique(files.begin(), files.end(),
+                          [](const FileEntry& a, const FileEntry& b) { return a.path == b.path; }),
+              files.end());
+  return files;
+}
+
+Result<std::vector<protocol::InputFile>> Run::InputFilesOf(int step) const {
+  std::vector<protocol::InputFile> inputs;
+  const Step& spec = dag_.steps[step];
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    std::vector<FileEntry> files = FilesOfInput(step, i);
+    if (files.empty()) {
+      return Result<std::vector<protocol::InputFile>>::Error(
+          "input '" + spec.inputs[i] + "' has no files: no upstream step produced it");
+    }
+    for (FileEntry& file : files) {
+      inputs.push_back({std::move(file.path), std::move(file.digest),
+                        std::string(protocol::kInputKindFile), file.size_bytes});
+    }
+  }
+  std::sort(inputs.begin(), inputs.end(),
+            [](const protocol::InputFile& a, const protocol::InputFile& b) { return a.path < b.path; });
+  inputs.erase(std::unique(inputs.begin(), inputs.end(),
+                           [](const protocol::InputFile& a, const protocol::InputFile& b) {
+                             return a.path == b.path;
+                           }),
+               inputs.end());
+  return inputs;
+}
+
+Result<std::string> Run::CacheKeyOf(int step) const {
+  const Step& spec = dag_.steps[step];
+  std::map<std::string, std::string> digests;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    std::vector<FileEntry> files = FilesOfInput(step, i);
+    Result<Digest> digest = ManifestDigest(spec.inputs[i], files);
+    if (!digest.ok()) return digest.status().WithContext("input '" + spec.inputs[i] + "'");
+    digests[spec.inputs[i]] = digest->ToHex();
+  }
+  return ComputeCacheKey(StepCacheKeyInputs(dag_, spec, std::move(digests))).ToHex();
+}
+
+std::vector<std::string> Run::WorkersHoldingInputs(int step) const {
+  std::map<std::string, uint64_t> bytes_by_worker;
+  for (const DagEdge& edge : graph_.upstream[step]) {
+    const StepRecord& producer = steps_[edge.from];
+    if (producer.attempts.empty() || producer.state != StepState::kSucceeded) continue;
+    uint64_t bytes = 1;
+    for (const FileEntry& output : producer.outputs) bytes += output.size_bytes;
+    bytes_by_worker[producer.attempts.back().worker_id] += bytes;
+  }
+  std::vector<std::pair<uint64_t, std::string>> ranked;
+  for (auto& [worker, bytes] : bytes_by_worker) ranked.emplace_back(bytes, worker);
+  std::sort(ranked.rbegin(), ranked.rend());
+  std::vector<std::string> workers;
+  for (auto& [bytes, worker] : ranked) workers.push_back(worker);
+  return workers;
+}
+
+// ---- Transitions -------------------------------------------------------------
+
+void Run::ReadySteps(std::vector<int> worklist, Turn& turn) {
+  // Why a worklist: a chain of cache hits readies the next step each time;
+  // recursion would be as deep as the chain.
+  while (!worklist.empty()) {
+    int step = worklist.back();
+    worklist.pop_back();
+    if (steps_[step].state != StepState::kPending) continue;
+    StepRecord& record = steps_[step];
+    record.ready_ms = turn.now_ms();
+    Result<std::string> key = CacheKeyOf(step);
+    if (!key.ok()) {
+      FailStep(step, StepState::kFailed, key.error(), turn);
+      continue;
+    }
+    record.cache_key = *key;
+    if (TryCache(step, turn)) {
+      std::vector<int> next = CompleteStep(step, StepState::kCached, turn);
+      worklist.insert(worklist.end(), next.begin(), next.end());
+      continue;
+    }
+    if (steps_[step].state != StepState::kPending) continue;  // cached but gate failed
+    record.state = StepState::kReady;
+    MarkDirty(step);
+    ready_.push_back(step);
+    Emit(turn, "step_ready", step, "cache key " + record.cache_key.substr(0, 12));
+  }
+}
+
+bool Run::TryCache(int step, Turn& turn) {
+  const Step& spec = dag_.steps[step];
+  if (!spec.cache || record_.no_cache) return false;
+  std::optional<CacheEntry> entry = turn.oracle().FindCacheEntry(steps_[step].cache_key);
+  if (!entry) return false;
+  for (const FileEntry& output : entry->outputs) {
+    if (!turn.oracle().HasBlob(output.digest, output.size_bytes)) return false;
+  }
+  StepRecord& record = steps_[step];
+  record.outputs = entry->outputs;
+  record.cached_from_run = entry->run_id;
+  bool gate_failed = false;
+  Status gate = ApplyMetricsAndGate(step, record.outputs, turn, &gate_failed);
+  if (!gate.ok()) {
+    // The cached result stands; its gate does not hold (or its metrics
+    // cannot be read), exactly as if the step had just run.
+    FailStep(step, gate_failed ? StepState::kGateFailed : StepState::kFailed, gate.message(), turn);
+  }
+  return gate.ok();
+}
+
+Status Run::ApplyMetricsAndGate(int step, const std::vector<FileEntry>& outputs, Turn& turn,
+                                bool* gate_failed) {
+  *gate_failed = false;
+  const Step& spec = dag_.steps[step];
+  if (spec.metrics.empty()) return Status::Ok();
+  auto file = std::find_if(outputs.begin(), outputs.end(),
+                           [&](const FileEntry& f) { return f.path == spec.metrics; });
+  if (file == outputs.end()) {
+    return Status::Error("metrics file '" + spec.metrics + "' is not among the step's outputs");
+  }
+  Result<std::string> text = turn.oracle().ReadBlob(file->digest, kMaxMetricsJsonBytes);
+  if (!text.ok()) return text.status().WithContext("metrics file '" + spec.metrics + "'");
+  Result<std::map<std::string, double>> metrics = FlattenMetricsJson(*text);
+  if (!metrics.ok()) return metrics.status().WithContext("metrics file '" + spec.metrics + "'");
+  JsonWriter json(0);
+  json.BeginObject();
+  for (const auto& [name, value] : *metrics) json.Key(name).Double(value);
+  json.EndObject();
+  steps_[step].metrics_json = json.str();
+  if (!spec.gate) return Status::Ok();
+  Result<GateOutcome> outcome = EvaluateGate(*spec.gate, *metrics);
+  if (!outcome.ok()) return outcome.status().WithContext("gate '" + spec.gate_text + "'");
+  if (!outcome->passed) {
+    *gate_failed = true;
+    return Status::Error("gate " + outcome->explanation);
+  }
+  return Status::Ok();
+}
+
+const AttemptRecord& Run::Dispatch(int step, const std::string& worker_id,
+                                   const std::string& worker_name, Turn& turn) {
+  StepRecord& record = steps_[step];
+  AttemptRecord attempt;
+  attempt.number = static_cast<uint32_t>(record.attempts.size() + 1);
+  attempt.attempt_id = record_.run_id + "." + std::to_string(step) + "-" + std::to_string(attempt.number);
+  attempt.worker_id = worker_id;
+  attempt.worker_name = worker_name;
+  attempt.dispatched_ms = turn.now_ms();
+  record.attempts.push_back(std::move(attempt));
+  record.state = StepState::kDispatched;
+  wait_reasons_[step].clear();
+  MarkDirty(step);
+  Emit(turn, "step_dispatched", step, "attempt " + std::to_string(record.attempts.size()) + " to " + worker_name);
+  return record.attempts.back();
+}
+
+void Run::MarkStarted(int step, Turn& turn) {
+  StepRecord& record = steps_[step];
+  if (record.state != StepState::kDispatched) return;
+  record.state = StepState::kRunning;
+  record.attempts.back().started_ms = turn.now_ms();
+  MarkDirty(step);
+  Emit(turn, "step_started", step, "running on " + record.attempts.back().worker_name);
+}
+
+void Run::FinishAttempt(int step, const protocol::AttemptFinished& result, Turn& turn) {
+  StepRecord& record = steps_[step];
+  AttemptRecord& attempt = record.attempts.back();
+  attempt.finished = true;
+  attempt.finished_ms = turn.now_ms();
+  if (attempt.started_ms == 0) attempt.started_ms = attempt.dispatched_ms;
+  attempt.exit_code = result.exit_code;
+  attempt.signal = result.signal;
+  attempt.timed_out = result.timed_out;
+  attempt.cpu_ms = result.cpu_ms;
+  attempt.max_rss_bytes = result.max_rss_bytes;
+  attempt.error = result.error;
+  MarkDirty(step);
+
+  std::string failure;
+  if (!result.error.empty()) {
+    failure = result.error;
+  } else if (result.timed_out) {
+    failure = "timed out";
+  } else if (result.signal != 0) {
+    failure = "killed by signal " + std::to_string(result.signal);
+  } else if (result.exit_code != 0) {
+    failure = "exited with code " + std::to_string(result.exit_code);
+  }
+  if (failure.empty()) {
+    for (const FileEntry& output : result.outputs) {
+      if (!turn.oracle().HasBlob(output.digest, output.size_bytes)) {
+        failure = "output '" + output.path + "' (sha256 " + output.digest.substr(0, 12) +
+                  ") was not uploaded to the scheduler";
+        break;
+      }
+    }
+  }
+  if (!failure.empty()) {
+    attempt.error = failure;
+    FailStep(step, StepState::kFailed, failure, turn);
+    CheckFinished(turn);
+    return;
+  }
+  record.outputs = result.outputs;
+  bool gate_failed = false;
+  Status gate = ApplyMetricsAndGate(step, record.outputs, turn, &gate_failed);
+  const Step& spec = dag_.steps[step];
+  if (spec.cache && (gate.ok() || gate_failed)) {
+    CacheEntry entry;
+    entry.key = record.cache_key;
+    entry.dag_name = record_.dag_name;
+    entry.step = record.name;
+    entry.run_id = record_.run_id;
+    entry.attempt_id = attempt.attempt_id;
+    entry.created_ms = turn.now_ms();
+    entry.outputs = record.outputs;
+    entry.metrics_json = record.metrics_json;
+    turn.changes().cache_puts.push_back(std::move(entry));
+  }
+  if (!gate.ok()) {
+    FailStep(step, gate_failed ? StepState::kGateFailed : StepState::kFailed, gate.message(), turn);
+  } else {
+    ReadySteps(CompleteStep(step, StepState::kSucceeded, turn), turn);
+  }
+  CheckFinished(turn);
+}
+
+void Run::RequeueStep(int step, const std::string& why, Turn& turn) {
+  StepRecord& record = steps_[step];
+  if (record.state != StepState::kDispatched && record.state != StepState::kRunning) return;
+  if (!record.attempts.empty()) {
+    AttemptRecord& attempt = record.attempts.back();
+    attempt.finished = true;
+    attempt.finished_ms = turn.now_ms();
+    attempt.exit_code = -1;
+    attempt.error = why;
+  }
+  record.state = StepState::kReady;
+  MarkDirty(step);
+  ready_.push_front(step);
+  Emit(turn, "step_ready", step, "requeued: " + why);
+}
+
+std::vector<int> Run::CompleteStep(int step, StepState state, Turn& turn) {
+  StepRecord& record = steps_[step];
+  record.state = state;
+  record.finished_ms = turn.now_ms();
+  record.error.clear();
+  MarkDirty(step);
+  ++terminal_steps_;
+  ++steps_done_;
+  run_dirty_ = true;
+  Emit(turn, state == StepState::kCached ? "step_cached" : "step_succeeded", step,
+       state == StepState::kCached ? "result of run " + record.cached_from_run
+                                   : std::to_string(record.outputs.size()) + " output files");
+  std::vector<int> readied;
+  std::vector<int> downstream;
+  for (const DagEdge& edge : graph_.downstream[step]) downstream.push_back(edge.to);
+  std::sort(downstream.begin(), downstream.end());
+  downstream.erase(std::unique(downstream.begin(), downstream.end()), downstream.end());
+  for (int next : downstream) {
+    if (unfinished_upstream_[next] > 0 && --unfinished_upstream_[next] == 0) readied.push_back(next);
+  }
+  // Why reversed: ReadySteps pops from the back, so file order is kept.
+  std::reverse(readied.begin(), readied.end());
+  return readied;
+}
+
+void Run::FailStep(int step, StepState state, const std::string& error, Turn& turn) {
+  StepRecord& record = steps_[step];
+  record.state = state;
+  record.error = error;
+  record.finished_ms = turn.now_ms();
+  MarkDirty(step);
+  ++terminal_steps_;
+  ++steps_failed_;
+  run_dirty_ = true;
+  Emit(turn, state == StepState::kGateFailed ? "gate_failed" : "step_failed", step, error);
+  if (record_.error.empty()) record_.error = "step " + record.name + ": " + error;
+  // Skip everything downstream that has not finished.
+  std::vector<int> worklist = {step};
+  while (!worklist.empty()) {
+    int from = worklist.back();
+    worklist.pop_back();
+    for (const DagEdge& edge : graph_.downstream[from]) {
+      StepRecord& next = steps_[edge.to];
+      if (next.state != StepState::kPending) continue;
+      next.state = StepState::kSkipped;
+      next.error = "upstream step " + record.name + " " + StepStateName(state);
+      next.finished_ms = turn.now_ms();
+      MarkDirty(edge.to);
+      ++terminal_steps_;
+      Emit(turn, "step_skipped", edge.to, next.error);
+      worklist.push_back(edge.to);
+    }
+  }
+}
+
+uint32_t Run::Cancel(const std::string& reason, Turn& turn) {
+  uint32_t cancelled = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    StepRecord& record = steps_[i];
+    if (IsTerminal(record.state)) continue;
+    if (!record.attempts.empty() && !record.attempts.back().finished) {
+      AttemptRecord& attempt = record.attempts.back();
+      attempt.finished = true;
+      attempt.finished_ms = turn.now_ms();
+      attempt.exit_code = -1;
+      attempt.error = "cancelled: " + reason;
+    }
+    record.state = StepState::kCancelled;
+    record.error = reason;
+    record.finished_ms = turn.now_ms();
+    MarkDirty(static_cast<int>(i));
+    ++terminal_steps_;
+    ++cancelled;
+    Emit(turn, "step_cancelled", static_cast<int>(i), reason);
+  }
+  ready_.clear();
+  if (!finished()) {
+    record_.state = RunState::kCancelled;
+    record_.error = "cancelled: " + reason;
+    record_.finished_ms = turn.now_ms();
+    run_dirty_ = true;
+    Emit(turn, "run_cancelled", -1, reason);
+  }
+  return cancelled;
+}
+
+void Run::CheckFinished(Turn& turn) {
+  if (finished() || terminal_steps_ < steps_.size()) return;
+  record_.state = steps_failed_ > 0 ? RunState::kFailed : RunState::kSucceeded;
+  record_.finished_ms = turn.now_ms();
+  run_dirty_ = true;
+  Emit(turn, record_.state == RunState::kSucceeded ? "run_succeeded" : "run_failed", -1,
+       record_.state == RunState::kSucceeded
+           ? std::to_string(steps_done_) + " steps done"
+           : record_.error);
+}
+
+}  // namespace receta::scheduler

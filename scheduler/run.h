@@ -1,0 +1,143 @@
+#pragma once
+// Run: the state machine of one run's steps. Pure: no sockets, no disk, no
+// clock; the caller passes the time and an ArtifactOracle, and reads what
+// changed from the Turn it passes in.
+//
+// A step is pending until every upstream step is done (succeeded or
+// cached). It then becomes ready: its cache key is computed from the input
+// digests of that moment; a key found in the cache index with every output
+// blob present makes it cached at once, else it waits in the ready queue for
+// the core to dispatch it. A step that fails (or whose gate fails) skips
+// everything downstream of it; independent branches go on. The run ends when
+// every step is terminal.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dag/dag.h"
+#include "common/dag/dag_graph.h"
+#include "common/status.h"
+#include "scheduler/artifact_oracle.h"
+#include "scheduler/changes.h"
+#include "scheduler/records.h"
+
+namespace receta::scheduler {
+
+/// The context of one turn of the core: the time, where changes go, and the
+/// event sequence counter.
+class Turn {
+ public:
+  Turn(uint64_t now_ms, Changes& changes, uint64_t& last_event_seq, ArtifactOracle& oracle)
+      : now_ms_(now_ms), changes_(changes), last_event_seq_(last_event_seq), oracle_(oracle) {}
+  uint64_t now_ms() const { return now_ms_; }
+  Changes& changes() { return changes_; }
+  ArtifactOracle& oracle() { return oracle_; }
+  /// Appends an event with the next sequence number and this turn's time.
+  void Event(EventRecord event);
+
+ private:
+  uint64_t now_ms_;
+  Changes& changes_;
+  uint64_t& last_event_seq_;
+  ArtifactOracle& oracle_;
+};
+
+class Run {
+ public:
+  /// Parses and validates the DAG kept in `record` against its workspace
+  /// manifest. The error is the DAG's diagnostics, as `dag validate` prints.
+  static Result<std::unique_ptr<Run>> Create(RunRecord record);
+
+  /// A new run: every step pending, then the steps with no upstream become
+  /// ready (or cached).
+  void Start(Turn& turn);
+  /// A run reloaded after a restart: steps as persisted. Steps that were
+  /// ready return to the ready queue; dispatched and running steps are left
+  /// to the core (their workers may still report them).
+  void Restore(std::vector<StepRecord> steps);
+
+  const RunRecord& record() const { return record_; }
+  const std::string& id() const { return record_.run_id; }
+  const Dag& dag() const { return dag_; }
+  const DagGraph& graph() const { return graph_; }
+  const std::vector<StepRecord>& steps() const { return steps_; }
+  const StepRecord& step(int index) const { return steps_[index]; }
+  int FindStep(const std::string& name) const { return dag_.FindStep(name); }
+  bool finished() const { return IsTerminal(record_.state); }
+  size_t steps_done() const { return steps_done_; }
+  size_t steps_failed() const { return steps_failed_; }
+
+  /// Steps waiting for a worker, oldest first. The core pops the ones it
+  /// dispatches; a step no worker can take stays with its reason.
+  std::deque<int>& ready_queue() { return ready_; }
+  void SetWaitReason(int step, std::string reason);
+  const std::string& wait_reason(int step) const { return wait_reasons_[step]; }
+
+  /// The files to place in the step's sandbox: every file of every input,
+  /// from the workspace manifest or the upstream steps' outputs.
+  Result<std::vector<protocol::InputFile>> InputFilesOf(int step) const;
+  /// The workers whose attempts produced the step's upstream outputs, most
+  /// bytes first: dispatching there avoids moving them.
+  std::vector<std::string> WorkersHoldingInputs(int step) const;
+
+  // ---- Transitions, each recorded in the Turn ---------------------------
+  /// ready -> dispatched with a new attempt on `worker_id`.
+  const AttemptRecord& Dispatch(int step, const std::string& worker_id,
+                                const std::string& worker_name, Turn& turn);
+  /// dispatched -> running (the worker started the process).
+  void MarkStarted(int step, Turn& turn);
+  /// The current attempt ended. Success (exit 0, no error, every output
+  /// blob stored) records outputs, metrics and gate, writes the cache entry
+  /// and readies downstream steps; anything else fails the step.
+  void FinishAttempt(int step, const protocol::AttemptFinished& result, Turn& turn);
+  /// The current attempt is gone without a result (worker lost, scheduler
+  /// restarted and nobody claimed it): back to ready for a new attempt.
+  void RequeueStep(int step, const std::string& why, Turn& turn);
+  /// Every unfinished step cancelled; returns how many. The core kills the
+  /// running attempts.
+  uint32_t Cancel(const std::string& reason, Turn& turn);
+
+  /// Copies steps changed since the last call into `changes`.
+  void FlushDirty(Changes& changes);
+
+ private:
+  Run(RunRecord record, Dag dag, DagGraph graph);
+
+  void MarkDirty(int step);
+  void Emit(Turn& turn, const char* kind, int step, const std::string& message);
+  /// Makes `steps` ready (or cached) and follows cache hits downstream.
+  void ReadySteps(std::vector<int> steps, Turn& turn);
+  /// Tries the cache for a step just made ready; true when it was a hit.
+  bool TryCache(int step, Turn& turn);
+  /// Evaluates the step's metrics and gate; returns the failure, if any.
+  Status ApplyMetricsAndGate(int step, const std::vector<FileEntry>& outputs, Turn& turn,
+                             bool* gate_failed);
+  /// Records a done step and returns the downstream steps it readied.
+  std::vector<int> CompleteStep(int step, StepState state, Turn& turn);
+  void FailStep(int step, StepState state, const std::string& error, Turn& turn);
+  void CheckFinished(Turn& turn);
+  Result<std::string> CacheKeyOf(int step) const;
+  /// Files of one input path of `step`.
+  std::vector<FileEntry> FilesOfInput(int step, size_t input_index) const;
+
+  RunRecord record_;
+  Dag dag_;
+  DagGraph graph_;
+  std::vector<StepRecord> steps_;
+  std::vector<uint32_t> unfinished_upstream_;
+  std::vector<std::string> wait_reasons_;
+  std::deque<int> ready_;
+  std::vector<FileEntry> workspace_;  // sorted by path
+  std::vector<char> dirty_;
+  std::vector<int> dirty_list_;
+  bool run_dirty_ = false;
+  size_t terminal_steps_ = 0;
+  size_t steps_done_ = 0;
+  size_t steps_failed_ = 0;
+};
+
+}  // namespace receta::scheduler

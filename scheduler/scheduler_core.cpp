@@ -1,0 +1,340 @@
+#include "scheduler/scheduler_core.h"
+
+#include <algorithm>
+#include <set>
+
+#include "common/dag/dag_render.h"
+#include "receta/version.h"
+
+namespace receta::scheduler {
+
+SchedulerCore::SchedulerCore(ArtifactOracle& oracle, CoreOptions options)
+    : oracle_(oracle), options_(options) {}
+
+// ---- Startup -------------------------------------------------------------------
+
+void SchedulerCore::RestoreCounters(uint64_t last_event_seq, uint64_t last_run_sequence) {
+  last_event_seq_ = last_event_seq;
+  last_run_sequence_ = last_run_sequence;
+}
+
+void SchedulerCore::RestoreWorker(WorkerRecord worker) { pool_.Restore(std::move(worker)); }
+
+Status SchedulerCore::RestoreRun(RunRecord record, std::vector<StepRecord> steps, uint64_t now_ms) {
+  std::string id = record.run_id;
+  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
+  if (!run.ok()) return run.status().WithContext("run " + id + " cannot be reloaded");
+  (*run)->Restore(std::move(steps));
+  for (const StepRecord& step : (*run)->steps()) {
+    if (step.state != StepState::kDispatched && step.state != StepState::kRunning) continue;
+    if (step.attempts.empty()) continue;
+    const std::string& attempt_id = step.attempts.back().attempt_id;
+    attempts_[attempt_id] = {id, static_cast<int>(step.index)};
+    orphans_[attempt_id] = now_ms + options_.orphan_grace_ms;
+  }
+  run_order_.push_back(id);
+  runs_[id] = std::move(*run);
+  return Status::Ok();
+}
+
+// ---- Inputs ----------------------------------------------------------------------
+
+Result<std::string> SchedulerCore::Submit(const protocol::SubmitRun& submit, uint64_t now_ms) {
+  for (const FileEntry& file : submit.workspace) {
+    if (!oracle_.HasBlob(file.digest, file.size_bytes)) {
+      return Result<std::string>::Error("workspace file '" + file.path + "' (sha256 " + file.digest +
+                                        ") was not uploaded; upload it before SubmitRun");
+    }
+  }
+  RunRecord record;
+  record.sequence = last_run_sequence_ + 1;
+  record.run_id = "r-" + std::to_string(record.sequence);
+  record.dag_file = submit.dag_file;
+  record.dag_yaml = submit.dag_yaml;
+  record.params = submit.params;
+  record.no_cache = submit.no_cache;
+  record.workspace = submit.workspace;
+  record.submitted_ms = now_ms;
+  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
+  if (!run.ok()) return run.status();
+  last_run_sequence_ = (*run)->record().sequence;
+  std::string id = (*run)->id();
+  Run& added = *(runs_[id] = std::move(*run));
+  run_order_.push_back(id);
+  Turn turn = NewTurn(now_ms);
+  added.Start(turn);
+  Schedule(turn);
+  return id;
+}
+
+protocol::RegisterAck SchedulerCore::Register(const protocol::Register& request, uint64_t now_ms) {
+  WorkerRecord record;
+  record.worker_id = request.worker_id;
+  record.name = request.name.empty() ? request.hostname : request.name;
+  record.hostname = request.hostname;
+  record.labels = request.labels;
+  record.slots = request.slots;
+  record.cpus = request.cpus;
+  record.memory_bytes = request.memory_bytes;
+  record.gpus = request.gpus;
+  record.os = request.os;
+  record.receta_version = request.receta_version;
+  record.registered_ms = now_ms;
+  record.last_seen_ms = now_ms;
+  PoolWorker& worker = pool_.Register(std::move(record), now_ms);
+  changes_.workers.push_back(worker.record);
+  Turn turn = NewTurn(now_ms);
+
+  protocol::RegisterAck ack;
+  ack.worker_id = request.worker_id;
+  ack.heartbeat_interval_ms = options_.heartbeat_interval_ms;
+  ack.heartbeat_liveness = options_.heartbeat_liveness;
+  ack.scheduler_version = kVersion;
+  // Attempts the worker still runs: adopt the current ones, fence the rest.
+  std::set<std::string> claimed;
+  for (const std::string& attempt_id : request.running_attempt_ids) {
+    auto location = attempts_.find(attempt_id);
+    Run* run = location == attempts_.end() ? nullptr : MutableRun(location->second.run_id);
+    if (run == nullptr || run->step(location->second.step).attempts.back().worker_id != request.worker_id) {
+      ack.stale_attempt_ids.push_back(attempt_id);
+      continue;
+    }
+    claimed.insert(attempt_id);
+    orphans_.erase(attempt_id);
+    pool_.Reserve(worker, run->dag().steps[location->second.step], attempt_id);
+  }
+  // Attempts it held but no longer runs may have finished while we could not
+  // hear it: give its re-sent AttemptFinished a grace period.
+  for (const std::string& attempt_id : std::set<std::string>(worker.attempts)) {
+    if (claimed.count(attempt_id)) continue;
+    orphans_.emplace(attempt_id, now_ms + options_.orphan_grace_ms);
+  }
+  WorkerEvent(turn, "worker_registered", worker,
+              worker.record.name + " on " + worker.record.hostname + " with " +
+                  std::to_string(worker.record.slots) + " slots");
+  Schedule(turn);
+  return ack;
+}
+
+bool SchedulerCore::IsConnected(const std::string& worker_id) const {
+  auto it = pool_.workers().find(worker_id);
+  return it != pool_.workers().end() && it->second.connected;
+}
+
+void SchedulerCore::HeardFrom(const std::string& worker_id, uint64_t now_ms) {
+  if (PoolWorker* worker = pool_.Find(worker_id)) pool_.HeardFrom(*worker, now_ms);
+}
+
+void SchedulerCore::OnAttemptStarted(const std::string& worker_id, const protocol::AttemptStarted& started,
+                                     uint64_t now_ms) {
+  std::optional<AttemptLocation> location = FindAttempt(started.attempt_id);
+  Run* run = location ? MutableRun(location->run_id) : nullptr;
+  if (run == nullptr || run->step(location->step).attempts.back().worker_id != worker_id) {
+    changes_.messages.push_back(
+        {worker_id, protocol::KillAttempt{started.attempt_id, "attempt is not current", options_.kill_grace_ms}});
+    return;
+  }
+  Turn turn = NewTurn(now_ms);
+  run->MarkStarted(location->step, turn);
+}
+
+void SchedulerCore::OnAttemptFinished(const std::string& worker_id, const protocol::AttemptFinished& finished,
+                                      uint64_t now_ms) {
+  std::optional<AttemptLocation> location = FindAttempt(finished.attempt_id);
+  Run* run = location ? MutableRun(location->run_id) : nullptr;
+  if (run == nullptr) return;  // stale or already recorded: acknowledged, ignored
+  const AttemptRecord& current = run->step(location->step).attempts.back();
+  if (current.worker_id != worker_id) return;
+  ForgetAttempt(finished.attempt_id, *run, location->step);
+  Turn turn = NewTurn(now_ms);
+  run->FinishAttempt(location->step, finished, turn);
+  Schedule(turn);
+}
+
+Result<uint32_t> SchedulerCore::Cancel(const std::string& run_id, const std::string& reason, uint64_t now_ms) {
+  Run* run = MutableRun(run_id);
+  if (run == nullptr) return Result<uint32_t>::Error("run " + run_id + " is not running");
+  for (const StepRecord& step : run->steps()) {
+    if (step.attempts.empty() || step.attempts.back().finished) continue;
+    if (step.state != StepState::kDispatched && step.state != StepState::kRunning) continue;
+    const AttemptRecord& attempt = step.attempts.back();
+    changes_.messages.push_back(
+        {attempt.worker_id, protocol::KillAttempt{attempt.attempt_id, "run cancelled: " + reason,
+                                                  options_.kill_grace_ms}});
+    ForgetAttempt(attempt.attempt_id, *run, static_cast<int>(step.index));
+  }
+  Turn turn = NewTurn(now_ms);
+  uint32_t cancelled = run->Cancel(reason, turn);
+  Schedule(turn);
+  return cancelled;
+}
+
+void SchedulerCore::Tick(uint64_t now_ms) {
+  Turn turn = NewTurn(now_ms);
+  uint64_t timeout = uint64_t{options_.heartbeat_interval_ms} * options_.heartbeat_liveness;
+  for (const std::string& worker_id : pool_.ExpireSilent(now_ms, timeout)) LoseWorker(worker_id, turn);
+  for (auto it = orphans_.begin(); it != orphans_.end();) {
+    if (it->second > now_ms) {
+      ++it;
+      continue;
+    }
+    std::string attempt_id = it->first;
+    it = orphans_.erase(it);
+    std::optional<AttemptLocation> location = FindAttempt(attempt_id);
+    Run* run = location ? MutableRun(location->run_id) : nullptr;
+    if (run == nullptr) continue;
+    ForgetAttempt(attempt_id, *run, location->step);
+    run->RequeueStep(location->step, "attempt " + attempt_id + " was not claimed by its worker", turn);
+  }
+  Schedule(turn);
+}
+
+Changes SchedulerCore::TakeChanges() {
+  for (auto& [id, run] : runs_) run->FlushDirty(changes_);
+  RetireFinishedRuns();
+  Changes taken = std::move(changes_);
+  changes_ = Changes();
+  return taken;
+}
+
+// ---- Queries -----------------------------------------------------------------------
+
+const Run* SchedulerCore::FindRun(const std::string& run_id) const {
+  auto it = runs_.find(run_id);
+  return it == runs_.end() ? nullptr : it->second.get();
+}
+
+std::optional<AttemptLocation> SchedulerCore::FindAttempt(const std::string& attempt_id) const {
+  auto it = attempts_.find(attempt_id);
+  if (it == attempts_.end()) return std::nullopt;
+  return it->second;
+}
+
+// ---- Decisions -----------------------------------------------------------------------
+
+Run* SchedulerCore::MutableRun(const std::string& run_id) {
+  auto it = runs_.find(run_id);
+  if (it == runs_.end() || it->second->finished()) return nullptr;
+  return it->second.get();
+}
+
+void SchedulerCore::Schedule(Turn& turn) {
+  for (const std::string& run_id : run_order_) {
+    if (pool_.AllBusy()) return;
+    Run* run = MutableRun(run_id);
+    if (run == nullptr) continue;
+    std::deque<int>& queue = run->ready_queue();
+    std::deque<int> kept;
+    while (!queue.empty() && !pool_.AllBusy()) {
+      int step = queue.front();
+      queue.pop_front();
+      if (run->step(step).state != StepState::kReady) continue;
+      const Step& spec = run->dag().steps[step];
+      MatchResult match = pool_.Match(spec, run->WorkersHoldingInputs(step));
+      if (match.worker != nullptr) {
+        DispatchStep(*run, step, *match.worker, turn);
+        continue;
+      }
+      if (!match.never_reason.empty() && run->wait_reason(step) != match.never_reason) {
+        run->SetWaitReason(step, match.never_reason);
+        EventRecord event;
+        event.kind = "step_waiting";
+        event.run_id = run->id();
+        event.step = spec.name;
+        event.state = "waiting";
+        event.message = match.never_reason;
+        turn.Event(std::move(event));
+      } else if (match.never_reason.empty()) {
+        run->SetWaitReason(step, "");
+      }
+      kept.push_back(step);
+    }
+    // Steps not looked at keep their place behind the ones that were.
+    kept.insert(kept.end(), queue.begin(), queue.end());
+    queue.swap(kept);
+  }
+}
+
+void SchedulerCore::DispatchStep(Run& run, int step, PoolWorker& worker, Turn& turn) {
+  Result<std::vector<protocol::InputFile>> inputs = run.InputFilesOf(step);
+  const Step& spec = run.dag().steps[step];
+  const AttemptRecord& attempt = run.Dispatch(step, worker.record.worker_id, worker.record.name, turn);
+  if (!inputs.ok()) {
+    protocol::AttemptFinished failed;
+    failed.attempt_id = attempt.attempt_id;
+    failed.exit_code = -1;
+    failed.error = inputs.error();
+    run.FinishAttempt(step, failed, turn);
+    return;
+  }
+  pool_.Reserve(worker, spec, attempt.attempt_id);
+  attempts_[attempt.attempt_id] = {run.id(), step};
+  protocol::Dispatch dispatch;
+  dispatch.run_id = run.id();
+  dispatch.step = spec.name;
+  dispatch.attempt_id = attempt.attempt_id;
+  dispatch.command = RenderStepCommand(run.dag(), spec, run.id());
+  dispatch.env = RenderStepEnv(run.dag(), spec, run.id());
+  dispatch.inputs = std::move(inputs).value();
+  dispatch.outputs = spec.outputs;
+  dispatch.timeout_ms = static_cast<uint64_t>(std::max<int64_t>(spec.timeout_ms, 0));
+  dispatch.resources.cpus = spec.resources.cpus;
+  dispatch.resources.memory_bytes = static_cast<uint64_t>(std::max<int64_t>(spec.resources.memory_bytes, 0));
+  dispatch.resources.gpus = static_cast<uint32_t>(std::max(spec.resources.gpus, 0));
+  changes_.messages.push_back({worker.record.worker_id, std::move(dispatch)});
+}
+
+void SchedulerCore::LoseWorker(const std::string& worker_id, Turn& turn) {
+  PoolWorker* worker = pool_.Find(worker_id);
+  if (worker == nullptr) return;
+  WorkerEvent(turn, "worker_lost", *worker,
+              worker->record.name + " silent for " +
+                  std::to_string(uint64_t{options_.heartbeat_interval_ms} * options_.heartbeat_liveness) + " ms");
+  for (const std::string& attempt_id : std::set<std::string>(worker->attempts)) {
+    std::optional<AttemptLocation> location = FindAttempt(attempt_id);
+    Run* run = location ? MutableRun(location->run_id) : nullptr;
+    if (run == nullptr) continue;
+    ForgetAttempt(attempt_id, *run, location->step);
+    run->RequeueStep(location->step, "worker " + worker->record.name + " was lost", turn);
+  }
+  worker->attempts.clear();
+  worker->used_slots = 0;
+  worker->used_cpus = 0;
+  worker->used_memory_bytes = 0;
+  worker->used_gpus = 0;
+}
+
+void SchedulerCore::ForgetAttempt(const std::string& attempt_id, const Run& run, int step) {
+  const StepRecord& record = run.step(step);
+  if (!record.attempts.empty()) {
+    pool_.Release(record.attempts.back().worker_id, run.dag().steps[step], attempt_id);
+  }
+  attempts_.erase(attempt_id);
+  orphans_.erase(attempt_id);
+}
+
+void SchedulerCore::RetireFinishedRuns() {
+  auto finished = std::remove_if(run_order_.begin(), run_order_.end(), [&](const std::string& id) {
+    auto it = runs_.find(id);
+    if (it == runs_.end() || !it->second->finished()) return false;
+    finished_order_.push_back(id);
+    return true;
+  });
+  run_order_.erase(finished, run_order_.end());
+  while (finished_order_.size() > options_.finished_runs_in_memory) {
+    runs_.erase(finished_order_.front());
+    finished_order_.pop_front();
+  }
+}
+
+void SchedulerCore::WorkerEvent(Turn& turn, const char* kind, const PoolWorker& worker,
+                                const std::string& message) {
+  EventRecord event;
+  event.kind = kind;
+  event.worker_id = worker.record.worker_id;
+  event.state = worker.connected ? "connected" : "lost";
+  event.message = message;
+  turn.Event(std::move(event));
+}
+
+}  // namespace receta::scheduler

@@ -1,0 +1,388 @@
+#include "scheduler/server.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "common/protocol/validate.h"
+#include "net/frames.h"
+
+namespace receta::scheduler {
+namespace {
+
+using protocol::ErrorCode;
+
+constexpr size_t kMaxFramesPerIteration = 2000;
+constexpr int kPollCapMs = 100;
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string PeerLabel(const std::string& peer) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : peer) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << text;
+    if (!out.good()) return Status::Error("cannot write " + temp);
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) return Status::Error("cannot rename " + temp + " to " + path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options) : options_(options), context_(1), socket_(context_, zmq::socket_type::router) {}
+
+Server::~Server() {
+  if (!endpoint_file_.empty()) std::remove(endpoint_file_.c_str());
+}
+
+Result<std::unique_ptr<Server>> Server::Open(const ServerOptions& options) {
+  std::unique_ptr<Server> server(new Server(options));
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Status::Error("cannot create the data dir " + options.data_dir + ": " + ec.message());
+  Result<std::unique_ptr<Store>> store = Store::Open(options.data_dir + "/db");
+  if (!store.ok()) return store.status();
+  server->store_ = std::move(*store);
+  Result<std::unique_ptr<BlobStore>> blobs = BlobStore::Open(options.data_dir + "/cas");
+  if (!blobs.ok()) return blobs.status();
+  server->blobs_ = std::move(*blobs);
+  Result<std::unique_ptr<LogStore>> logs = LogStore::Open(options.data_dir + "/logs", options.log_cap_bytes);
+  if (!logs.ok()) return logs.status();
+  server->logs_ = std::move(*logs);
+  server->oracle_ = std::make_unique<StoreOracle>(*server->store_, *server->blobs_);
+  server->core_ = std::make_unique<SchedulerCore>(*server->oracle_, options.core);
+  if (Status s = server->Restore(NowMs()); !s.ok()) return s;
+  if (Status s = server->Bind(); !s.ok()) return s;
+  return server;
+}
+
+Status Server::Restore(uint64_t now_ms) {
+  Result<uint64_t> last_seq = store_->LastEventSeq();
+  if (!last_seq.ok()) return last_seq.status();
+  committed_event_seq_ = *last_seq;
+  uint64_t last_sequence = 0;
+  std::vector<RunRecord> unfinished;
+  Status scan = store_->ForEachRun([&](RunRecord&& run) {
+    last_sequence = std::max(last_sequence, run.sequence);
+    if (!IsTerminal(run.state)) unfinished.push_back(std::move(run));
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  core_->RestoreCounters(*last_seq, last_sequence);
+  Status workers = store_->ForEachWorker([&](WorkerRecord&& worker) {
+    core_->RestoreWorker(std::move(worker));
+    return true;
+  });
+  if (!workers.ok()) return workers;
+  std::sort(unfinished.begin(), unfinished.end(),
+            [](const RunRecord& a, const RunRecord& b) { return a.sequence < b.sequence; });
+  for (RunRecord& run : unfinished) {
+    std::string id = run.run_id;
+    Result<std::vector<StepRecord>> steps = store_->GetSteps(id);
+    if (!steps.ok()) return steps.status();
+    if (Status s = core_->RestoreRun(std::move(run), std::move(*steps), now_ms); !s.ok()) {
+      spdlog::error("{}", s.message());
+      continue;
+    }
+    spdlog::info("run {} reloaded, resuming", id);
+  }
+  return Status::Ok();
+}
+
+Status Server::Bind() {
+  try {
+    net::ConfigureSocket(socket_);
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.bind(options_.listen);
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Error("cannot listen on " + options_.listen + ": " + e.what() +
+                         (e.num() == EADDRINUSE ? " (is another receta-scheduler running? pick another --listen port)"
+                                                : ""));
+  }
+  endpoint_file_ = options_.data_dir + "/scheduler.endpoint";
+  return WriteFileAtomically(endpoint_file_, endpoint_ + "\n");
+}
+
+// ---- The loop ----------------------------------------------------------------------
+
+Status Server::Serve(const std::atomic<bool>& stop) {
+  spdlog::info("scheduler listening on {} (data dir {})", endpoint_, options_.data_dir);
+  uint64_t last_tick_ms = 0;
+  while (!stop.load()) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(kPollCapMs));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Error(std::string("poll failed: ") + e.what());
+      continue;
+    }
+    uint64_t now = NowMs();
+    for (size_t i = 0; i < kMaxFramesPerIteration; ++i) {
+      std::optional<net::Frames> frames = net::ReceiveFrames(socket_, /*dontwait=*/true);
+      if (!frames) break;
+      if (frames->too_many) {
+        ++dropped_frames_;
+        spdlog::warn("dropped a message with too many frames");
+        continue;
+      }
+      HandleFrames(frames->parts, now);
+    }
+    now = NowMs();
+    if (now - last_tick_ms >= 50 || !outbound_.empty()) {
+      ExpireUploads(now);
+      SendHeartbeats(now);
+      core_->Tick(now);
+      last_tick_ms = now;
+    }
+    uint64_t seq_before = committed_event_seq_;
+    if (Status s = CommitTurn(now); !s.ok()) return s;
+    SendOutbound();
+    ServeWaiters(now, committed_event_seq_ != seq_before);
+    SendOutbound();
+  }
+  spdlog::info("scheduler stopping");
+  return Status::Ok();
+}
+
+Status Server::CommitTurn(uint64_t now_ms) {
+  Changes changes = core_->TakeChanges();
+  Changes& own = own_changes_;
+  changes.blobs.insert(changes.blobs.end(), own.blobs.begin(), own.blobs.end());
+  changes.blob_deletes.insert(changes.blob_deletes.end(), own.blob_deletes.begin(), own.blob_deletes.end());
+  changes.cache_deletes.insert(changes.cache_deletes.end(), own.cache_deletes.begin(), own.cache_deletes.end());
+  own_changes_ = Changes();
+  if (!changes.NothingToPersist()) {
+    std::unique_ptr<Store::Batch> batch = store_->NewBatch();
+    for (const RunRecord& run : changes.runs) batch->PutRun(run);
+    for (const StepRecord& step : changes.steps) batch->PutStep(step);
+    for (const CacheEntry& entry : changes.cache_puts) batch->PutCacheEntry(entry);
+    for (const std::string& key : changes.cache_deletes) batch->DeleteCacheEntry(key);
+    for (const BlobRecord& blob : changes.blobs) batch->PutBlob(blob);
+    for (const std::string& digest : changes.blob_deletes) batch->DeleteBlob(digest);
+    for (const WorkerRecord& worker : changes.workers) batch->PutWorker(worker);
+    for (const EventRecord& event : changes.events) batch->AppendEvent(event);
+    if (Status s = store_->Commit(*batch); !s.ok()) {
+      // Why stop: acting on a transition that is not durable would break
+      // the promise that a restart loses nothing that was acknowledged.
+      return Status::Error("cannot persist scheduler state, stopping: " + s.message());
+    }
+    if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
+  }
+  for (const EventRecord& event : changes.events) {
+    spdlog::info("event {} {} run={} step={} attempt={} worker={} {}", event.seq, event.kind, event.run_id,
+                 event.step, event.attempt_id, event.worker_id, event.message);
+  }
+  for (Outgoing& outgoing : changes.messages) {
+    auto peer = peer_of_worker_.find(outgoing.worker_id);
+    if (peer == peer_of_worker_.end()) {
+      spdlog::warn("no connection to worker {} for {}; it will get it after registering", outgoing.worker_id,
+                   protocol::NameOf(outgoing.message));
+      continue;
+    }
+    Reply(peer->second, outgoing.request_id, outgoing.message);
+    heartbeat_sent_ms_[outgoing.worker_id] = now_ms;
+  }
+  return Status::Ok();
+}
+
+void Server::SendOutbound() {
+  for (Outbound& out : outbound_) {
+    std::vector<zmq::message_t> parts;
+    parts.emplace_back(out.peer.data(), out.peer.size());
+    parts.emplace_back();
+    parts.emplace_back(out.header.data(), out.header.size());
+    if (out.blob) parts.emplace_back(out.blob->data(), out.blob->size());
+    if (!net::SendFrames(socket_, parts, /*dontwait=*/true)) {
+      spdlog::debug("peer {} is gone; dropped a reply", PeerLabel(out.peer));
+    }
+  }
+  outbound_.clear();
+}
+
+void Server::SendHeartbeats(uint64_t now_ms) {
+  for (const auto& [worker_id, peer] : peer_of_worker_) {
+    if (!core_->IsConnected(worker_id)) continue;
+    uint64_t& sent = heartbeat_sent_ms_[worker_id];
+    if (now_ms - sent < options_.core.heartbeat_interval_ms) continue;
+    sent = now_ms;
+    Reply(peer, 0, protocol::Heartbeat{});
+  }
+}
+
+void Server::Reply(const std::string& peer, uint64_t request_id, const protocol::Message& message,
+                   std::optional<std::string> blob) {
+  Result<std::string> header = protocol::Encode(message, request_id);
+  if (!header.ok()) {
+    spdlog::error("cannot encode {} for peer {}: {}", protocol::NameOf(message), PeerLabel(peer), header.error());
+    if (!std::holds_alternative<protocol::Error>(message)) {
+      ReplyError(peer, request_id, ErrorCode::kInternal, header.error());
+    }
+    return;
+  }
+  outbound_.push_back({peer, std::move(*header), std::move(blob)});
+}
+
+void Server::ReplyError(const std::string& peer, uint64_t request_id, ErrorCode code, const std::string& text) {
+  Reply(peer, request_id, protocol::Error{code, text});
+}
+
+// ---- Routing -------------------------------------------------------------------------
+
+void Server::HandleFrames(std::vector<zmq::message_t>& parts, uint64_t now_ms) {
+  // [identity][empty][header][blob?]
+  if (parts.size() < 3 || parts.size() > 4 || parts[1].size() != 0) {
+    if (++dropped_frames_ % 1000 == 1) {
+      spdlog::warn("dropped a malformed message ({} frames); {} dropped so far", parts.size(), dropped_frames_);
+    }
+    return;
+  }
+  std::string peer(parts[0].data<char>(), parts[0].size());
+  std::string_view header(parts[2].data<char>(), parts[2].size());
+  Result<protocol::Envelope> envelope = protocol::Decode(header);
+  if (!envelope.ok()) {
+    Result<protocol::Header> partial = protocol::DecodeHeader(header);
+    uint64_t request_id = partial.ok() ? partial->request_id : 0;
+    ErrorCode code = ErrorCode::kBadMessage;
+    if (partial.ok() && partial->version != protocol::kProtocolVersion) code = ErrorCode::kUnsupportedVersion;
+    else if (partial.ok() && protocol::MessageTypeName(partial->type).empty()) code = ErrorCode::kUnknownType;
+    if (++dropped_frames_ % 1000 == 1) {
+      spdlog::warn("bad message from peer {}: {}", PeerLabel(peer), envelope.error());
+    }
+    ReplyError(peer, request_id, code, envelope.error());
+    return;
+  }
+  if (Status valid = protocol::ValidateMessage(envelope->message); !valid.ok()) {
+    ReplyError(peer, envelope->request_id, ErrorCode::kBadMessage, valid.message());
+    return;
+  }
+  std::string blob;
+  if (parts.size() == 4) blob.assign(parts[3].data<char>(), parts[3].size());
+  Handle(peer, envelope->request_id, envelope->message, blob, now_ms);
+}
+
+void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Message& message,
+                    const std::string& blob, uint64_t now_ms) {
+  using namespace protocol;
+  if (auto* m = std::get_if<Register>(&message)) {
+    RegisterAck ack = core_->Register(*m, now_ms);
+    auto old_peer = peer_of_worker_.find(m->worker_id);
+    if (old_peer != peer_of_worker_.end()) worker_of_peer_.erase(old_peer->second);
+    peer_of_worker_[m->worker_id] = peer;
+    worker_of_peer_[peer] = m->worker_id;
+    heartbeat_sent_ms_[m->worker_id] = now_ms;
+    Reply(peer, request_id, ack);
+  } else if (std::holds_alternative<Heartbeat>(message) || std::holds_alternative<AttemptStarted>(message) ||
+             std::holds_alternative<LogChunk>(message) || std::holds_alternative<AttemptFinished>(message)) {
+    HandleWorkerMessage(peer, request_id, message, now_ms);
+  } else if (auto* m = std::get_if<SubmitRun>(&message)) {
+    Result<std::string> run_id = core_->Submit(*m, now_ms);
+    if (!run_id.ok()) {
+      bool missing_blob = run_id.error().find("was not uploaded") != std::string::npos;
+      ReplyError(peer, request_id, missing_blob ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument, run_id.error());
+      return;
+    }
+    Reply(peer, request_id, SubmitReply{*run_id});
+  } else if (auto* m = std::get_if<Cancel>(&message)) {
+    Result<uint32_t> cancelled = core_->Cancel(m->run_id, m->reason.empty() ? "cancelled by user" : m->reason, now_ms);
+    if (!cancelled.ok()) {
+      Result<std::optional<RunSnapshot>> known = Snapshot(m->run_id);
+      bool exists = known.ok() && known->has_value();
+      ReplyError(peer, request_id, exists ? ErrorCode::kConflict : ErrorCode::kNotFound,
+                 exists ? "run " + m->run_id + " already finished (" + RunStateName((*known)->run.state) + ")"
+                        : "no run " + m->run_id + "; `receta runs` lists them");
+      return;
+    }
+    Reply(peer, request_id, CancelReply{m->run_id, *cancelled});
+  } else if (auto* m = std::get_if<BlobQuery>(&message)) {
+    OnBlobQuery(peer, request_id, *m);
+  } else if (auto* m = std::get_if<BlobPutBegin>(&message)) {
+    OnBlobPutBegin(peer, request_id, *m, now_ms);
+  } else if (auto* m = std::get_if<BlobPutChunk>(&message)) {
+    OnBlobPutChunk(peer, request_id, *m, blob, now_ms);
+  } else if (auto* m = std::get_if<BlobPutEnd>(&message)) {
+    OnBlobPutEnd(peer, request_id, *m, now_ms);
+  } else if (auto* m = std::get_if<BlobGet>(&message)) {
+    OnBlobGet(peer, request_id, *m);
+  } else if (auto* m = std::get_if<ListRuns>(&message)) {
+    OnListRuns(peer, request_id, *m, now_ms);
+  } else if (auto* m = std::get_if<RunStatus>(&message)) {
+    OnRunStatus(peer, request_id, *m, now_ms);
+  } else if (auto* m = std::get_if<Events>(&message)) {
+    OnEvents(peer, request_id, *m, now_ms);
+  } else if (auto* m = std::get_if<Logs>(&message)) {
+    OnLogs(peer, request_id, *m, now_ms);
+  } else if (auto* m = std::get_if<ListWorkers>(&message)) {
+    Reply(peer, request_id, ListWorkersReply{WorkersJson(core_->pool(), now_ms, m->include_lost)});
+  } else if (auto* m = std::get_if<ListArtifacts>(&message)) {
+    OnListArtifacts(peer, request_id, *m);
+  } else if (auto* m = std::get_if<CacheList>(&message)) {
+    OnCacheList(peer, request_id, *m);
+  } else if (auto* m = std::get_if<CacheRemove>(&message)) {
+    OnCacheRemove(peer, request_id, *m);
+  } else if (auto* m = std::get_if<CacheGc>(&message)) {
+    OnCacheGc(peer, request_id, *m);
+  } else if (std::holds_alternative<Error>(message)) {
+    spdlog::warn("peer {} reported an error: {}", PeerLabel(peer), std::get<Error>(message).message);
+  } else {
+    ReplyError(peer, request_id, ErrorCode::kBadMessage,
+               std::string(NameOf(message)) + " is not a request the scheduler serves");
+  }
+}
+
+std::string Server::WorkerOf(const std::string& peer) {
+  auto it = worker_of_peer_.find(peer);
+  if (it != worker_of_peer_.end() && core_->IsConnected(it->second)) return it->second;
+  ReplyError(peer, 0, ErrorCode::kNotFound,
+             "worker is not registered (the scheduler restarted or declared it lost); register again");
+  return "";
+}
+
+void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, protocol::Message& message,
+                                 uint64_t now_ms) {
+  using namespace protocol;
+  std::string worker_id = WorkerOf(peer);
+  if (worker_id.empty()) return;
+  core_->HeardFrom(worker_id, now_ms);
+  if (std::holds_alternative<Heartbeat>(message)) return;
+  if (auto* m = std::get_if<AttemptStarted>(&message)) {
+    core_->OnAttemptStarted(worker_id, *m, now_ms);
+  } else if (auto* m = std::get_if<LogChunk>(&message)) {
+    std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
+    if (!location) return;  // stale attempt: its output is not kept
+    uint64_t& next = next_log_seq_[m->attempt_id];
+    if (m->seq < next) return;  // duplicate
+    next = m->seq + 1;
+    if (Status s = logs_->Append(location->run_id, m->attempt_id, m->data); !s.ok()) {
+      spdlog::error("cannot store log of attempt {}: {}", m->attempt_id, s.message());
+    }
+  } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
+    std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
+    core_->OnAttemptFinished(worker_id, *m, now_ms);
+    logs_->Close(m->attempt_id);
+    next_log_seq_.erase(m->attempt_id);
+    if (!location) spdlog::info("ignored a result for attempt {}: not current", m->attempt_id);
+    // Acknowledged after the commit: the ack is queued behind it.
+    Reply(peer, request_id, AttemptFinishedAck{m->attempt_id});
+  }
+}
+
+}  // namespace receta::scheduler

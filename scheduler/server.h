@@ -1,0 +1,156 @@
+#pragma once
+// Server: the scheduler daemon's event loop. It owns the ROUTER socket, the
+// store, the blob store, the log store and the core, and turns frames into
+// core inputs and core changes into durable state and messages.
+//
+// One loop iteration: wait for frames (or the next timer), handle every frame
+// waiting (up to a batch limit), let the core tick, persist everything the
+// iteration changed in ONE synced WriteBatch (group commit), and only then
+// send replies, dispatches and acknowledgements. Long polls (events, logs)
+// are parked and answered when there is something new or they time out.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/protocol/codec.h"
+#include "common/protocol/messages.h"
+#include "common/status.h"
+#include "scheduler/blob_store.h"
+#include "scheduler/log_store.h"
+#include "scheduler/scheduler_core.h"
+#include "scheduler/status_json.h"
+#include "scheduler/store.h"
+#include "scheduler/store_oracle.h"
+
+namespace receta::scheduler {
+
+struct ServerOptions {
+  std::string data_dir = ".receta";
+  std::string listen = "tcp://127.0.0.1:7700";
+  uint64_t log_cap_bytes = 64ull << 20;  // per attempt
+  CoreOptions core;
+};
+
+class Server {
+ public:
+  /// Opens the data dir (RocksDB, CAS, logs), reloads unfinished runs, binds
+  /// and writes <data-dir>/scheduler.endpoint. Errors say which part failed.
+  static Result<std::unique_ptr<Server>> Open(const ServerOptions& options);
+  ~Server();
+
+  /// Serves until `stop` becomes true (checked at least every 100 ms).
+  /// Returns an error only when state can no longer be persisted.
+  Status Serve(const std::atomic<bool>& stop);
+
+  /// The bound endpoint, with the real port when listening on port '*'.
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Outbound {
+    std::string peer;
+    std::string header;
+    std::optional<std::string> blob;
+  };
+  struct UploadSession {
+    std::unique_ptr<BlobWriter> writer;
+    uint64_t request_id = 0;
+    uint64_t size_bytes = 0;
+    uint64_t last_activity_ms = 0;
+  };
+  struct EventsWaiter {
+    std::string peer;
+    uint64_t request_id = 0;
+    protocol::Events request;
+    uint64_t deadline_ms = 0;
+  };
+  struct LogsWaiter {
+    std::string peer;
+    uint64_t request_id = 0;
+    protocol::Logs request;
+    uint64_t deadline_ms = 0;
+  };
+
+  explicit Server(const ServerOptions& options);
+  Status Restore(uint64_t now_ms);
+  Status Bind();
+
+  // ---- Frames in, messages out (server.cpp) --------------------------------
+  void HandleFrames(std::vector<zmq::message_t>& parts, uint64_t now_ms);
+  void Handle(const std::string& peer, uint64_t request_id, protocol::Message& message,
+              const std::string& blob, uint64_t now_ms);
+  /// The registered worker behind `peer`, or "" after telling it to register.
+  std::string WorkerOf(const std::string& peer);
+  void HandleWorkerMessage(const std::string& peer, uint64_t request_id, protocol::Message& message,
+                           uint64_t now_ms);
+  void Reply(const std::string& peer, uint64_t request_id, const protocol::Message& message,
+             std::optional<std::string> blob = std::nullopt);
+  void ReplyError(const std::string& peer, uint64_t request_id, protocol::ErrorCode code,
+                  const std::string& text);
+  Status CommitTurn(uint64_t now_ms);
+  void SendOutbound();
+  void SendHeartbeats(uint64_t now_ms);
+
+  // ---- Blobs (server_blobs.cpp) ---------------------------------------------
+  void OnBlobQuery(const std::string& peer, uint64_t request_id, const protocol::BlobQuery& query);
+  void OnBlobPutBegin(const std::string& peer, uint64_t request_id, const protocol::BlobPutBegin& begin,
+                      uint64_t now_ms);
+  void OnBlobPutChunk(const std::string& peer, uint64_t request_id, const protocol::BlobPutChunk& chunk,
+                      const std::string& bytes, uint64_t now_ms);
+  void OnBlobPutEnd(const std::string& peer, uint64_t request_id, const protocol::BlobPutEnd& end,
+                    uint64_t now_ms);
+  void OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get);
+  void ExpireUploads(uint64_t now_ms);
+
+  // ---- Read requests (server_queries.cpp) ---------------------------------
+  /// A run from memory, or else from the store; nullopt when unknown.
+  Result<std::optional<RunSnapshot>> Snapshot(const std::string& run_id);
+  void OnListRuns(const std::string& peer, uint64_t request_id, const protocol::ListRuns& request,
+                  uint64_t now_ms);
+  void OnRunStatus(const std::string& peer, uint64_t request_id, const protocol::RunStatus& request,
+                   uint64_t now_ms);
+  void OnEvents(const std::string& peer, uint64_t request_id, const protocol::Events& request,
+                uint64_t now_ms);
+  /// Answers the waiter if it has events or timed out; true when answered.
+  bool TryAnswerEvents(EventsWaiter& waiter, uint64_t now_ms);
+  void OnLogs(const std::string& peer, uint64_t request_id, const protocol::Logs& request, uint64_t now_ms);
+  bool TryAnswerLogs(LogsWaiter& waiter, uint64_t now_ms);
+  void OnListArtifacts(const std::string& peer, uint64_t request_id, const protocol::ListArtifacts& request);
+  void OnCacheList(const std::string& peer, uint64_t request_id, const protocol::CacheList& request);
+  void OnCacheRemove(const std::string& peer, uint64_t request_id, const protocol::CacheRemove& request);
+  void OnCacheGc(const std::string& peer, uint64_t request_id, const protocol::CacheGc& request);
+  void ServeWaiters(uint64_t now_ms, bool new_events);
+
+  ServerOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  std::string endpoint_file_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<LogStore> logs_;
+  std::unique_ptr<StoreOracle> oracle_;
+  std::unique_ptr<SchedulerCore> core_;
+
+  /// Changes the server makes itself (blob index, cache removal), merged
+  /// into the core's at commit.
+  Changes own_changes_;
+  std::vector<Outbound> outbound_;
+  std::map<std::string, std::string> peer_of_worker_;
+  std::map<std::string, std::string> worker_of_peer_;
+  std::map<std::string, uint64_t> heartbeat_sent_ms_;  // by worker id
+  std::map<std::string, uint64_t> next_log_seq_;       // by attempt id
+  std::map<std::pair<std::string, std::string>, UploadSession> uploads_;  // (peer, digest)
+  std::vector<EventsWaiter> events_waiters_;
+  std::vector<LogsWaiter> logs_waiters_;
+  uint64_t committed_event_seq_ = 0;
+  uint64_t dropped_frames_ = 0;
+};
+
+}  // namespace receta::scheduler

@@ -1,0 +1,73 @@
+#pragma once
+// Store: the scheduler's durable state in one RocksDB database.
+//
+// Column families: "runs" (run id -> RunRecord), "steps" (run id + '\0' +
+// big-endian u32 step index -> StepRecord), "cache" (hex key -> CacheEntry),
+// "blobs" (digest -> BlobRecord), "workers" (id -> WorkerRecord), "events"
+// (big-endian u64 seq -> EventRecord), "meta" (counters such as the next run
+// sequence). Values are msgpack via common/protocol/record_codec.h.
+//
+// Writes go through a Batch committed with sync=true: the scheduler's loop
+// collects every transition of one iteration into one Batch (group commit:
+// many transitions, one fsync) and acts on them only after Commit succeeds.
+// Only the scheduler's loop thread uses a Store.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scheduler/records.h"
+#include "common/status.h"
+
+namespace receta::scheduler {
+
+class Store {
+ public:
+  /// Opens (creating if needed) the database in `dir`. The error names the
+  /// directory and RocksDB's reason (e.g. a lock held by another scheduler).
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir);
+  virtual ~Store() = default;
+
+  /// Transitions to commit together.
+  class Batch {
+   public:
+    virtual ~Batch() = default;
+    virtual void PutRun(const RunRecord& run) = 0;
+    virtual void PutStep(const StepRecord& step) = 0;
+    virtual void PutCacheEntry(const CacheEntry& entry) = 0;
+    virtual void DeleteCacheEntry(const std::string& key) = 0;
+    virtual void PutBlob(const BlobRecord& blob) = 0;
+    virtual void DeleteBlob(const std::string& digest) = 0;
+    virtual void PutWorker(const WorkerRecord& worker) = 0;
+    /// `event.seq` must be set (NextEventSeq); events are never rewritten.
+    virtual void AppendEvent(const EventRecord& event) = 0;
+    virtual void PutMeta(const std::string& key, uint64_t value) = 0;
+    virtual bool empty() const = 0;
+    virtual size_t count() const = 0;
+  };
+  virtual std::unique_ptr<Batch> NewBatch() = 0;
+  /// Writes the batch with sync=true. Nothing of it is visible on failure.
+  virtual Status Commit(Batch& batch) = 0;
+
+  // ---- Reads (point lookups and scans, for startup and for queries) -------
+  virtual Result<std::optional<RunRecord>> GetRun(const std::string& run_id) = 0;
+  /// Every run, calling `visit` in no particular order; stops early when
+  /// visit returns false.
+  virtual Status ForEachRun(const std::function<bool(RunRecord&&)>& visit) = 0;
+  /// The steps of one run in index order.
+  virtual Result<std::vector<StepRecord>> GetSteps(const std::string& run_id) = 0;
+  virtual Result<std::optional<CacheEntry>> GetCacheEntry(const std::string& key) = 0;
+  virtual Status ForEachCacheEntry(const std::function<bool(CacheEntry&&)>& visit) = 0;
+  virtual Status ForEachBlob(const std::function<bool(BlobRecord&&)>& visit) = 0;
+  virtual Status ForEachWorker(const std::function<bool(WorkerRecord&&)>& visit) = 0;
+  /// Events with seq > after_seq in seq order, at most `limit`.
+  virtual Result<std::vector<EventRecord>> EventsAfter(uint64_t after_seq, size_t limit) = 0;
+  /// The highest event seq stored, 0 when none.
+  virtual Result<uint64_t> LastEventSeq() = 0;
+  virtual Result<uint64_t> GetMeta(const std::string& key) = 0;  // 0 when absent
+};
+
+}  // namespace receta::scheduler

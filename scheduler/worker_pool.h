@@ -1,0 +1,74 @@
+#pragma once
+// WorkerPool: the workers the scheduler knows, their liveness and free
+// capacity, and the matching of a step to one of them. Pure: times are passed
+// in, nothing is sent.
+//
+// Matching: a worker fits a step when it is connected, has every label the
+// step asks for, a free slot, and free cpus, memory and gpus for the step's
+// resources (memory 0 claims nothing). Among those that fit, prefer the one
+// already holding the step's inputs, then the one with the most free slots,
+// then the lowest id (deterministic). A step that no connected worker could
+// take even when idle gets a reason a person can act on.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/dag/dag.h"
+#include "scheduler/records.h"
+
+namespace receta::scheduler {
+
+struct PoolWorker {
+  WorkerRecord record;
+  bool connected = false;
+  uint64_t last_heard_ms = 0;
+  uint32_t used_slots = 0;
+  double used_cpus = 0;
+  uint64_t used_memory_bytes = 0;
+  uint32_t used_gpus = 0;
+  std::set<std::string> attempts;  // attempt ids running there
+};
+
+/// The outcome of looking for a worker for one step.
+struct MatchResult {
+  PoolWorker* worker = nullptr;  // set when one fits now
+  /// When none fits now: empty if some connected worker could take the step
+  /// once it has room; else why no connected worker ever could.
+  std::string never_reason;
+};
+
+class WorkerPool {
+ public:
+  /// Adds or refreshes a worker from its Register; it is connected from now.
+  PoolWorker& Register(WorkerRecord record, uint64_t now_ms);
+  /// A worker known from the store, not connected until it registers again.
+  void Restore(WorkerRecord record);
+  PoolWorker* Find(const std::string& worker_id);
+  const std::map<std::string, PoolWorker>& workers() const { return workers_; }
+
+  void HeardFrom(PoolWorker& worker, uint64_t now_ms) { worker.last_heard_ms = now_ms; }
+  /// Connected workers silent for longer than `timeout_ms`, now marked lost.
+  std::vector<std::string> ExpireSilent(uint64_t now_ms, uint64_t timeout_ms);
+
+  /// Chooses a worker for `step`; `preferred` lists workers holding its
+  /// inputs, best first.
+  MatchResult Match(const Step& step, const std::vector<std::string>& preferred);
+  /// True when no connected worker has a free slot (dispatch can stop early).
+  bool AllBusy() const;
+
+  void Reserve(PoolWorker& worker, const Step& step, const std::string& attempt_id);
+  /// Frees what `attempt_id` held on its worker, if it is still there.
+  void Release(const std::string& worker_id, const Step& step, const std::string& attempt_id);
+
+ private:
+  static bool Fits(const PoolWorker& worker, const Step& step, bool when_idle);
+  std::string NeverReason(const Step& step) const;
+
+  std::map<std::string, PoolWorker> workers_;
+};
+
+}  // namespace receta::scheduler

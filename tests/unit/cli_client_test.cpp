@@ -1,0 +1,255 @@
+// The CLI's client verbs: text views of the scheduler's JSON documents, the
+// watch view, workspace-input collection for submit, argument errors, and
+// every verb driven in-process against the FakeScheduler.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/app.h"
+#include "cli/client_commands.h"
+#include "cli/run_views.h"
+#include "cli/table.h"
+#include "cli/watch_view.h"
+#include "cli/workspace_inputs.h"
+#include "common/dag/dag_load.h"
+#include "common/hash/sha256.h"
+#include "common/json/json_value.h"
+#include "tests/unit/fake_scheduler.h"
+#include "tests/unit/test_files.h"
+
+using namespace receta;
+using namespace receta::cli;
+using receta::testing::FakeScheduler;
+using receta::testing::ReadFile;
+using receta::testing::TempDir;
+
+namespace {
+
+// 2024-05-01 12:00:00 UTC.
+constexpr int64_t kNoon = 1714564800000;
+
+struct UtcClock {
+  UtcClock() {
+    setenv("TZ", "UTC", 1);
+    tzset();
+  }
+};
+const UtcClock kUtc;
+
+JsonValue Json(const std::string& text) {
+  Result<JsonValue> value = ParseJson(text);
+  REQUIRE_MESSAGE(value.ok(), value.error());
+  return *value;
+}
+
+const char* kRunsJson = R"([
+  {"id":"r-2","dag":"iris","state":"running","submitted_ms":1714564790000,"finished_ms":0,
+   "duration_ms":10000,"steps_total":4,"steps_done":1,"steps_failed":0},
+  {"id":"r-1","dag":"iris","state":"failed","submitted_ms":1714400000000,"finished_ms":1714400065000,
+   "duration_ms":65000,"steps_total":4,"steps_done":3,"steps_failed":1}])";
+
+const char* kRunJson = R"({"id":"r-1","dag":"iris","dag_file":"dags/iris/iris.yaml","state":"failed",
+  "error":"step 'train' failed","submitted_ms":1714564700000,"finished_ms":1714564765000,
+  "duration_ms":65000,"event_seq":12,"params":{"seed":2024,"lr":"0.1"},
+  "steps":[
+   {"name":"prepare","state":"cached","attempts":0,"worker":"","cache_key":"ab","duration_ms":0,
+    "error":"","cached":true,"cached_from_run":"r-0","reason":"","exit_code":0,"metrics":{},
+    "attempt_history":[]},
+   {"name":"train","state":"failed","attempts":2,"worker":"w-ab12","cache_key":"cd",
+    "duration_ms":3200,"error":"exit code 1","cached":false,"cached_from_run":"","reason":"",
+    "exit_code":1,"metrics":{},"attempt_history":[
+      {"id":"r-1.1-1","number":1,"worker":"w-ab12","state":"failed","exit_code":1,"duration_ms":1000,"error":"exit code 1"},
+      {"id":"r-1.1-2","number":2,"worker":"w-ab12","state":"failed","exit_code":1,"duration_ms":2200,"error":"exit code 1"}]},
+   {"name":"gpu","state":"waiting","attempts":0,"worker":"","cache_key":"","duration_ms":0,
+    "error":"no live worker has labels [gpu]; start one with --labels gpu","cached":false,
+    "cached_from_run":"","reason":"no matching worker","exit_code":0,"metrics":{},"attempt_history":[]}]})";
+
+}  // namespace
+
+TEST_CASE("TableTest.FormatsDurationsTimesAndSizes") {
+  CHECK(FormatDuration(0) == "-");
+  CHECK(FormatDuration(400) == "0.4s");
+  CHECK(FormatDuration(12345) == "12s");
+  CHECK(FormatDuration(184000) == "3m04s");
+  CHECK(FormatDuration(7500000) == "2h05m");
+  CHECK(FormatLocalTime(kNoon + 3661000, kNoon) == "13:01:01");
+  CHECK(FormatLocalTime(kNoon - 86400000, kNoon) == "2024-04-30 12:00");
+  CHECK(FormatLocalTime(0, kNoon) == "-");
+  CHECK(FormatAgo(kNoon - 2000, kNoon) == "2s ago");
+  CHECK(FormatAgo(kNoon - 600000, kNoon) == "10m ago");
+  CHECK(FormatAgo(kNoon + 500, kNoon) == "now");
+  CHECK(FormatAgo(0, kNoon) == "never");
+  CHECK(FormatBytes(512) == "512 B");
+  CHECK(FormatBytes(1536) == "1.5 KiB");
+  CHECK(FormatBytes(5767168) == "5.5 MiB");
+}
+
+TEST_CASE("RunViewsTest.RunsTable") {
+  CHECK(RenderRuns(Json(kRunsJson), kNoon) ==
+        "ID   DAG   STATE    STARTED           DURATION  STEPS\n"
+        "r-2  iris  running  11:59:50          10s       1/4\n"
+        "r-1  iris  failed   2024-04-29 14:13  1m05s     3/4 (1 failed)\n");
+  CHECK(RenderRuns(Json("[]"), kNoon).find("no runs yet") == 0);
+}
+
+TEST_CASE("RunViewsTest.StatusShowsWhyStepsFailOrWait") {
+  std::string text = RenderStatus(Json(kRunJson), kNoon);
+  CHECK(text ==
+        "run r-1  DAG iris (dags/iris/iris.yaml)  failed  started 11:58:20  1m05s  2/3 steps done\n"
+        "params: seed=2024 lr=0.1\n"
+        "error: step 'train' failed\n"
+        "\n"
+        "STEP     STATE    ATTEMPTS  WORKER  DURATION  CACHED\n"
+        "prepare  cached   0         -       -         yes (from r-0)\n"
+        "train    failed   2         w-ab12  3.2s      no\n"
+        "    error: exit code 1\n"
+        "gpu      waiting  0         -       -         no\n"
+        "    waiting: no matching worker: no live worker has labels [gpu]; start one with --labels gpu\n");
+  // Missing fields never crash: they print as "-".
+  CHECK(RenderStatus(Json(R"({"steps":[{}]})"), kNoon).find("-  -") != std::string::npos);
+}
+
+TEST_CASE("RunViewsTest.WorkersArtifactsAndCacheTables") {
+  JsonValue workers = Json(R"([{"id":"w-ab12","name":"gpu-box","host":"gpu-box.lab",
+    "labels":["gpu","trainer"],"slots":4,"slots_used":1,"cpus":32,"memory_bytes":1,"gpus":2,
+    "os":"linux","version":"0.1.0","last_heartbeat_ms":1714564798000,"connected":true},
+    {"id":"w-cd34","name":"old","host":"old.lab","labels":[],"slots":2,"slots_used":0,
+    "last_heartbeat_ms":1714564200000,"connected":false}])");
+  CHECK(RenderWorkers(workers, kNoon) ==
+        "ID      NAME     HOST         LABELS       SLOTS  STATE  HEARTBEAT\n"
+        "w-ab12  gpu-box  gpu-box.lab  gpu,trainer  1/4    up     2s ago\n"
+        "w-cd34  old      old.lab      -            0/2    lost   10m ago\n");
+  JsonValue artifacts = Json(R"([{"step":"train","path":"model/model.pkl",
+    "digest":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","size_bytes":2048,
+    "executable":false},{"step":"train","path":"bin/run","digest":"e3b0c44298fc1c149afbf4c8996fb924",
+    "size_bytes":10,"executable":true}])");
+  CHECK(RenderArtifacts(artifacts) ==
+        "STEP   PATH             SIZE     DIGEST\n"
+        "train  model/model.pkl  2.0 KiB  9f86d081884c\n"
+        "train  bin/run*         10 B     e3b0c44298fc\n");
+  JsonValue entries = Json(R"([{"key":"0123456789abcdef0123","dag":"iris","step":"train",
+    "run_id":"r-1","created_ms":1714564000000,"files":1,"size_bytes":2048}])");
+  CHECK(RenderCacheEntries(entries, kNoon) ==
+        "KEY               DAG   STEP   RUN  CREATED   FILES  SIZE\n"
+        "0123456789abcdef  iris  train  r-1  11:46:40  1      2.0 KiB\n");
+  CHECK(RenderCacheEntries(Json("[]"), kNoon) == "the cache is empty\n");
+}
+
+TEST_CASE("WatchViewTest.AppliesEventsInOrderAndRendersLinesAndScreen") {
+  WatchView view = WatchView::FromRun(Json(R"({"id":"r-1","dag":"iris","state":"running",
+    "submitted_ms":1714564790000,"event_seq":5,"steps":[{"name":"prepare","state":"succeeded",
+    "duration_ms":1000},{"name":"train","state":"pending"},{"name":"evaluate","state":"pending"}]})"));
+  CHECK(view.ProgressBar(10) == "[###.......] 1/3");
+  CHECK_FALSE(view.finished());
+  auto apply = [&](const std::string& event) { return view.Apply(Json(event)).value_or("<none>"); };
+  CHECK(apply(R"({"seq":6,"time_ms":1714564801000,"kind":"step_started","run_id":"r-1",
+    "step":"train","worker_id":"w-ab12","state":"","message":""})") ==
+        "12:00:01 train running on w-ab12");
+  CHECK(apply(R"({"seq":7,"time_ms":1714564805100,"kind":"step_succeeded","run_id":"r-1",
+    "step":"train","worker_id":"w-ab12","state":"succeeded","message":""})") ==
+        "12:00:05 train succeeded (4.1s)");
+  CHECK(apply(R"({"seq":8,"time_ms":1714564806000,"kind":"worker_registered","run_id":"",
+    "step":"","worker_id":"w-x"})") == "<none>");
+  CHECK(apply(R"({"seq":9,"time_ms":1714564806000,"kind":"step_started","run_id":"r-other",
+    "step":"train"})") == "<none>");
+  CHECK(apply(R"({"seq":10,"time_ms":1714564807000,"kind":"gate_failed","run_id":"r-1",
+    "step":"evaluate","message":"accuracy >= 0.9 but accuracy = 0.8"})") ==
+        "12:00:07 evaluate gate_failed: accuracy >= 0.9 but accuracy = 0.8");
+  CHECK(view.ProgressBar(10) == "[##########] 3/3");
+  std::vector<std::string> screen = view.Screen(1714564808000, 10);
+  REQUIRE(screen.size() == 4);
+  CHECK(screen[0] == "run r-1 (iris) running  [####################] 3/3  18s");
+  CHECK(screen[2] == "  train     succeeded   4.1s");
+  CHECK(screen[3] == "  evaluate  gate_failed  accuracy >= 0.9 but accuracy = 0.8");
+  CHECK(apply(R"({"seq":11,"time_ms":1714564808000,"kind":"run_failed","run_id":"r-1",
+    "message":"gate of evaluate failed"})") ==
+        "12:00:08 run failed (3/3 steps done): gate of evaluate failed");
+  CHECK(view.finished());
+  // Many steps: the moving ones are listed, the rest counted.
+  std::string many = R"({"id":"r","state":"running","steps":[)";
+  for (int i = 0; i < 50; ++i) {
+    many += std::string(i ? "," : "") + R"({"name":"s)" + std::to_string(i) + R"(","state":")" +
+            (i == 7 ? "running" : "pending") + "\"}";
+  }
+  WatchView big = WatchView::FromRun(Json(many + "]}"));
+  std::vector<std::string> lines = big.Screen(kNoon, 10);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[1].find("s7") != std::string::npos);
+  CHECK(lines[2] == "  ... 49 more: 49 pending");
+  CHECK(RedrawText({"a", "b"}, 3) == "\x1b[3A\x1b[2Ka\n\x1b[2Kb\n\x1b[J");
+}
+
+TEST_CASE("WorkspaceInputsTest.CollectsUnproducedInputsFollowingSymlinks") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Path("ws/data/sub"));
+  std::filesystem::create_directories(dir.Path("ws/src"));
+  std::filesystem::create_directories(dir.Path("elsewhere"));
+  dir.Write("ws/data/a.csv", "a,b\n1,2\n");
+  dir.Write("ws/data/sub/b.csv", "x\n");
+  dir.Write("ws/src/prep.py", "print('hi')\n");
+  ::chmod(dir.Path("ws/src/prep.py").c_str(), 0755);
+  dir.Write("elsewhere/big.bin", "linked bytes");
+  REQUIRE(::symlink(dir.Path("elsewhere/big.bin").c_str(), dir.Path("ws/data/link.bin").c_str()) == 0);
+  dir.Write("ws/pipeline.yaml", R"(name: ws
+steps:
+  prep:
+    run: python3 src/prep.py
+    inputs: [data, src/prep.py]
+    outputs: [out/clean.csv]
+  train:
+    run: cat out/clean.csv
+    inputs: [out/clean.csv, src/prep.py]
+    outputs: [model.bin]
+)");
+  LoadedDag loaded = LoadDagFile(dir.Path("ws/pipeline.yaml"), ParseOptions());
+  REQUIRE_MESSAGE(loaded.ok(), loaded.diagnostics.Format());
+  std::vector<std::string> paths = WorkspaceInputPaths(*loaded.dag, loaded.graph);
+  CHECK(paths == std::vector<std::string>{"data", "src/prep.py"});
+
+  StatCache cache;
+  Result<WorkspaceInputs> inputs = HashWorkspaceInputs(loaded.workspace_root, paths, &cache);
+  REQUIRE_MESSAGE(inputs.ok(), inputs.error());
+  std::vector<std::string> got;
+  for (const WorkspaceFile& file : inputs->files) got.push_back(file.entry.path);
+  CHECK(got == std::vector<std::string>{"data/a.csv", "data/link.bin", "data/sub/b.csv",
+                                        "src/prep.py"});
+  CHECK(inputs->files[1].entry.digest == HashBytes("linked bytes").ToHex());
+  CHECK(inputs->files[1].entry.size_bytes == 12);
+  CHECK(inputs->files[1].disk_path == std::filesystem::canonical(dir.Path("elsewhere/big.bin")).string());
+  CHECK(inputs->files[3].entry.executable);
+  CHECK_FALSE(inputs->files[0].entry.executable);
+  CHECK(inputs->files[0].disk_path.front() == '/');
+  CHECK(cache.size() >= 4);
+
+  // A dangling link is an error that names it.
+  REQUIRE(::symlink("nowhere", dir.Path("ws/data/dangling").c_str()) == 0);
+  inputs = HashWorkspaceInputs(loaded.workspace_root, paths, &cache);
+  REQUIRE_FALSE(inputs.ok());
+  CHECK(inputs.error().find("workspace input 'data/dangling' is a symlink to 'nowhere'") !=
+        std::string::npos);
+  ::unlink(dir.Path("ws/data/dangling").c_str());
+  // A loop is refused, not followed forever.
+  REQUIRE(::symlink("..", dir.Path("ws/data/sub/up").c_str()) == 0);
+  inputs = HashWorkspaceInputs(loaded.workspace_root, paths, &cache);
+  REQUIRE_FALSE(inputs.ok());
+  CHECK(inputs.error().find("more than 8 symlinks") != std::string::npos);
+}
+
+TEST_CASE("WorkspaceInputsTest.StatCachePathFollowsXdg") {
+  const char* xdg = getenv("XDG_CACHE_HOME");
+  std::string saved = xdg ? xdg : "";
+  setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
+  CHECK(DefaultStatCachePath() == "/tmp/xdg/receta/stat-cache");
+  unsetenv("XDG_CACHE_HOME");
+  setenv("HOME", getenv("HOME") ? getenv("HOME") : "/root", 1);
+  CHECK(DefaultStatCachePath() == std::string(getenv("HOME")) + "/.cache/receta/stat-cache");
+  if (xdg) setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+}

@@ -1,0 +1,278 @@
+// net/: Connection, blob transfer and endpoint resolution, against the
+// FakeScheduler (a ROUTER in a test thread on 127.0.0.1).
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "common/hash/sha256.h"
+#include "net/blob_transfer.h"
+#include "net/connection.h"
+#include "net/endpoint.h"
+#include "tests/unit/fake_scheduler.h"
+#include "tests/unit/test_files.h"
+
+using namespace receta;
+using namespace std::chrono_literals;
+using receta::testing::FakeScheduler;
+using receta::testing::ReadFile;
+using receta::testing::TempDir;
+
+namespace {
+
+std::string Bytes(size_t size) {
+  std::string data(size, '\0');
+  uint32_t x = 12345;
+  for (char& c : data) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  return data;
+}
+
+std::unique_ptr<net::Connection> MustConnect(zmq::context_t& context, const std::string& endpoint) {
+  Result<std::unique_ptr<net::Connection>> connection = net::Connection::Connect(context, endpoint);
+  REQUIRE_MESSAGE(connection.ok(), connection.error());
+  return std::move(*connection);
+}
+
+}  // namespace
+
+TEST_CASE("BlobTransferTest.UploadsThenDownloadsZeroOneAndFiveAndAHalfMiB") {
+  FakeScheduler server(FakeScheduler::Options{.credit_bytes = 2u << 20});
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  TempDir dir;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{5} * (1u << 20) + (1u << 19)}) {
+    CAPTURE(size);
+    std::string data = Bytes(size);
+    std::string path = dir.Write("in-" + std::to_string(size), data);
+    std::string digest = HashBytes(data).ToHex();
+
+    Result<std::vector<std::string>> missing = net::QueryMissingBlobs(*connection, {digest});
+    REQUIRE_MESSAGE(missing.ok(), missing.error());
+    CHECK(*missing == std::vector<std::string>{digest});
+
+    Status uploaded = net::UploadBlob(*connection, path, digest, size);
+    REQUIRE_MESSAGE(uploaded.ok(), uploaded.message());
+    CHECK(server.Blob(digest) == data);
+    missing = net::QueryMissingBlobs(*connection, {digest});
+    CHECK(missing->empty());
+    // Uploading again is answered at once: the scheduler has it.
+    CHECK(net::UploadBlob(*connection, path, digest, size).ok());
+
+    std::string out = dir.Path("out-" + std::to_string(size));
+    Status downloaded = net::DownloadBlob(*connection, digest, size, out);
+    REQUIRE_MESSAGE(downloaded.ok(), downloaded.message());
+    CHECK(ReadFile(out) == data);
+  }
+  CHECK_FALSE(server.credit_violated());
+  // No temp files left behind.
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Path())) {
+    CHECK(entry.path().filename().string().find("receta-tmp") == std::string::npos);
+  }
+}
+
+TEST_CASE("BlobTransferTest.QueriesManyDigestsInBatches") {
+  FakeScheduler server;
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  server.PutBlob("present");
+  std::vector<std::string> digests;
+  for (size_t i = 0; i < net::kQueryBatchDigests + 5; ++i) {
+    digests.push_back(HashBytes(std::to_string(i)).ToHex());
+  }
+  digests.push_back(HashBytes("present").ToHex());
+  Result<std::vector<std::string>> missing = net::QueryMissingBlobs(*connection, digests);
+  REQUIRE_MESSAGE(missing.ok(), missing.error());
+  CHECK(missing->size() == digests.size() - 1);
+  CHECK(missing->front() == digests.front());
+  int queries = 0;
+  for (const std::string& name : server.requests()) queries += name == "BlobQuery";
+  CHECK(queries == 2);
+}
+
+TEST_CASE("BlobTransferTest.UploadRetriesOnceAfterAConflict") {
+  FakeScheduler once(FakeScheduler::Options{.conflicts_to_send = 1});
+  zmq::context_t context;
+  TempDir dir;
+  std::string data = Bytes(3000);
+  std::string path = dir.Write("f", data);
+  std::string digest = HashBytes(data).ToHex();
+  auto connection = MustConnect(context, once.endpoint());
+  Status uploaded = net::UploadBlob(*connection, path, digest, data.size());
+  CHECK_MESSAGE(uploaded.ok(), uploaded.message());
+
+  FakeScheduler always(FakeScheduler::Options{.conflicts_to_send = 100});
+  auto second = MustConnect(context, always.endpoint());
+  uploaded = net::UploadBlob(*second, path, digest, data.size());
+  REQUIRE_FALSE(uploaded.ok());
+  CHECK(uploaded.message().find("bytes do not hash to") != std::string::npos);
+}
+
+TEST_CASE("BlobTransferTest.UploadRefusesAFileChangedSinceHashing") {
+  FakeScheduler server;
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  TempDir dir;
+  std::string path = dir.Write("f", "new contents");
+  Status wrong_size = net::UploadBlob(*connection, path, HashBytes("old").ToHex(), 3);
+  REQUIRE_FALSE(wrong_size.ok());
+  CHECK(wrong_size.message().find(path + " changed after it was hashed") != std::string::npos);
+  Status same_size = net::UploadBlob(*connection, path, HashBytes("old contents").ToHex(), 12);
+  REQUIRE_FALSE(same_size.ok());
+  CHECK(same_size.message().find("no longer hash to") != std::string::npos);
+  Status missing = net::UploadBlob(*connection, dir.Path("absent"), HashBytes("").ToHex(), 0);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.message().find("cannot open " + dir.Path("absent")) != std::string::npos);
+}
+
+TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
+  FakeScheduler server(FakeScheduler::Options{.corrupt_downloads = true});
+  std::string data = Bytes(3u << 20);
+  server.PutBlob(data);
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  TempDir dir;
+  std::string digest = HashBytes(data).ToHex();
+  Status downloaded = net::DownloadBlob(*connection, digest, data.size(), dir.Path("out"));
+  REQUIRE_FALSE(downloaded.ok());
+  CHECK(downloaded.message().find("downloaded bytes of blob " + digest) != std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.Path()));
+}
+
+TEST_CASE("BlobTransferTest.DownloadOfMissingBlobNamesTheDigest") {
+  FakeScheduler server;
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  TempDir dir;
+  std::string digest = HashBytes("never uploaded").ToHex();
+  Status downloaded = net::DownloadBlob(*connection, digest, 14, dir.Path("out"));
+  REQUIRE_FALSE(downloaded.ok());
+  CHECK(downloaded.message().find("blob " + digest + " is not in the scheduler's store") !=
+        std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.Path()));
+
+  server.PutBlob("short");
+  downloaded = net::DownloadBlob(*connection, HashBytes("short").ToHex(), 99, dir.Path("out"));
+  REQUIRE_FALSE(downloaded.ok());
+  CHECK(downloaded.message().find("is 5 bytes there, but 99 were expected") != std::string::npos);
+}
+
+TEST_CASE("ConnectionTest.SilentSchedulerTimesOutNamingTheEndpoint") {
+  FakeScheduler server(FakeScheduler::Options{.silent = true});
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  auto started = std::chrono::steady_clock::now();
+  Result<protocol::ListRunsReply> reply =
+      connection->Call<protocol::ListRunsReply>(protocol::ListRuns{}, 300ms);
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error() == "no reply from the scheduler at " + server.endpoint() +
+                             " after 0.3s; is receta-scheduler running? (set --scheduler or "
+                             "RECETA_SCHEDULER)");
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+
+  TempDir dir;
+  Status downloaded = net::DownloadBlob(*connection, HashBytes("x").ToHex(), 1, dir.Path("o"), 200ms);
+  REQUIRE_FALSE(downloaded.ok());
+  CHECK(downloaded.message().find("stalled") != std::string::npos);
+  std::string path = dir.Write("f", "x");
+  Status uploaded = net::UploadBlob(*connection, path, HashBytes("x").ToHex(), 1, 200ms);
+  REQUIRE_FALSE(uploaded.ok());
+  CHECK(uploaded.message().find("stalled") != std::string::npos);
+}
+
+TEST_CASE("ConnectionTest.NobodyListeningTimesOut") {
+  zmq::context_t context;
+  // A port that was free a moment ago: bind, read the port, close.
+  std::string endpoint;
+  {
+    zmq::socket_t probe(context, zmq::socket_type::router);
+    probe.bind("tcp://127.0.0.1:*");
+    endpoint = probe.get(zmq::sockopt::last_endpoint);
+  }
+  auto connection = MustConnect(context, endpoint);
+  Result<protocol::Message> reply = connection->Request(protocol::ListWorkers{}, 200ms);
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error().find("no reply from the scheduler at " + endpoint) == 0);
+}
+
+TEST_CASE("ConnectionTest.ErrorRepliesAndWrongRepliesBecomeErrors") {
+  FakeScheduler server;
+  server.SetHandler([](const protocol::Message& request) -> std::optional<protocol::Message> {
+    if (std::holds_alternative<protocol::RunStatus>(request)) {
+      return protocol::Error{protocol::ErrorCode::kNotFound, "run r-9 not found"};
+    }
+    return protocol::CancelReply{"r-1", 2};
+  });
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  Result<protocol::RunStatusReply> status =
+      connection->Call<protocol::RunStatusReply>(protocol::RunStatus{"r-9"}, 2s);
+  CHECK(status.error() == "run r-9 not found");
+  Result<protocol::ListRunsReply> runs =
+      connection->Call<protocol::ListRunsReply>(protocol::ListRuns{}, 2s);
+  CHECK(runs.error() == "unexpected reply CancelReply to ListRuns (wanted ListRunsReply)");
+  Result<protocol::CancelReply> cancel =
+      connection->Call<protocol::CancelReply>(protocol::Cancel{"r-1", "test"}, 2s);
+  REQUIRE(cancel.ok());
+  CHECK(cancel->cancelled_steps == 2);
+}
+
+TEST_CASE("ConnectionTest.GarbageFromThePeerIsAnError") {
+  FakeScheduler server(FakeScheduler::Options{.garbage_replies = true});
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  Result<protocol::Message> reply = connection->Request(protocol::BlobQuery{}, 2s);
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error().find("undecodable message from " + server.endpoint()) == 0);
+}
+
+TEST_CASE("EndpointTest.ConnectRefusesMalformedEndpoints") {
+  zmq::context_t context;
+  for (const char* bad : {"", "localhost:7700", "tcp://127.0.0.1", "tcp://:7700",
+                          "tcp://127.0.0.1:http", "tcp://127.0.0.1:0", "tcp://127.0.0.1:70000",
+                          "tcp://127.0.0.1:*", "udp://1.2.3.4:5", "ipc://"}) {
+    CAPTURE(bad);
+    Result<std::unique_ptr<net::Connection>> connection = net::Connection::Connect(context, bad);
+    REQUIRE_FALSE(connection.ok());
+    CHECK(connection.error().find(std::string("bad scheduler endpoint '") + bad + "'") == 0);
+    CHECK(connection.error().find("expected tcp://HOST:PORT") != std::string::npos);
+  }
+  CHECK(net::CheckEndpoint("tcp://127.0.0.1:7700").ok());
+  CHECK(net::CheckEndpoint("tcp://sched.lab:1").ok());
+  CHECK(net::CheckEndpoint("ipc:///tmp/receta.sock").ok());
+}
+
+TEST_CASE("EndpointTest.FlagThenEnvThenFileThenDefault") {
+  TempDir dir;
+  std::string old_cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(dir.Path());
+  const char* old_env = getenv("RECETA_SCHEDULER");
+  std::string saved_env = old_env ? old_env : "";
+  unsetenv("RECETA_SCHEDULER");
+
+  CHECK(net::ResolveSchedulerEndpoint("") == "tcp://127.0.0.1:7700");
+  std::filesystem::create_directory(".receta");
+  testing::WriteFile(".receta/scheduler.endpoint", "tcp://127.0.0.1:41234\n");
+  CHECK(net::ResolveSchedulerEndpoint("") == "tcp://127.0.0.1:41234");
+  testing::WriteFile(".receta/scheduler.endpoint", "  \n");
+  CHECK(net::ResolveSchedulerEndpoint("") == "tcp://127.0.0.1:7700");
+  testing::WriteFile(".receta/scheduler.endpoint", "tcp://127.0.0.1:41234\n");
+  setenv("RECETA_SCHEDULER", "tcp://env:1", 1);
+  CHECK(net::ResolveSchedulerEndpoint("") == "tcp://env:1");
+  setenv("RECETA_SCHEDULER", "", 1);
+  CHECK(net::ResolveSchedulerEndpoint("") == "tcp://127.0.0.1:41234");
+  setenv("RECETA_SCHEDULER", "tcp://env:1", 1);
+  CHECK(net::ResolveSchedulerEndpoint(" tcp://flag:2 ") == "tcp://flag:2");
+
+  std::filesystem::current_path(old_cwd);
+  if (old_env) {
+    setenv("RECETA_SCHEDULER", saved_env.c_str(), 1);
+  } else {
+    unsetenv("RECETA_SCHEDULER");
+  }
+}

@@ -1,0 +1,224 @@
+// Local CAS cache, sandbox placement and output manifests, and the cap on
+// kept failed sandboxes: real files in temporary directories.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/hash/sha256.h"
+#include "test_files.h"
+#include "worker/failed_sandboxes.h"
+#include "worker/local_cache.h"
+#include "worker/sandbox.h"
+
+using receta::HashBytes;
+using receta::Status;
+using receta::testing::ReadFile;
+using receta::testing::TempDir;
+using namespace receta::worker;
+namespace fs = std::filesystem;
+
+namespace {
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+ino_t InodeOf(const std::string& path) {
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  return st.st_ino;
+}
+
+// Puts `contents` in `cache` and returns its digest.
+std::string Insert(LocalCache& cache, const std::string& contents) {
+  std::string digest = HashBytes(contents).ToHex();
+  std::string temp = cache.TempPath();
+  receta::testing::WriteFile(temp, contents);
+  REQUIRE(cache.Adopt(temp, digest).ok());
+  return digest;
+}
+
+receta::protocol::InputFile Input(const std::string& path, const std::string& digest) {
+  return {path, digest, "file", 0};
+}
+
+}  // namespace
+
+TEST_CASE("LocalCacheTest.AdoptStoresReadOnlyUnderShard") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  std::string digest = Insert(*cache, "hello");
+  CHECK(cache->BlobPath(digest) == dir.Path("cas/" + digest.substr(0, 2) + "/" + digest));
+  CHECK(cache->Contains(digest));
+  CHECK(ModeOf(cache->BlobPath(digest)) == 0444);
+  CHECK(ReadFile(cache->BlobPath(digest)) == "hello");
+  CHECK(fs::is_empty(dir.Path("cas/tmp")));
+}
+
+TEST_CASE("LocalCacheTest.MaterializeHardLinksReadOnlyAndExecutableVariant") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  std::string digest = Insert(*cache, "#!/bin/sh\necho hi\n");
+  REQUIRE(cache->Materialize(digest, dir.Path("a"), false).ok());
+  CHECK(InodeOf(dir.Path("a")) == InodeOf(cache->BlobPath(digest)));
+  CHECK(ModeOf(dir.Path("a")) == 0444);
+  REQUIRE(cache->Materialize(digest, dir.Path("x"), true).ok());
+  CHECK(ModeOf(dir.Path("x")) == 0555);
+  CHECK(ModeOf(cache->BlobPath(digest)) == 0444);  // the plain variant is untouched
+  CHECK(ReadFile(dir.Path("x")) == "#!/bin/sh\necho hi\n");
+}
+
+TEST_CASE("LocalCacheTest.BadInputs") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  std::string absent = HashBytes("absent").ToHex();
+  Status missing = cache->Materialize(absent, dir.Path("a"), false);
+  CHECK_FALSE(missing.ok());
+  CHECK(missing.message().find(absent) != std::string::npos);
+  CHECK_FALSE(cache->Materialize("../../etc/passwd", dir.Path("b"), false).ok());
+  CHECK_FALSE(cache->Adopt(dir.Write("t", "x"), "NOTADIGEST").ok());
+  // A directory that cannot be created is an error naming it.
+  dir.Write("file", "");
+  CHECK_FALSE(LocalCache::Open(dir.Path("file/cas")).ok());
+}
+
+TEST_CASE("LocalCacheTest.InsertCopyOfLinksSingleLinkFiles") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  std::string out = dir.Write("out.bin", "model");
+  std::string digest = HashBytes("model").ToHex();
+  REQUIRE(cache->InsertCopyOf(out, digest).ok());
+  CHECK(cache->Contains(digest));
+  CHECK(ReadFile(cache->BlobPath(digest)) == "model");
+  CHECK(InodeOf(out) == InodeOf(cache->BlobPath(digest)));
+  // A file with other links is copied, so its other names keep their mode.
+  std::string shared = dir.Write("shared", "data");
+  REQUIRE(link(shared.c_str(), dir.Path("shared2").c_str()) == 0);
+  REQUIRE(cache->InsertCopyOf(shared, HashBytes("data").ToHex()).ok());
+  CHECK(ModeOf(shared) != 0444);
+}
+
+TEST_CASE("SandboxTest.PlacesInputsAndPreparesOutputs") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  std::string d1 = Insert(*cache, "a,b\n1,2\n");
+  std::string d2 = Insert(*cache, "print('hi')\n");
+  auto sandbox = Sandbox::Create(dir.Path("sandboxes"), "run1.0-1");
+  REQUIRE_MESSAGE(sandbox.ok(), sandbox.error());
+  CHECK(sandbox->path() == dir.Path("sandboxes/run1.0-1"));
+  Status placed = sandbox->PlaceInputs({Input("data/raw/x.csv", d1), Input("src/p.py", d2)}, *cache);
+  REQUIRE_MESSAGE(placed.ok(), placed.message());
+  CHECK(ReadFile(sandbox->path() + "/data/raw/x.csv") == "a,b\n1,2\n");
+  CHECK(ModeOf(sandbox->path() + "/src/p.py") == 0444);
+  REQUIRE(sandbox->PrepareOutputs({"model/best/model.pkl", "eval"}).ok());
+  CHECK(fs::is_directory(sandbox->path() + "/model/best"));
+  CHECK_FALSE(fs::exists(sandbox->path() + "/eval"));
+}
+
+TEST_CASE("SandboxTest.RefusesBadInputs") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  std::string d = Insert(*cache, "x");
+  auto sandbox = Sandbox::Create(dir.Path("sandboxes"), "a-1");
+  REQUIRE(sandbox.ok());
+  for (const char* bad : {"../x", "/etc/passwd", "a/../../x", "", "a//b", "./a"}) {
+    Status s = sandbox->PlaceInputs({Input(bad, d)}, *cache);
+    CHECK_MESSAGE(!s.ok(), bad);
+  }
+  CHECK_FALSE(fs::exists(dir.Path("sandboxes/x")));
+  CHECK_FALSE(fs::exists(dir.Path("x")));
+  Status missing = sandbox->PlaceInputs({Input("in.txt", HashBytes("nope").ToHex())}, *cache);
+  CHECK(missing.message().find("in.txt") != std::string::npos);
+  receta::protocol::InputFile tree = Input("dir", d);
+  tree.kind = "dir";
+  CHECK_FALSE(sandbox->PlaceInputs({tree}, *cache).ok());
+  Status twice = sandbox->PlaceInputs({Input("f", d), Input("f/g", d)}, *cache);
+  CHECK_FALSE(twice.ok());
+  CHECK_FALSE(sandbox->PrepareOutputs({"../out"}).ok());
+  CHECK_FALSE(Sandbox::Create(dir.Path("sandboxes"), "../escape").ok());
+  CHECK_FALSE(Sandbox::Create(dir.Path("sandboxes"), "..").ok());
+}
+
+TEST_CASE("SandboxTest.ManifestListsFilesAndDirectoryContents") {
+  TempDir dir;
+  auto sandbox = Sandbox::Create(dir.Path("sandboxes"), "r.1-1");
+  REQUIRE(sandbox.ok());
+  std::string root = sandbox->path();
+  fs::create_directories(root + "/model/sub");
+  fs::create_directories(root + "/model/empty");
+  receta::testing::WriteFile(root + "/model/b.bin", "bb");
+  receta::testing::WriteFile(root + "/model/sub/a.txt", "a");
+  receta::testing::WriteFile(root + "/metrics.json", "{}");
+  chmod((root + "/metrics.json").c_str(), 0755);
+  auto manifest = sandbox->CollectOutputs({"model", "metrics.json", "model/b.bin"});
+  REQUIRE_MESSAGE(manifest.ok(), manifest.error());
+  REQUIRE(manifest->size() == 3);
+  CHECK((*manifest)[0].path == "metrics.json");
+  CHECK((*manifest)[0].executable);
+  CHECK((*manifest)[0].digest == HashBytes("{}").ToHex());
+  CHECK((*manifest)[1].path == "model/b.bin");
+  CHECK((*manifest)[1].size_bytes == 2);
+  CHECK_FALSE((*manifest)[1].executable);
+  CHECK((*manifest)[2].path == "model/sub/a.txt");
+}
+
+TEST_CASE("SandboxTest.MissingOutputAndSymlinksAreErrors") {
+  TempDir dir;
+  auto sandbox = Sandbox::Create(dir.Path("sandboxes"), "r.1-1");
+  REQUIRE(sandbox.ok());
+  auto missing = sandbox->CollectOutputs({"model/model.pkl"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error() == "declared output 'model/model.pkl' was not created by the step");
+  REQUIRE(symlink("/etc/passwd", (sandbox->path() + "/leak").c_str()) == 0);
+  auto leak = sandbox->CollectOutputs({"leak"});
+  REQUIRE_FALSE(leak.ok());
+  CHECK(leak.error().find("'leak'") != std::string::npos);
+  REQUIRE(symlink("/etc", (sandbox->path() + "/etcdir").c_str()) == 0);
+  CHECK_FALSE(sandbox->CollectOutputs({"etcdir/passwd"}).ok());
+}
+
+TEST_CASE("SandboxTest.RemoveTreeOpensReadOnlyDirectories") {
+  TempDir dir;
+  fs::create_directories(dir.Path("s/ro/inner"));
+  dir.Write("s/ro/inner/f", "x");
+  chmod(dir.Path("s/ro/inner").c_str(), 0555);
+  chmod(dir.Path("s/ro").c_str(), 0555);
+  CHECK(RemoveTree(dir.Path("s")).ok());
+  CHECK_FALSE(fs::exists(dir.Path("s")));
+  CHECK(RemoveTree(dir.Path("never")).ok());
+}
+
+TEST_CASE("FailedSandboxesTest.KeepsNewestWithinCountAndBytes") {
+  std::vector<KeptSandbox> kept = {{"a", 1, 10}, {"b", 2, 10}, {"c", 3, 10}, {"d", 4, 10}};
+  CHECK(SandboxesToRemove(kept, {3, 1000}) == std::vector<std::string>{"a"});
+  CHECK(SandboxesToRemove(kept, {10, 25}) == std::vector<std::string>{"b", "a"});
+  CHECK(SandboxesToRemove(kept, {10, 5}) == std::vector<std::string>{"d", "c", "b", "a"});
+  CHECK(SandboxesToRemove({}, {1, 1}).empty());
+}
+
+TEST_CASE("FailedSandboxesTest.MovesAndPrunesOnDisk") {
+  TempDir dir;
+  for (const char* name : {"x-1", "x-2", "x-3"}) {
+    auto sandbox = Sandbox::Create(dir.Path("sandboxes"), name);
+    REQUIRE(sandbox.ok());
+    receta::testing::WriteFile(sandbox->path() + "/log", "data");
+    auto kept = KeepFailedSandbox(sandbox->path(), dir.Path("failed"), {2, 1000});
+    REQUIRE_MESSAGE(kept.ok(), kept.error());
+    CHECK(*kept == dir.Path("failed/") + name);
+    CHECK_FALSE(fs::exists(sandbox->path()));
+  }
+  CHECK_FALSE(fs::exists(dir.Path("failed/x-1")));
+  CHECK(fs::exists(dir.Path("failed/x-2")));
+  CHECK(fs::exists(dir.Path("failed/x-3")));
+}

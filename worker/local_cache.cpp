@@ -1,0 +1,159 @@
+#include "worker/local_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+
+#include "common/protocol/validate.h"
+
+namespace receta::worker {
+namespace {
+
+std::string Errno() { return strerror(errno); }
+
+std::string RandomSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(rng() & 0xffffff);
+}
+
+Status MakeShard(const std::string& blob_path) {
+  std::string dir = blob_path.substr(0, blob_path.rfind('/'));
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::Error("cannot create cache directory " + dir + ": " + Errno());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CopyFile(const std::string& from, const std::string& to, unsigned mode) {
+  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Status::Error("cannot read " + from + ": " + Errno());
+  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    Status s = Status::Error("cannot create " + to + ": " + Errno());
+    close(in);
+    return s;
+  }
+  Status status;
+  char buffer[1 << 16];
+  while (true) {
+    ssize_t n = read(in, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = Status::Error("cannot read " + from + ": " + Errno());
+      break;
+    }
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(out, buffer + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        status = Status::Error("cannot write " + to + ": " + Errno());
+        break;
+      }
+      done += w;
+    }
+    if (!status.ok()) break;
+  }
+  if (status.ok() && fchmod(out, mode) != 0) {
+    status = Status::Error("cannot set the mode of " + to + ": " + Errno());
+  }
+  close(in);
+  if (close(out) != 0 && status.ok()) status = Status::Error("cannot write " + to + ": " + Errno());
+  if (!status.ok()) unlink(to.c_str());
+  return status;
+}
+
+Result<LocalCache> LocalCache::Open(const std::string& root) {
+  std::error_code ec;
+  std::filesystem::create_directories(root + "/tmp", ec);
+  if (ec) {
+    return Result<LocalCache>::Error("cannot create the worker's cache directory " + root +
+                                     "/tmp: " + ec.message() + " (check --work-dir)");
+  }
+  return LocalCache(root);
+}
+
+std::string LocalCache::BlobPath(const std::string& digest) const {
+  return root_ + "/" + digest.substr(0, 2) + "/" + digest;
+}
+
+bool LocalCache::Contains(const std::string& digest) const {
+  struct stat st;
+  return stat(BlobPath(digest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string LocalCache::TempPath() const { return root_ + "/tmp/blob-" + RandomSuffix(); }
+
+Status LocalCache::Adopt(const std::string& temp_path, const std::string& digest) {
+  if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
+  std::string dest = BlobPath(digest);
+  if (Status s = MakeShard(dest); !s.ok()) return s;
+  if (chmod(temp_path.c_str(), 0444) != 0 || rename(temp_path.c_str(), dest.c_str()) != 0) {
+    Status s = Status::Error("cannot store blob " + digest + " in the worker cache " + root_ +
+                             ": " + Errno());
+    unlink(temp_path.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status LocalCache::InsertCopyOf(const std::string& source, const std::string& digest) {
+  if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
+  if (Contains(digest)) return Status::Ok();
+  struct stat st;
+  if (lstat(source.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::Error("cannot store " + source + " in the worker cache: not a regular file");
+  }
+  std::string temp = TempPath();
+  // Why only single-link files: chmod on a link changes every name of the
+  // inode, and a step may have hard-linked a file it does not own.
+  bool linked = st.st_nlink == 1 && link(source.c_str(), temp.c_str()) == 0;
+  if (!linked) {
+    if (Status s = CopyFile(source, temp, 0444); !s.ok()) return s;
+  }
+  return Adopt(temp, digest);
+}
+
+Status LocalCache::EnsureExecutableVariant(const std::string& digest) const {
+  std::string exec_path = BlobPath(digest) + ".x";
+  if (access(exec_path.c_str(), F_OK) == 0) return Status::Ok();
+  std::string temp = TempPath();
+  if (Status s = CopyFile(BlobPath(digest), temp, 0555); !s.ok()) return s;
+  if (rename(temp.c_str(), exec_path.c_str()) != 0) {
+    Status s = Status::Error("cannot store " + exec_path + ": " + Errno());
+    unlink(temp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status LocalCache::Materialize(const std::string& digest, const std::string& dest,
+                               bool executable) const {
+  if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
+  if (!Contains(digest)) {
+    return Status::Error("blob " + digest + " is not in the worker cache " + root_);
+  }
+  if (executable) {
+    if (Status s = EnsureExecutableVariant(digest); !s.ok()) return s;
+  }
+  std::string source = BlobPath(digest) + (executable ? ".x" : "");
+  if (link(source.c_str(), dest.c_str()) == 0) return Status::Ok();
+  // EXDEV: sandbox on another file system; EMLINK: too many links to one
+  // popular blob; EPERM: file systems without hard links.
+  if (errno != EXDEV && errno != EMLINK && errno != EPERM) {
+    return Status::Error("cannot place blob " + digest + " at " + dest + ": " + Errno());
+  }
+  return CopyFile(source, dest, executable ? 0555 : 0444);
+}
+
+}  // namespace receta::worker

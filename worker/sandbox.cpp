@@ -1,0 +1,189 @@
+#include "worker/sandbox.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "common/hash/sha256.h"
+#include "common/protocol/validate.h"
+#include "worker/attempt_env.h"
+
+namespace receta::worker {
+namespace fs = std::filesystem;
+namespace {
+
+// Makes every directory between `root` and the parent of `relative`. A
+// component that exists as a non-directory is an error naming it.
+Status MakeParents(const std::string& root, const std::string& relative) {
+  size_t slash = 0;
+  while ((slash = relative.find('/', slash)) != std::string::npos) {
+    std::string dir = root + "/" + relative.substr(0, slash);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::Error("cannot create directory '" + relative.substr(0, slash) +
+                           "' in the sandbox: " + strerror(errno));
+    }
+    struct stat st;
+    if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::Error("'" + relative.substr(0, slash) +
+                           "' is a file in the sandbox, so it cannot hold '" + relative + "'");
+    }
+    ++slash;
+  }
+  return Status::Ok();
+}
+
+Result<protocol::FileEntry> HashEntry(const std::string& root, const std::string& relative,
+                                      const struct stat& st) {
+  Result<Digest> digest = HashFile(root + "/" + relative);
+  if (!digest.ok()) return Result<protocol::FileEntry>::Error(digest.error());
+  protocol::FileEntry entry;
+  entry.path = relative;
+  entry.digest = digest->ToHex();
+  entry.size_bytes = static_cast<uint64_t>(st.st_size);
+  entry.executable = (st.st_mode & S_IXUSR) != 0;
+  return entry;
+}
+
+// Adds every regular file under `relative` (a directory) to `out`.
+Status WalkOutputDir(const std::string& root, const std::string& relative,
+                     std::vector<protocol::FileEntry>& out) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(root + "/" + relative, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return Status::Error("cannot list output '" + relative + "': " + ec.message());
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    std::string child = relative + "/" + name;
+    struct stat st;
+    if (lstat((root + "/" + child).c_str(), &st) != 0) {
+      return Status::Error("cannot read output '" + child + "': " + strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (Status s = WalkOutputDir(root, child, out); !s.ok()) return s;
+    } else if (S_ISREG(st.st_mode)) {
+      Result<protocol::FileEntry> entry = HashEntry(root, child, st);
+      if (!entry.ok()) return entry.status();
+      out.push_back(std::move(*entry));
+    } else {
+      return Status::Error("output '" + child +
+                           "' is a symbolic link or special file; steps must write regular files");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::string& attempt_id) {
+  if (Status s = ValidateAttemptId(attempt_id); !s.ok()) return Result<Sandbox>::Error(s.message());
+  std::string path = sandboxes_root + "/" + attempt_id;
+  if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) {
+    return Result<Sandbox>::Error("cannot create sandbox " + path + ": " + ec.message());
+  }
+  return Sandbox(path);
+}
+
+Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs,
+                            const LocalCache& cache, const std::vector<bool>& executable) const {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const protocol::InputFile& input = inputs[i];
+    auto fail = [&](const std::string& why) {
+      return Status::Error("cannot place input '" + input.path + "': " + why);
+    };
+    if (Status s = protocol::ValidateRelativePath(input.path); !s.ok()) return fail(s.message());
+    if (input.kind != protocol::kInputKindFile) {
+      return fail("kind '" + input.kind + "' is not supported by this worker (only files)");
+    }
+    if (Status s = MakeParents(path_, input.path); !s.ok()) return fail(s.message());
+    std::string dest = path_ + "/" + input.path;
+    if (access(dest.c_str(), F_OK) == 0) return fail("another input or directory is already there");
+    bool exec = i < executable.size() && executable[i];
+    if (Status s = cache.Materialize(input.digest, dest, exec); !s.ok()) return fail(s.message());
+  }
+  return Status::Ok();
+}
+
+Status Sandbox::PrepareOutputs(const std::vector<std::string>& outputs) const {
+  for (const std::string& output : outputs) {
+    if (Status s = protocol::ValidateRelativePath(output); !s.ok()) {
+      return Status::Error("declared output '" + output + "': " + s.message());
+    }
+    if (Status s = MakeParents(path_, output); !s.ok()) {
+      return Status::Error("declared output '" + output + "': " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<protocol::FileEntry>> Sandbox::CollectOutputs(
+    const std::vector<std::string>& outputs) const {
+  using R = Result<std::vector<protocol::FileEntry>>;
+  std::vector<protocol::FileEntry> entries;
+  for (const std::string& output : outputs) {
+    if (Status s = protocol::ValidateRelativePath(output); !s.ok()) {
+      return R::Error("declared output '" + output + "': " + s.message());
+    }
+    // Why check each parent: a step could replace a parent directory with a
+    // symlink that leads out of the sandbox.
+    for (size_t slash = output.find('/'); slash != std::string::npos;
+         slash = output.find('/', slash + 1)) {
+      struct stat st;
+      if (lstat((path_ + "/" + output.substr(0, slash)).c_str(), &st) == 0 &&
+          !S_ISDIR(st.st_mode)) {
+        return R::Error("declared output '" + output + "': '" + output.substr(0, slash) +
+                        "' is not a directory in the sandbox");
+      }
+    }
+    struct stat st;
+    if (lstat((path_ + "/" + output).c_str(), &st) != 0) {
+      return R::Error("declared output '" + output + "' was not created by the step");
+    }
+    if (S_ISREG(st.st_mode)) {
+      Result<protocol::FileEntry> entry = HashEntry(path_, output, st);
+      if (!entry.ok()) return R::Error(entry.error());
+      entries.push_back(std::move(*entry));
+    } else if (S_ISDIR(st.st_mode)) {
+      if (Status s = WalkOutputDir(path_, output, entries); !s.ok()) return R::Error(s.message());
+    } else {
+      return R::Error("declared output '" + output +
+                      "' is a symbolic link or special file; steps must write regular files");
+    }
+  }
+  // Declared outputs may nest ("model" and "model/best.pkl"): one entry each.
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  entries.erase(std::unique(entries.begin(), entries.end(),
+                            [](const auto& a, const auto& b) { return a.path == b.path; }),
+                entries.end());
+  return entries;
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (!ec) return Status::Ok();
+  // A step may leave directories without write permission: open them up.
+  for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) {
+      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+  }
+  fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
+  ec.clear();
+  fs::remove_all(path, ec);
+  if (ec) return Status::Error("cannot remove " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace receta::worker

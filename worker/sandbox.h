@@ -1,0 +1,58 @@
+#pragma once
+// Sandbox: the fresh directory one attempt runs in,
+// <work-dir>/sandboxes/<attempt_id>. Inputs are placed from the local cache
+// (read-only hard links), parent directories of declared outputs are made,
+// and after the command exits the declared outputs are listed and hashed
+// into the manifest the worker reports.
+//
+// Every path comes from the scheduler and is checked before use: relative,
+// no '..' or empty parts (protocol::ValidateRelativePath), so nothing is
+// placed or read outside the sandbox. Only files the worker made exist in it
+// before the step runs, so no symlink can redirect a placement; outputs that
+// are symlinks are refused (they could point anywhere on the machine).
+
+#include <string>
+#include <vector>
+
+#include "common/protocol/messages.h"
+#include "common/status.h"
+#include "worker/local_cache.h"
+
+namespace receta::worker {
+
+class Sandbox {
+ public:
+  /// Creates `sandboxes_root`/`attempt_id`, removing a leftover of the same
+  /// name first. The attempt id must pass ValidateAttemptId.
+  static Result<Sandbox> Create(const std::string& sandboxes_root, const std::string& attempt_id);
+
+  const std::string& path() const { return path_; }
+
+  /// Places every input (kind "file") from `cache`, making parent
+  /// directories. Errors name the input: a bad path, a kind other than
+  /// "file", a blob missing from the cache, two inputs at one path.
+  Status PlaceInputs(const std::vector<protocol::InputFile>& inputs, const LocalCache& cache,
+                     const std::vector<bool>& executable = {}) const;
+
+  /// Makes the parent directories of each declared output. A bad path, or
+  /// an output whose parent is an input file, is an error naming it.
+  Status PrepareOutputs(const std::vector<std::string>& outputs) const;
+
+  /// The manifest after the step: one entry per regular file under each
+  /// declared output (a file, or a directory walked recursively), paths
+  /// relative to the sandbox root with '/', sorted, each hashed. A missing
+  /// output is the error "declared output 'PATH' was not created by the
+  /// step"; a symlink or special file is refused with its path.
+  Result<std::vector<protocol::FileEntry>> CollectOutputs(
+      const std::vector<std::string>& outputs) const;
+
+ private:
+  explicit Sandbox(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+/// Removes `path` and everything under it, also when the step made
+/// read-only directories in it. Missing is fine.
+Status RemoveTree(const std::string& path);
+
+}  // namespace receta::worker
