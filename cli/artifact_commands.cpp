@@ -54,8 +54,8 @@ int ArtifactsGetCommand(const ArtifactGetArgs& args, std::ostream& out, std::ost
     if (++listed <= 20) available += "\n  " + artifact["path"].AsString();
   }
   if (found == nullptr) {
-    std::string message = "step '" + args.step + "' of run " + args.run_id + " has no artifact '" +
-                          args.path + "'";
+    std::string message =
+        "step '" + args.step + "' of run " + args.run_id + " has no artifact '" + args.path + "'";
     if (listed == 0) return Fail(err, message + "; it has no artifacts at all");
     if (listed > 20) available += "\n  ... and " + std::to_string(listed - 20) + " more";
     return Fail(err, message + "; its artifacts are:" + available);

@@ -13,7 +13,8 @@ constexpr size_t kFullKeyChars = 64;
 // A key prefix (as `cache ls` shows them) resolved to the one full key it
 // starts; an error when it matches none or several.
 Result<std::string> ResolveKey(SchedulerClient& client, const std::string& prefix) {
-  Result<protocol::CacheListReply> reply = client.Call<protocol::CacheListReply>(protocol::CacheList{});
+  Result<protocol::CacheListReply> reply =
+      client.Call<protocol::CacheListReply>(protocol::CacheList{});
   if (!reply.ok()) return reply.status();
   Result<JsonValue> entries = ParseDocument(reply->entries_json, "cache entries");
   if (!entries.ok()) return entries.status();
@@ -87,8 +88,9 @@ int CacheGcCommand(const ClientArgs& args, uint32_t keep_runs, std::ostream& out
       (*client)->Call<protocol::CacheGcReply>(protocol::CacheGc{keep_runs}, kSlowTimeout);
   if (!reply.ok()) return Fail(err, reply.status());
   if (args.json) {
-    out << "{\"blobs_removed\": " << reply->blobs_removed << ", \"bytes_freed\": "
-        << reply->bytes_freed << ", \"blobs_kept\": " << reply->blobs_kept << "}\n";
+    out << "{\"blobs_removed\": " << reply->blobs_removed
+        << ", \"bytes_freed\": " << reply->bytes_freed << ", \"blobs_kept\": " << reply->blobs_kept
+        << "}\n";
     return 0;
   }
   out << "removed " << reply->blobs_removed << " blob" << (reply->blobs_removed == 1 ? "" : "s")

@@ -29,12 +29,14 @@ void AddClientVerbs(CLI::App& app, ClientVerbs& v) {
   AddClientOptions(v.submit_cmd, v.submit.client);
 
   v.runs_cmd = app.add_subcommand("runs", "Recent runs, newest first");
-  v.runs_cmd->add_option("--limit", v.runs.limit, "How many runs to show")->capture_default_str()
+  v.runs_cmd->add_option("--limit", v.runs.limit, "How many runs to show")
+      ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
   v.runs_cmd->add_option("--dag", v.runs.dag, "Only runs of this DAG");
   AddClientOptions(v.runs_cmd, v.runs.client);
 
-  v.status_cmd = app.add_subcommand("status", "A run's steps: state, worker, duration, cache, errors");
+  v.status_cmd =
+      app.add_subcommand("status", "A run's steps: state, worker, duration, cache, errors");
   v.status_cmd->add_option("RUN", v.status_run, "Run id (see `receta runs`)")->required();
   AddClientOptions(v.status_cmd, v.status_client);
 
@@ -46,7 +48,7 @@ void AddClientVerbs(CLI::App& app, ClientVerbs& v) {
   v.logs_cmd->add_option("RUN", v.logs.run_id, "Run id")->required();
   v.logs_cmd->add_option("STEP", v.logs.step, "Step name")->required();
   v.logs_cmd->add_option("--attempt", v.logs.attempt, "Attempt number (default: the latest)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
   v.logs_cmd->add_flag("-f,--follow", v.logs.follow, "Keep printing until the attempt ends");
   AddClientOptions(v.logs_cmd, v.logs.client, /*json=*/false);
 

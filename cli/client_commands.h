@@ -51,8 +51,8 @@ int CancelCommand(const ClientArgs& client, const std::string& run_id, std::ostr
 
 int WorkersCommand(const ClientArgs& client, std::ostream& out, std::ostream& err);
 
-int ArtifactsLsCommand(const ClientArgs& client, const std::string& run_id,
-                       const std::string& step, std::ostream& out, std::ostream& err);
+int ArtifactsLsCommand(const ClientArgs& client, const std::string& run_id, const std::string& step,
+                       std::ostream& out, std::ostream& err);
 
 struct ArtifactGetArgs {
   ClientArgs client;

@@ -72,7 +72,8 @@ Result<std::string> AttemptId(SchedulerClient& client, const std::string& run_id
       if (attempt["number"].AsInt() == number) return attempt["id"].AsString();
       numbers += (numbers.empty() ? "" : ", ") + std::to_string(attempt["number"].AsInt());
     }
-    if (numbers.empty()) return Status::Error("step '" + step + "' of run " + run_id + " has not run yet");
+    if (numbers.empty())
+      return Status::Error("step '" + step + "' of run " + run_id + " has not run yet");
     return Status::Error("step '" + step + "' of run " + run_id + " has no attempt " +
                          std::to_string(number) + "; its attempts are " + numbers);
   }
@@ -99,8 +100,8 @@ int LogsCommand(const LogsArgs& args, std::ostream& out, std::ostream& err) {
   }
   request.wait_ms = args.follow ? kLongPollWaitMs : 0;
   while (true) {
-    Result<protocol::LogsReply> reply =
-        (*client)->Call<protocol::LogsReply>(request, args.follow ? kLongPollTimeout : kReadTimeout);
+    Result<protocol::LogsReply> reply = (*client)->Call<protocol::LogsReply>(
+        request, args.follow ? kLongPollTimeout : kReadTimeout);
     if (!reply.ok()) return Fail(err, reply.status());
     out.write(reply->data.data(), static_cast<std::streamsize>(reply->data.size()));
     out.flush();

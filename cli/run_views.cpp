@@ -53,15 +53,16 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
   }
   out << "run " << Text(run["id"]) << "  DAG " << Text(run["dag"]);
   if (!run["dag_file"].AsString().empty()) out << " (" << run["dag_file"].AsString() << ")";
-  out << "  " << Text(run["state"]) << "  started " << FormatLocalTime(run["submitted_ms"].AsInt(), now_ms)
-      << "  " << FormatDuration(run["duration_ms"].AsInt()) << "  " << done << "/"
-      << run["steps"].size() << " steps done\n";
+  out << "  " << Text(run["state"]) << "  started "
+      << FormatLocalTime(run["submitted_ms"].AsInt(), now_ms) << "  "
+      << FormatDuration(run["duration_ms"].AsInt()) << "  " << done << "/" << run["steps"].size()
+      << " steps done\n";
   if (run["params"].size() > 0) {
     out << "params:";
     for (const JsonMember& param : run["params"].Members()) {
       std::string value = param.value.is_string() ? param.value.AsString() : "";
       if (!param.value.is_string()) {
-        value = param.value.is_bool() ? (param.value.AsBool() ? "true" : "false")
+        value = param.value.is_bool()      ? (param.value.AsBool() ? "true" : "false")
                 : param.value.is_integer() ? std::to_string(param.value.AsInt())
                                            : std::to_string(param.value.AsNumber());
       }
@@ -87,7 +88,8 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
     if (state == "waiting" || !error.empty()) {
       std::string why = !error.empty() ? error : reason;
       if (!reason.empty() && !error.empty() && reason != error) why = reason + ": " + error;
-      if (!why.empty()) table.AddNote("    " + std::string(state == "waiting" ? "waiting: " : "error: ") + why);
+      if (!why.empty())
+        table.AddNote("    " + std::string(state == "waiting" ? "waiting: " : "error: ") + why);
     }
   }
   table.Render(out);
@@ -136,7 +138,8 @@ std::string RenderCacheEntries(const JsonValue& entries, int64_t now_ms) {
   for (const JsonValue& entry : entries.Items()) {
     table.AddRow({entry["key"].AsString().substr(0, 16), Text(entry["dag"]), Text(entry["step"]),
                   Text(entry["run_id"]), FormatLocalTime(entry["created_ms"].AsInt(), now_ms),
-                  Int(entry["files"]), FormatBytes(static_cast<uint64_t>(entry["size_bytes"].AsInt()))});
+                  Int(entry["files"]),
+                  FormatBytes(static_cast<uint64_t>(entry["size_bytes"].AsInt()))});
   }
   std::ostringstream out;
   table.Render(out);

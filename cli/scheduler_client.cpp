@@ -6,7 +6,8 @@
 
 namespace receta::cli {
 
-Result<std::unique_ptr<SchedulerClient>> SchedulerClient::Connect(const std::string& scheduler_flag) {
+Result<std::unique_ptr<SchedulerClient>> SchedulerClient::Connect(
+    const std::string& scheduler_flag) {
   std::string endpoint = net::ResolveSchedulerEndpoint(scheduler_flag);
   std::unique_ptr<SchedulerClient> client(new SchedulerClient());
   Result<std::unique_ptr<net::Connection>> connection =

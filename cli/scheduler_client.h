@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-
 #include <zmq.hpp>
 
 #include "common/json/json_value.h"

@@ -67,8 +67,8 @@ Status UploadMissing(SchedulerClient& client, const WorkspaceInputs& inputs, std
       << FormatBytes(total_bytes) << ") the scheduler does not have\n";
   for (const std::string& digest : *missing) {
     const WorkspaceFile& file = *by_digest[digest];
-    Status uploaded = net::UploadBlob(client.connection(), file.disk_path, digest,
-                                      file.entry.size_bytes);
+    Status uploaded =
+        net::UploadBlob(client.connection(), file.disk_path, digest, file.entry.size_bytes);
     if (!uploaded.ok()) return uploaded.WithContext("uploading " + file.entry.path);
   }
   return Status::Ok();
@@ -115,8 +115,10 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   request.params = params;
   request.no_cache = args.no_cache;
   for (const WorkspaceFile& file : inputs->files) request.workspace.push_back(file.entry);
-  Result<protocol::SubmitReply> reply = (*client)->Call<protocol::SubmitReply>(request, kSlowTimeout);
-  if (!reply.ok()) return Fail(err, reply.status().WithContext("the scheduler refused " + args.file));
+  Result<protocol::SubmitReply> reply =
+      (*client)->Call<protocol::SubmitReply>(request, kSlowTimeout);
+  if (!reply.ok())
+    return Fail(err, reply.status().WithContext("the scheduler refused " + args.file));
 
   if (args.client.json && !args.wait) {
     out << "{\"run_id\": " << JsonQuote(reply->run_id) << "}\n";

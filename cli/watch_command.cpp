@@ -49,9 +49,10 @@ void PrintSummary(const JsonValue& run, std::ostream& out) {
     cached += state == "cached";
     ran += state == "succeeded";
   }
+  int64_t duration_ms = run["duration_ms"].AsInt();
   out << "run " << run["id"].AsString() << " " << run["state"].AsString() << " in "
-      << FormatDuration(run["duration_ms"].AsInt()) << ": " << ran << " ran, " << cached
-      << " cached, " << run["steps"].size() << " steps\n";
+      << (duration_ms > 0 ? FormatDuration(duration_ms) : "0.0s") << ": " << ran << " ran, "
+      << cached << " cached, " << run["steps"].size() << " steps\n";
   for (const JsonValue& step : run["steps"].Items()) {
     std::string state = step["state"].AsString();
     if (state == "failed" || state == "gate_failed") {
@@ -75,7 +76,8 @@ int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& 
   TerminalSize terminal = tty ? QueryTerminal() : TerminalSize{};
   auto draw = [&] {
     if (!tty || json) return;
-    std::vector<std::string> lines = view.Screen(NowMs(), terminal.rows > 6 ? terminal.rows - 4 : 2);
+    std::vector<std::string> lines =
+        view.Screen(NowMs(), terminal.rows > 6 ? terminal.rows - 4 : 2);
     // Why cut: a wrapped line would throw off the cursor-up count.
     for (std::string& line : lines) {
       if (line.size() >= terminal.columns) line.resize(terminal.columns - 1);
@@ -85,7 +87,8 @@ int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& 
   };
   if (!tty && !json && !view.finished()) {
     out << "watching run " << view.run_id() << ": " << view.steps_done() << "/"
-        << view.steps().size() << " steps done\n" << std::flush;
+        << view.steps().size() << " steps done\n"
+        << std::flush;
   }
   draw();
   auto failing_since = std::chrono::steady_clock::time_point();
@@ -94,7 +97,8 @@ int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& 
     request.run_id = run_id;
     request.after_seq = after_seq;
     request.wait_ms = kLongPollWaitMs;
-    Result<protocol::EventsReply> reply = client.Call<protocol::EventsReply>(request, kLongPollTimeout);
+    Result<protocol::EventsReply> reply =
+        client.Call<protocol::EventsReply>(request, kLongPollTimeout);
     if (!reply.ok() && !client.connection().last_request_timed_out()) {
       return Fail(err, reply.status());
     }

@@ -12,11 +12,11 @@ namespace {
 // "state" of its own.
 const std::map<std::string, std::string>& StateOfEvent() {
   static const std::map<std::string, std::string> kStates = {
-      {"step_ready", "ready"},         {"step_dispatched", "dispatched"},
-      {"step_started", "running"},     {"step_succeeded", "succeeded"},
-      {"step_cached", "cached"},       {"step_failed", "failed"},
-      {"step_skipped", "skipped"},     {"step_cancelled", "cancelled"},
-      {"gate_failed", "gate_failed"},  {"step_waiting", "waiting"},
+      {"step_ready", "ready"},        {"step_dispatched", "dispatched"},
+      {"step_started", "running"},    {"step_succeeded", "succeeded"},
+      {"step_cached", "cached"},      {"step_failed", "failed"},
+      {"step_skipped", "skipped"},    {"step_cancelled", "cancelled"},
+      {"gate_failed", "gate_failed"}, {"step_waiting", "waiting"},
   };
   return kStates;
 }
@@ -119,8 +119,8 @@ std::string WatchView::ProgressBar(size_t width) const {
 std::vector<std::string> WatchView::Screen(int64_t now_ms, size_t max_step_lines) const {
   std::vector<std::string> lines;
   int64_t end_ms = finished_ms_ > 0 ? finished_ms_ : now_ms;
-  lines.push_back("run " + run_id_ + " (" + dag_ + ") " + run_state_ + "  " + ProgressBar() +
-                  "  " + FormatDuration(submitted_ms_ > 0 ? end_ms - submitted_ms_ : 0));
+  lines.push_back("run " + run_id_ + " (" + dag_ + ") " + run_state_ + "  " + ProgressBar() + "  " +
+                  FormatDuration(submitted_ms_ > 0 ? end_ms - submitted_ms_ : 0));
   size_t name_width = 4;
   for (const StepRow& row : steps_) name_width = std::max(name_width, row.name.size());
   // Why: a 1,000-step DAG cannot fit a terminal; show what moves (running,
@@ -138,7 +138,8 @@ std::vector<std::string> WatchView::Screen(int64_t now_ms, size_t max_step_lines
     for (const StepRow& row : steps_) shown.push_back(&row);
   }
   for (const StepRow* row : shown) {
-    std::string line = "  " + row->name + std::string(name_width - row->name.size() + 2, ' ') + row->state;
+    std::string line =
+        "  " + row->name + std::string(name_width - row->name.size() + 2, ' ') + row->state;
     int64_t duration = row->started_ms > 0 ? now_ms - row->started_ms : row->duration_ms;
     if (row->state == "running" || duration > 0) {
       line += std::string(row->state.size() < 12 ? 12 - row->state.size() : 1, ' ') +
@@ -147,8 +148,8 @@ std::vector<std::string> WatchView::Screen(int64_t now_ms, size_t max_step_lines
     if (!row->worker.empty() && (row->state == "running" || row->state == "dispatched")) {
       line += "  on " + row->worker;
     }
-    if (!row->message.empty() && (row->state == "failed" || row->state == "gate_failed" ||
-                                   row->state == "waiting")) {
+    if (!row->message.empty() &&
+        (row->state == "failed" || row->state == "gate_failed" || row->state == "waiting")) {
       line += "  " + row->message;
     }
     lines.push_back(line);

@@ -35,9 +35,9 @@ class Hasher {
       std::string rel = entry.relative_path.empty() ? path : path + "/" + entry.relative_path;
       std::string full = entry.relative_path.empty() ? disk : disk + "/" + entry.relative_path;
       if (entry.kind == EntryKind::kFile) {
-        files_.emplace(rel, WorkspaceFile{{rel, entry.digest.ToHex(), entry.size_bytes,
-                                           entry.executable},
-                                          full});
+        files_.emplace(
+            rel,
+            WorkspaceFile{{rel, entry.digest.ToHex(), entry.size_bytes, entry.executable}, full});
       } else if (entry.kind == EntryKind::kSymlink) {
         if (Status s = Follow(full, rel, depth); !s.ok()) return s;
       }
@@ -98,7 +98,8 @@ Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
   std::string root = std::filesystem::absolute(workspace_root.empty() ? "." : workspace_root, error)
                          .lexically_normal()
                          .string();
-  if (error) return Status::Error("cannot resolve workspace " + workspace_root + ": " + error.message());
+  if (error)
+    return Status::Error("cannot resolve workspace " + workspace_root + ": " + error.message());
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   Hasher hasher(cache);
   for (const std::string& path : paths) {

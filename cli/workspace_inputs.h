@@ -30,7 +30,7 @@ struct WorkspaceInputs {
   std::vector<WorkspaceFile> files;  // sorted by entry.path, unique
   uint64_t files_read = 0;           // hashed from their bytes
   uint64_t bytes_read = 0;
-  uint64_t cache_hits = 0;           // digest taken from the stat cache
+  uint64_t cache_hits = 0;  // digest taken from the stat cache
 };
 
 /// The workspace-relative input paths that no step of `dag` produces

@@ -60,10 +60,10 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
   if (Status s = temp.Create(); !s.ok()) return s;
 
   Sha256 hasher;
-  uint64_t hashed = 0;      // bytes fed to the hasher, in order
-  uint64_t requested = 0;   // bytes asked for so far
-  std::map<uint64_t, uint64_t> in_flight;   // request id -> offset
-  std::map<uint64_t, std::string> early;    // offset -> chunk that came out of order
+  uint64_t hashed = 0;                     // bytes fed to the hasher, in order
+  uint64_t requested = 0;                  // bytes asked for so far
+  std::map<uint64_t, uint64_t> in_flight;  // request id -> offset
+  std::map<uint64_t, std::string> early;   // offset -> chunk that came out of order
   while (hashed < size_bytes) {
     while (in_flight.size() < kTransferWindowChunks && requested < size_bytes) {
       uint64_t length = std::min(kTransferChunkBytes, size_bytes - requested);
@@ -87,8 +87,10 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
     in_flight.erase(it);
     if (auto* error = std::get_if<protocol::Error>(&message.envelope.message)) {
       if (error->code == protocol::ErrorCode::kNotFound) {
+        std::string detail =
+            error->message.find(digest) == std::string::npos ? ": " + error->message : "";
         return Status::Error("blob " + digest + " is not in the scheduler's store at " +
-                             connection.endpoint() + ": " + error->message);
+                             connection.endpoint() + detail);
       }
       return Status::Error("downloading " + what + " failed: " + error->message);
     }
@@ -124,7 +126,8 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
   std::string got = hasher.Finish().ToHex();
   if (got != digest) {
     return Status::Error("downloaded bytes of blob " + digest + " from " + connection.endpoint() +
-                         " hash to " + got + "; the scheduler's copy is damaged (run `receta "
+                         " hash to " + got +
+                         "; the scheduler's copy is damaged (run `receta "
                          "cache gc` there, then re-run the step that made it)");
   }
   return temp.Commit();

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "net/connection.h"
 #include "common/status.h"
+#include "net/connection.h"
 
 namespace receta::net {
 

@@ -22,9 +22,8 @@ struct UploadOutcome {
 
 std::string Short(const std::string& digest) { return digest.substr(0, 12); }
 
-UploadOutcome UploadOnce(Connection& connection, const std::string& path,
-                         const std::string& digest, uint64_t size_bytes,
-                         std::chrono::milliseconds timeout) {
+UploadOutcome UploadOnce(Connection& connection, const std::string& path, const std::string& digest,
+                         uint64_t size_bytes, std::chrono::milliseconds timeout) {
   auto fail = [](std::string message) { return UploadOutcome{Status::Error(std::move(message))}; };
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(ErrnoText("cannot open", path));
@@ -46,8 +45,8 @@ UploadOutcome UploadOnce(Connection& connection, const std::string& path,
   bool ended = false;
   Sha256 hasher;
   std::string buffer;
-  const std::string what = "upload of " + path + " (blob " + Short(digest) + ") to the scheduler at " +
-                           connection.endpoint();
+  const std::string what = "upload of " + path + " (blob " + Short(digest) +
+                           ") to the scheduler at " + connection.endpoint();
   while (true) {
     while (got_credit && sent < size_bytes && sent < allowed) {
       uint64_t length = std::min({kTransferChunkBytes, size_bytes - sent, allowed - sent});
@@ -63,7 +62,8 @@ UploadOutcome UploadOnce(Connection& connection, const std::string& path,
         return fail(path + " changed after it was hashed (its bytes no longer hash to " + digest +
                     "); try again once nothing is writing to it");
       }
-      if (Status s = connection.Send(protocol::BlobPutEnd{digest, size_bytes}, request_id); !s.ok()) {
+      if (Status s = connection.Send(protocol::BlobPutEnd{digest, size_bytes}, request_id);
+          !s.ok()) {
         return {s};
       }
       ended = true;

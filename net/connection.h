@@ -8,7 +8,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "common/protocol/codec.h"

@@ -58,7 +58,8 @@ Status CheckEndpoint(const std::string& endpoint) {
   std::string port = rest.substr(colon + 1);
   if (host.empty()) return bad("no host");
   if (port == "*") return bad("'*' is for binding; connect to the port the scheduler chose");
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
     return bad("port '" + port + "' is not a number");
   }
   int number = std::atoi(port.c_str());

@@ -44,8 +44,8 @@ Status ReadAt(int fd, uint64_t offset, uint64_t length, const std::string& path,
 Status WriteAt(int fd, uint64_t offset, std::string_view data, const std::string& path) {
   uint64_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                         static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error(ErrnoText("cannot write", path));

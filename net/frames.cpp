@@ -11,10 +11,9 @@ namespace {
 // chunk up to kMaxBlobChunkBytes) must pass; ZMQ_MAXMSGSIZE applies to each
 // frame on its own, so the larger of the two is the cap. A bigger frame makes
 // ZeroMQ drop the connection of the peer that sent it, before any allocation.
-constexpr int64_t kMaxFrameBytes =
-    static_cast<int64_t>(protocol::kMaxMessageBytes > protocol::kMaxBlobChunkBytes
-                             ? protocol::kMaxMessageBytes
-                             : protocol::kMaxBlobChunkBytes);
+constexpr int64_t kMaxFrameBytes = static_cast<int64_t>(
+    protocol::kMaxMessageBytes > protocol::kMaxBlobChunkBytes ? protocol::kMaxMessageBytes
+                                                              : protocol::kMaxBlobChunkBytes);
 // Why: the default of 1000 messages can fill with LogChunks of many attempts
 // during a burst; messages are small except blob chunks, which credit bounds.
 constexpr int kHighWaterMark = 10000;

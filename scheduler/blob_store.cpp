@@ -44,7 +44,8 @@ Status Install(int fd, const std::string& temp_path, const std::string& final_pa
   if (::fchmod(fd, 0444) != 0) return Status::Error(temp_path + ": chmod failed: " + ErrnoText());
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(final_path).parent_path(), ec);
-  if (ec) return Status::Error("cannot create the directory of " + final_path + ": " + ec.message());
+  if (ec)
+    return Status::Error("cannot create the directory of " + final_path + ": " + ec.message());
   // Why rename may replace: two uploads of one digest carry the same bytes,
   // so the second rename swaps identical content atomically.
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
@@ -68,12 +69,14 @@ class FileBlobWriter final : public BlobWriter {
     if (!fd_.valid()) return Status::Error(Name() + ": the writer is closed (finished or aborted)");
     if (offset != written_) {
       return Status::Error(Name() + ": chunk at offset " + std::to_string(offset) + ", but " +
-                           std::to_string(written_) + " bytes are written; chunks must arrive in order");
+                           std::to_string(written_) +
+                           " bytes are written; chunks must arrive in order");
     }
     if (bytes.size() > size_bytes_ - written_) {
-      return Status::Error(Name() + ": chunk of " + std::to_string(bytes.size()) + " bytes at offset " +
-                           std::to_string(offset) + " runs past the declared size of " +
-                           std::to_string(size_bytes_) + " bytes");
+      return Status::Error(Name() + ": chunk of " + std::to_string(bytes.size()) +
+                           " bytes at offset " + std::to_string(offset) +
+                           " runs past the declared size of " + std::to_string(size_bytes_) +
+                           " bytes");
     }
     if (Status s = WriteAll(fd_.get(), bytes, temp_path_); !s.ok()) return s.WithContext(Name());
     hasher_.Update(bytes);
@@ -88,13 +91,15 @@ class FileBlobWriter final : public BlobWriter {
     if (written_ != size_bytes_) {
       Abort();
       return Status::Error(Name() + ": " + std::to_string(written_) + " bytes arrived, " +
-                           std::to_string(size_bytes_) + " were declared; the upload was cut short");
+                           std::to_string(size_bytes_) +
+                           " were declared; the upload was cut short");
     }
     std::string actual = hasher_.Finish().ToHex();
     if (actual != digest_) {
       Abort();
-      return Status::Error(Name() + ": the " + std::to_string(written_) + " bytes that arrived hash to " +
-                           actual + ", not to the digest declared; nothing was stored");
+      return Status::Error(Name() + ": the " + std::to_string(written_) +
+                           " bytes that arrived hash to " + actual +
+                           ", not to the digest declared; nothing was stored");
     }
     if (Status s = Install(fd_.get(), temp_path_, final_path_); !s.ok()) {
       Abort();
@@ -137,7 +142,8 @@ class FileBlobStore final : public BlobStore {
     if (Status s = CheckDigest(digest); !s.ok()) return s;
     struct stat st;
     if (::stat(PathOf(digest).c_str(), &st) != 0) {
-      return Status::Error("blob " + digest + " is not in the store (" + PathOf(digest) + ": " + ErrnoText() + ")");
+      return Status::Error("blob " + digest + " is not in the store (" + PathOf(digest) + ": " +
+                           ErrnoText() + ")");
     }
     return static_cast<uint64_t>(st.st_size);
   }
@@ -147,17 +153,19 @@ class FileBlobStore final : public BlobStore {
     return dir_ + "/" + digest.substr(0, 2) + "/" + digest;
   }
 
-  Result<std::unique_ptr<BlobWriter>> BeginWrite(const std::string& digest, uint64_t size_bytes) override {
+  Result<std::unique_ptr<BlobWriter>> BeginWrite(const std::string& digest,
+                                                 uint64_t size_bytes) override {
     if (Status s = CheckDigest(digest); !s.ok()) return s;
     Result<std::pair<UniqueFd, std::string>> temp = MakeTemp(digest);
     if (!temp.ok()) return temp.status();
     auto& [fd, temp_path] = *temp;
-    return std::unique_ptr<BlobWriter>(
-        std::make_unique<FileBlobWriter>(std::move(fd), std::move(temp_path), PathOf(digest), digest, size_bytes));
+    return std::unique_ptr<BlobWriter>(std::make_unique<FileBlobWriter>(
+        std::move(fd), std::move(temp_path), PathOf(digest), digest, size_bytes));
   }
 
   Result<std::string> PutFile(const std::string& path) override;
-  Result<std::string> ReadChunk(const std::string& digest, uint64_t offset, uint64_t length) const override;
+  Result<std::string> ReadChunk(const std::string& digest, uint64_t offset,
+                                uint64_t length) const override;
   Status VerifyBlob(const std::string& digest) override;
 
   Status Remove(const std::string& digest) override {
@@ -175,7 +183,8 @@ class FileBlobStore final : public BlobStore {
   Result<std::pair<UniqueFd, std::string>> MakeTemp(const std::string& stem) const {
     std::string path = tmp_dir_ + "/" + stem + ".XXXXXX";
     UniqueFd fd(::mkostemp(path.data(), O_CLOEXEC));
-    if (!fd.valid()) return Status::Error("cannot create a temp file in " + tmp_dir_ + ": " + ErrnoText());
+    if (!fd.valid())
+      return Status::Error("cannot create a temp file in " + tmp_dir_ + ": " + ErrnoText());
     return std::make_pair(std::move(fd), std::move(path));
   }
 
@@ -211,29 +220,33 @@ Result<std::string> FileBlobStore::PutFile(const std::string& path) {
   return digest;
 }
 
-Result<std::string> FileBlobStore::ReadChunk(const std::string& digest, uint64_t offset, uint64_t length) const {
+Result<std::string> FileBlobStore::ReadChunk(const std::string& digest, uint64_t offset,
+                                             uint64_t length) const {
   if (Status s = CheckDigest(digest); !s.ok()) return s;
   if (length > kMaxReadChunkBytes) {
-    return Status::Error("blob " + digest + ": a read of " + std::to_string(length) + " bytes is over the limit of " +
-                         std::to_string(kMaxReadChunkBytes) + "; read in chunks");
+    return Status::Error("blob " + digest + ": a read of " + std::to_string(length) +
+                         " bytes is over the limit of " + std::to_string(kMaxReadChunkBytes) +
+                         "; read in chunks");
   }
   const std::string path = PathOf(digest);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd.valid()) return Status::Error("blob " + digest + " is not in the store (" + path + ": " + ErrnoText() + ")");
+  if (!fd.valid())
+    return Status::Error("blob " + digest + " is not in the store (" + path + ": " + ErrnoText() +
+                         ")");
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::Error(path + ": stat failed: " + ErrnoText());
   const auto size = static_cast<uint64_t>(st.st_size);
   if (offset > size) {
-    return Status::Error("blob " + digest + ": offset " + std::to_string(offset) + " is past its end (" +
-                         std::to_string(size) + " bytes)");
+    return Status::Error("blob " + digest + ": offset " + std::to_string(offset) +
+                         " is past its end (" + std::to_string(size) + " bytes)");
   }
   const uint64_t want = std::min(length, size - offset);
   Result<std::string> bytes = PreadUpTo(fd.get(), offset, want, path);
   if (!bytes.ok()) return bytes;
   if (bytes->size() != want) {
-    return Status::Error("blob " + digest + ": expected " + std::to_string(want) + " bytes at offset " +
-                         std::to_string(offset) + ", read " + std::to_string(bytes->size()) +
-                         "; the file changed under the store");
+    return Status::Error("blob " + digest + ": expected " + std::to_string(want) +
+                         " bytes at offset " + std::to_string(offset) + ", read " +
+                         std::to_string(bytes->size()) + "; the file changed under the store");
   }
   return bytes;
 }
@@ -242,7 +255,9 @@ Status FileBlobStore::VerifyBlob(const std::string& digest) {
   if (Status s = CheckDigest(digest); !s.ok()) return s;
   const std::string path = PathOf(digest);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd.valid()) return Status::Error("blob " + digest + " is not in the store (" + path + ": " + ErrnoText() + ")");
+  if (!fd.valid())
+    return Status::Error("blob " + digest + " is not in the store (" + path + ": " + ErrnoText() +
+                         ")");
   Result<Digest> actual = HashOpenFile(fd.get(), path);
   if (!actual.ok()) return actual.status();
   if (actual->ToHex() == digest) return Status::Ok();
@@ -258,9 +273,12 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& cas_dir) {
   auto store = std::make_unique<FileBlobStore>(cas_dir);
   std::error_code ec;
   std::filesystem::create_directories(store->tmp_dir(), ec);
-  if (ec) return Status::Error("cannot create the blob store directory " + store->tmp_dir() + ": " + ec.message());
+  if (ec)
+    return Status::Error("cannot create the blob store directory " + store->tmp_dir() + ": " +
+                         ec.message());
   // Why: a temp file is an upload a crash cut short; nobody will finish it.
-  for (std::filesystem::directory_iterator it(store->tmp_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+  for (std::filesystem::directory_iterator it(store->tmp_dir(), ec), end; !ec && it != end;
+       it.increment(ec)) {
     std::error_code ignored;
     std::filesystem::remove_all(it->path(), ignored);
   }

@@ -6,10 +6,19 @@
 // crash mid-write leaves only a temp file (removed on Open). Reads verify:
 // ReadChunk checks sizes; VerifyBlob re-hashes (a corrupted blob is removed).
 // Nothing here holds a whole blob in memory.
+//
+// Every digest is checked with protocol::ValidateDigest (64 lowercase hex)
+// before it becomes a path: a bad digest is an error (Has: false, PathOf:
+// ""). A stored blob is fdatasync'ed before its rename and is mode 0444.
+// Two writers of one digest may run at once: each has its own temp file and
+// both succeed (the second rename replaces identical bytes). Thread-safe:
+// the store keeps no state but the directory; one BlobWriter is used by one
+// thread at a time.
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -38,18 +47,22 @@ class BlobStore {
   virtual bool Has(const std::string& digest, uint64_t size_bytes = 0) const = 0;
   /// Size of a stored blob, or an error when absent.
   virtual Result<uint64_t> Size(const std::string& digest) const = 0;
+  /// <cas_dir>/<aa>/<digest>, or "" when `digest` is not a valid digest.
   virtual std::string PathOf(const std::string& digest) const = 0;
   /// Starts writing a blob of `size_bytes` that must hash to `digest`.
   virtual Result<std::unique_ptr<BlobWriter>> BeginWrite(const std::string& digest,
                                                          uint64_t size_bytes) = 0;
   /// Copies a local file into the store (hashing it); returns its digest.
   virtual Result<std::string> PutFile(const std::string& path) = 0;
-  /// Up to `length` bytes from `offset` (fewer at the end). Error when absent.
+  /// Up to `length` bytes from `offset` (fewer at the end, empty at the
+  /// end). Error when absent, when offset is past the end, or when length is
+  /// over 64 MiB (read in chunks).
   virtual Result<std::string> ReadChunk(const std::string& digest, uint64_t offset,
                                         uint64_t length) const = 0;
   /// Re-hashes the blob; a blob whose bytes do not match is removed and the
   /// error says so.
   virtual Status VerifyBlob(const std::string& digest) = 0;
+  /// Removes the blob; Ok when it was not there.
   virtual Status Remove(const std::string& digest) = 0;
 };
 

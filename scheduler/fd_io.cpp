@@ -25,7 +25,8 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path_for_erro
   return Status::Ok();
 }
 
-Status PwriteAll(int fd, uint64_t offset, std::string_view bytes, const std::string& path_for_errors) {
+Status PwriteAll(int fd, uint64_t offset, std::string_view bytes,
+                 const std::string& path_for_errors) {
   while (!bytes.empty()) {
     ssize_t wrote = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
     if (wrote < 0) {
@@ -39,7 +40,8 @@ Status PwriteAll(int fd, uint64_t offset, std::string_view bytes, const std::str
   return Status::Ok();
 }
 
-Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length, const std::string& path_for_errors) {
+Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length,
+                              const std::string& path_for_errors) {
   std::string out(length, '\0');
   size_t got = 0;
   while (got < length) {

@@ -46,11 +46,13 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path_for_erro
 
 /// Writes all of `bytes` at `offset` with pwrite (the fd must not be
 /// O_APPEND: Linux's pwrite ignores the offset then).
-Status PwriteAll(int fd, uint64_t offset, std::string_view bytes, const std::string& path_for_errors);
+Status PwriteAll(int fd, uint64_t offset, std::string_view bytes,
+                 const std::string& path_for_errors);
 
 /// Reads up to `length` bytes at `offset` with pread; fewer only at end of
 /// file. Does not move the fd's offset.
-Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length, const std::string& path_for_errors);
+Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length,
+                              const std::string& path_for_errors);
 
 /// strerror(errno) as a string.
 std::string ErrnoText();

@@ -26,11 +26,11 @@ constexpr std::string_view kMarkerStart = "[receta: log cut at ";
 
 Status ValidateId(std::string_view id, std::string_view what) {
   auto allowed = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   };
-  bool ok = !id.empty() && id.size() <= kMaxIdBytes && id != "." && id.find("..") == std::string_view::npos &&
-            std::all_of(id.begin(), id.end(), allowed);
+  bool ok = !id.empty() && id.size() <= kMaxIdBytes && id != "." &&
+            id.find("..") == std::string_view::npos && std::all_of(id.begin(), id.end(), allowed);
   if (ok) return Status::Ok();
   return Status::Error(std::string(what) + " '" + std::string(id.substr(0, 80)) +
                        "' cannot name a log file: it must be 1.." + std::to_string(kMaxIdBytes) +
@@ -44,22 +44,24 @@ Status ValidateIds(std::string_view run_id, std::string_view attempt_id) {
 
 std::string Marker(uint64_t cap_bytes, uint64_t dropped_bytes) {
   std::string count = std::to_string(dropped_bytes);
-  return std::string(kMarkerStart) + std::to_string(cap_bytes) + " bytes; " + count + " more bytes dropped]" +
-         std::string(kCountWidth - count.size(), ' ') + "\n";
+  return std::string(kMarkerStart) + std::to_string(cap_bytes) + " bytes; " + count +
+         " more bytes dropped]" + std::string(kCountWidth - count.size(), ' ') + "\n";
 }
 
 // The dropped count in a marker line, or nullopt when `line` is not one for
 // this cap.
 std::optional<uint64_t> ParseMarker(std::string_view line, uint64_t cap_bytes) {
   const std::string head = std::string(kMarkerStart) + std::to_string(cap_bytes) + " bytes; ";
-  if (line.size() != Marker(cap_bytes, 0).size() || line.substr(0, head.size()) != head || line.back() != '\n') {
+  if (line.size() != Marker(cap_bytes, 0).size() || line.substr(0, head.size()) != head ||
+      line.back() != '\n') {
     return std::nullopt;
   }
   std::string rest(line.substr(head.size()));
   char* end = nullptr;
   errno = 0;
   unsigned long long value = std::strtoull(rest.c_str(), &end, 10);
-  if (errno != 0 || end == rest.c_str() || std::string_view(end).rfind(" more bytes dropped]", 0) != 0) {
+  if (errno != 0 || end == rest.c_str() ||
+      std::string_view(end).rfind(" more bytes dropped]", 0) != 0) {
     return std::nullopt;
   }
   return value;
@@ -69,7 +71,8 @@ class FileLogStore final : public LogStore {
  public:
   FileLogStore(std::string dir, uint64_t cap_bytes) : dir_(std::move(dir)), cap_bytes_(cap_bytes) {}
 
-  Status Append(const std::string& run_id, const std::string& attempt_id, std::string_view bytes) override;
+  Status Append(const std::string& run_id, const std::string& attempt_id,
+                std::string_view bytes) override;
 
   uint64_t Size(const std::string& run_id, const std::string& attempt_id) const override {
     if (!ValidateIds(run_id, attempt_id).ok()) return 0;
@@ -83,8 +86,8 @@ class FileLogStore final : public LogStore {
     return static_cast<uint64_t>(st.st_size);
   }
 
-  Result<std::string> Read(const std::string& run_id, const std::string& attempt_id, uint64_t offset,
-                           uint64_t max_bytes) const override {
+  Result<std::string> Read(const std::string& run_id, const std::string& attempt_id,
+                           uint64_t offset, uint64_t max_bytes) const override {
     if (Status s = ValidateIds(run_id, attempt_id); !s.ok()) return s;
     const std::string path = PathOf(run_id, attempt_id);
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
@@ -106,11 +109,11 @@ class FileLogStore final : public LogStore {
  private:
   struct Attempt {
     std::string path;
-    UniqueFd fd;                             // open for writing, or -1 (evicted)
-    std::list<std::string>::iterator lru;    // into open_, while fd is valid
-    uint64_t size_bytes = 0;                 // the file's size
+    UniqueFd fd;                           // open for writing, or -1 (evicted)
+    std::list<std::string>::iterator lru;  // into open_, while fd is valid
+    uint64_t size_bytes = 0;               // the file's size
     bool cut = false;
-    uint64_t marker_offset = 0;              // where the marker line starts, once cut
+    uint64_t marker_offset = 0;  // where the marker line starts, once cut
     uint64_t dropped_bytes = 0;
   };
 
@@ -131,7 +134,8 @@ class FileLogStore final : public LogStore {
 
 // The attempt's state: from memory, or rebuilt from its file (a restart, or
 // after Close).
-Result<FileLogStore::Attempt*> FileLogStore::Load(const std::string& run_id, const std::string& attempt_id) {
+Result<FileLogStore::Attempt*> FileLogStore::Load(const std::string& run_id,
+                                                  const std::string& attempt_id) {
   auto it = attempts_.find(attempt_id);
   if (it != attempts_.end()) return &it->second;
   Attempt attempt;
@@ -142,8 +146,10 @@ Result<FileLogStore::Attempt*> FileLogStore::Load(const std::string& run_id, con
     const uint64_t marker_bytes = Marker(cap_bytes_, 0).size();
     if (attempt.size_bytes > cap_bytes_ && attempt.size_bytes >= marker_bytes) {
       UniqueFd fd(::open(attempt.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-      if (!fd.valid()) return Status::Error("cannot open the log " + attempt.path + ": " + ErrnoText());
-      Result<std::string> tail = PreadUpTo(fd.get(), attempt.size_bytes - marker_bytes, marker_bytes, attempt.path);
+      if (!fd.valid())
+        return Status::Error("cannot open the log " + attempt.path + ": " + ErrnoText());
+      Result<std::string> tail =
+          PreadUpTo(fd.get(), attempt.size_bytes - marker_bytes, marker_bytes, attempt.path);
       if (!tail.ok()) return tail.status();
       if (std::optional<uint64_t> dropped = ParseMarker(*tail, cap_bytes_)) {
         attempt.cut = true;
@@ -168,11 +174,15 @@ Status FileLogStore::EnsureOpen(const std::string& attempt_id, Attempt& attempt)
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(attempt.path).parent_path(), ec);
-  if (ec) return Status::Error("cannot create the log directory of " + attempt.path + ": " + ec.message());
+  if (ec)
+    return Status::Error("cannot create the log directory of " + attempt.path + ": " +
+                         ec.message());
   // Why not O_APPEND: the marker is rewritten in place with pwrite, which
   // Linux would turn into an append.
-  attempt.fd = UniqueFd(::open(attempt.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644));
-  if (!attempt.fd.valid()) return Status::Error("cannot open the log " + attempt.path + ": " + ErrnoText());
+  attempt.fd =
+      UniqueFd(::open(attempt.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644));
+  if (!attempt.fd.valid())
+    return Status::Error("cannot open the log " + attempt.path + ": " + ErrnoText());
   open_.push_front(attempt_id);
   attempt.lru = open_.begin();
   return Status::Ok();
@@ -183,13 +193,15 @@ Status FileLogStore::Cut(Attempt& attempt, uint64_t dropped_bytes) {
   bool needs_newline = false;
   if (attempt.size_bytes > 0) {
     UniqueFd reader(::open(attempt.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!reader.valid()) return Status::Error("cannot open the log " + attempt.path + ": " + ErrnoText());
+    if (!reader.valid())
+      return Status::Error("cannot open the log " + attempt.path + ": " + ErrnoText());
     Result<std::string> last = PreadUpTo(reader.get(), attempt.size_bytes - 1, 1, attempt.path);
     if (!last.ok()) return last.status();
     needs_newline = *last != "\n";
   }
   std::string text = (needs_newline ? "\n" : "") + Marker(cap_bytes_, dropped_bytes);
-  if (Status s = PwriteAll(attempt.fd.get(), attempt.size_bytes, text, attempt.path); !s.ok()) return s;
+  if (Status s = PwriteAll(attempt.fd.get(), attempt.size_bytes, text, attempt.path); !s.ok())
+    return s;
   attempt.cut = true;
   attempt.dropped_bytes = dropped_bytes;
   attempt.marker_offset = attempt.size_bytes + (needs_newline ? 1 : 0);
@@ -197,7 +209,8 @@ Status FileLogStore::Cut(Attempt& attempt, uint64_t dropped_bytes) {
   return Status::Ok();
 }
 
-Status FileLogStore::Append(const std::string& run_id, const std::string& attempt_id, std::string_view bytes) {
+Status FileLogStore::Append(const std::string& run_id, const std::string& attempt_id,
+                            std::string_view bytes) {
   if (Status s = ValidateIds(run_id, attempt_id); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   Result<Attempt*> loaded = Load(run_id, attempt_id);
@@ -207,13 +220,15 @@ Status FileLogStore::Append(const std::string& run_id, const std::string& attemp
   if (Status s = EnsureOpen(attempt_id, attempt); !s.ok()) return s;
   if (attempt.cut) {
     attempt.dropped_bytes += bytes.size();
-    return PwriteAll(attempt.fd.get(), attempt.marker_offset, Marker(cap_bytes_, attempt.dropped_bytes),
-                     attempt.path);
+    return PwriteAll(attempt.fd.get(), attempt.marker_offset,
+                     Marker(cap_bytes_, attempt.dropped_bytes), attempt.path);
   }
   const uint64_t room = attempt.size_bytes < cap_bytes_ ? cap_bytes_ - attempt.size_bytes : 0;
   const size_t keep = static_cast<size_t>(std::min<uint64_t>(room, bytes.size()));
   if (keep > 0) {
-    if (Status s = PwriteAll(attempt.fd.get(), attempt.size_bytes, bytes.substr(0, keep), attempt.path); !s.ok()) {
+    if (Status s =
+            PwriteAll(attempt.fd.get(), attempt.size_bytes, bytes.substr(0, keep), attempt.path);
+        !s.ok()) {
       return s;
     }
     attempt.size_bytes += keep;

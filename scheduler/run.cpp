@@ -175,8 +175,8 @@ Result<std::vector<protocol::InputFile>> Run::InputFilesOf(int step) const {
           "input '" + spec.inputs[i] + "' has no files: no upstream step produced it");
     }
     for (FileEntry& file : files) {
-      inputs.push_back({std::move(file.path), std::move(file.digest),
-                        std::string(protocol::kInputKindFile), file.size_bytes});
+      inputs.push_back({std::move(file.path), std::move(file.digest), std::string(protocol::kInputKindFile),
+                        file.size_bytes, file.executable ? std::optional<bool>(true) : std::nullopt});
     }
   }
   std::sort(inputs.begin(), inputs.end(),

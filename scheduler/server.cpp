@@ -311,6 +311,7 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
                         : "no run " + m->run_id + "; `receta runs` lists them");
       return;
     }
+    logs_changed_ = true;
     Reply(peer, request_id, CancelReply{m->run_id, *cancelled});
   } else if (auto* m = std::get_if<BlobQuery>(&message)) {
     OnBlobQuery(peer, request_id, *m);
@@ -371,6 +372,7 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
     uint64_t& next = next_log_seq_[m->attempt_id];
     if (m->seq < next) return;  // duplicate
     next = m->seq + 1;
+    logs_changed_ = true;
     if (Status s = logs_->Append(location->run_id, m->attempt_id, m->data); !s.ok()) {
       spdlog::error("cannot store log of attempt {}: {}", m->attempt_id, s.message());
     }
@@ -378,6 +380,7 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
     logs_->Close(m->attempt_id);
+    logs_changed_ = true;
     next_log_seq_.erase(m->attempt_id);
     if (!location) spdlog::info("ignored a result for attempt {}: not current", m->attempt_id);
     // Acknowledged after the commit: the ack is queued behind it.

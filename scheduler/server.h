@@ -150,6 +150,7 @@ class Server {
   std::vector<EventsWaiter> events_waiters_;
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;
+  bool logs_changed_ = false;  // a log grew or an attempt ended this turn
   uint64_t dropped_frames_ = 0;
 };
 

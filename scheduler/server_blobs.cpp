@@ -107,7 +107,10 @@ void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const proto
     ReplyError(peer, request_id, ErrorCode::kInternal, bytes.error());
     return;
   }
-  Reply(peer, request_id, protocol::BlobGetChunk{get.digest, offset, bytes->size(), *size}, std::move(*bytes));
+  // Why a local: argument evaluation order is unspecified, and the move
+  // below must not run before the size is read.
+  uint64_t chunk_bytes = bytes->size();
+  Reply(peer, request_id, protocol::BlobGetChunk{get.digest, offset, chunk_bytes, *size}, std::move(*bytes));
 }
 
 void Server::ExpireUploads(uint64_t now_ms) {

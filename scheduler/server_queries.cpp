@@ -182,7 +182,14 @@ void Server::ServeWaiters(uint64_t now_ms, bool new_events) {
       return TryAnswerEvents(waiter, now_ms);
     });
   }
-  std::erase_if(logs_waiters_, [&](LogsWaiter& waiter) { return TryAnswerLogs(waiter, now_ms); });
+  // Why the flag: answering re-reads the run, so only look when some log
+  // grew or some attempt ended, or a waiter's time is up.
+  bool logs_changed = logs_changed_;
+  logs_changed_ = false;
+  std::erase_if(logs_waiters_, [&](LogsWaiter& waiter) {
+    if (!logs_changed && now_ms < waiter.deadline_ms) return false;
+    return TryAnswerLogs(waiter, now_ms);
+  });
 }
 
 void Server::OnListArtifacts(const std::string& peer, uint64_t request_id, const protocol::ListArtifacts& request) {

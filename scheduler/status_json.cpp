@@ -27,6 +27,9 @@ void AttemptJson(JsonWriter& json, const AttemptRecord& attempt, uint64_t now_ms
   json.Field("timed_out", attempt.timed_out);
   json.Field("duration_ms", Signed(DurationMs(attempt.started_ms ? attempt.started_ms : attempt.dispatched_ms,
                                               attempt.finished_ms, now_ms)));
+  json.Field("dispatched_ms", Signed(attempt.dispatched_ms));
+  json.Field("started_ms", Signed(attempt.started_ms));
+  json.Field("finished_ms", Signed(attempt.finished_ms));
   json.Field("cpu_ms", Signed(attempt.cpu_ms));
   json.Field("max_rss_bytes", Signed(attempt.max_rss_bytes));
   json.Field("error", attempt.error);
@@ -46,6 +49,8 @@ void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_
     duration = DurationMs(last.started_ms ? last.started_ms : last.dispatched_ms, last.finished_ms, now_ms);
   }
   json.Field("duration_ms", Signed(duration));
+  json.Field("ready_ms", Signed(step.ready_ms));
+  json.Field("finished_ms", Signed(step.finished_ms));
   bool waiting = !wait_reason.empty() && step.state == StepState::kReady;
   json.Field("error", waiting ? wait_reason : step.error);
   json.Field("reason", waiting ? wait_reason : std::string());

@@ -25,15 +25,15 @@
 
 #include "scheduler/store.h"
 
-#include <filesystem>
-#include <system_error>
-#include <utility>
-
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
 
 #include "common/protocol/record_codec.h"
 #include "scheduler/store_keys.h"
@@ -48,7 +48,8 @@ constexpr uint64_t kStoreFormatVersion = 1;
 constexpr const char* kFormatVersionKey = "format_version";
 
 enum Cf : size_t { kRuns, kSteps, kCache, kBlobs, kWorkers, kEvents, kMeta, kCfCount };
-constexpr const char* kCfNames[kCfCount] = {"runs", "steps", "cache", "blobs", "workers", "events", "meta"};
+constexpr const char* kCfNames[kCfCount] = {"runs",    "steps",  "cache", "blobs",
+                                            "workers", "events", "meta"};
 
 // Why these numbers: the scheduler's state is small (a 10k-step DAG is a few
 // MB of records) and its RSS budget is tens of MB, while RocksDB's defaults
@@ -91,11 +92,11 @@ rocksdb::DBOptions DbOptions() {
 std::string RocksError(const rocksdb::Status& s) { return "RocksDB: " + s.ToString(); }
 
 // Why: RocksDB reports a held LOCK file as an IOError whose text varies by
-// cause ("lock hold by current process", "Resource temporarily
-// unavailable"); both mention the LOCK file.
+// holder ("lock hold by current process ... DIR/LOCK: No locks available"
+// in this process, "While lock file: DIR/LOCK: Resource temporarily
+// unavailable" in another); both name the LOCK file.
 bool IsLockError(const rocksdb::Status& s) {
-  const std::string text = s.ToString();
-  return s.IsIOError() && (text.find("LOCK") != std::string::npos || text.find("lock") != std::string::npos);
+  return s.IsIOError() && s.ToString().find("/LOCK: ") != std::string::npos;
 }
 
 class RocksBatch final : public Store::Batch {
@@ -109,7 +110,9 @@ class RocksBatch final : public Store::Batch {
     std::string what = "step " + std::to_string(step.index) + " ('" + step.name + "') of run '" +
                        Printable(step.run_id) + "'";
     if (step.run_id.find('\0') != std::string::npos) {
-      Fail(what + ": run id contains a NUL byte, which the step key reserves as separator [this is a bug]");
+      Fail(
+          what +
+          ": run id contains a NUL byte, which the step key reserves as separator [this is a bug]");
       return;
     }
     PutRecord(kSteps, store_keys::StepKey(step.run_id, step.index), step, what);
@@ -153,7 +156,8 @@ class RocksBatch final : public Store::Batch {
     Check(batch_.Put(cfs_[cf], key, *value), what + " in column family '" + kCfNames[cf] + "'");
   }
   void Delete(Cf cf, const std::string& key) {
-    Check(batch_.Delete(cfs_[cf], key), "key '" + Printable(key) + "' in column family '" + kCfNames[cf] + "'");
+    Check(batch_.Delete(cfs_[cf], key),
+          "key '" + Printable(key) + "' in column family '" + kCfNames[cf] + "'");
   }
   void Check(const rocksdb::Status& s, const std::string& what) {
     if (!s.ok()) Fail("cannot add " + what + " to the batch: " + RocksError(s));
@@ -169,9 +173,13 @@ class RocksBatch final : public Store::Batch {
 
 class RocksStore final : public Store {
  public:
-  RocksStore(std::string dir, std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+  RocksStore(std::string dir, std::unique_ptr<rocksdb::DB> db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles,
              std::vector<rocksdb::ColumnFamilyHandle*> ours)
-      : dir_(std::move(dir)), db_(std::move(db)), handles_(std::move(handles)), cfs_(std::move(ours)) {}
+      : dir_(std::move(dir)),
+        db_(std::move(db)),
+        handles_(std::move(handles)),
+        cfs_(std::move(ours)) {}
 
   ~RocksStore() override {
     for (rocksdb::ColumnFamilyHandle* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
@@ -182,15 +190,17 @@ class RocksStore final : public Store {
 
   Status Commit(Batch& batch) override {
     auto& rocks = static_cast<RocksBatch&>(batch);
-    if (!rocks.status().ok()) return rocks.status().WithContext("store " + dir_ + ": nothing committed");
+    if (!rocks.status().ok())
+      return rocks.status().WithContext("store " + dir_ + ": nothing committed");
     // Why: the loop commits every iteration; an empty batch must not cost an fsync.
     if (rocks.count() == 0) return Status::Ok();
     rocksdb::WriteOptions options;
     options.sync = true;
     rocksdb::Status s = db_->Write(options, &rocks.batch());
     if (!s.ok()) {
-      return Status::Error("store " + dir_ + ": cannot commit a batch of " + std::to_string(rocks.count()) +
-                           " writes: " + RocksError(s) + "; check free disk space and permissions");
+      return Status::Error("store " + dir_ + ": cannot commit a batch of " +
+                           std::to_string(rocks.count()) + " writes: " + RocksError(s) +
+                           "; check free disk space and permissions");
     }
     return Status::Ok();
   }
@@ -244,8 +254,8 @@ class RocksStore final : public Store {
       if (!visit(std::move(record).value())) return Status::Ok();
     }
     if (!it->status().ok()) {
-      return Status::Error("cannot scan column family '" + std::string(kCfNames[cf]) + "' of " + dir_ + ": " +
-                           RocksError(it->status()));
+      return Status::Error("cannot scan column family '" + std::string(kCfNames[cf]) + "' of " +
+                           dir_ + ": " + RocksError(it->status()));
     }
     return Status::Ok();
   }
@@ -271,16 +281,19 @@ Result<std::vector<StepRecord>> RocksStore::GetSteps(const std::string& run_id) 
     std::string_view key = it->key().ToStringView();
     std::optional<uint32_t> index = store_keys::ParseStepKey(key, prefix);
     if (!index) {
-      return Status::Error("malformed key '" + Printable(key) + "' in column family 'steps' of " + dir_ +
+      return Status::Error("malformed key '" + Printable(key) + "' in column family 'steps' of " +
+                           dir_ +
                            ": expected run id, NUL and a 4-byte index; the database is damaged");
     }
     std::string what = "step " + std::to_string(*index) + " of run '" + run_id + "'";
-    Result<StepRecord> step = protocol::DecodeRecord<StepRecord>(it->value().ToStringView(), Where(kSteps, what));
+    Result<StepRecord> step =
+        protocol::DecodeRecord<StepRecord>(it->value().ToStringView(), Where(kSteps, what));
     if (!step.ok()) return step.status();
     steps.push_back(std::move(step).value());
   }
   if (!it->status().ok()) {
-    return Status::Error("cannot read the steps of run '" + run_id + "' in " + dir_ + ": " + RocksError(it->status()));
+    return Status::Error("cannot read the steps of run '" + run_id + "' in " + dir_ + ": " +
+                         RocksError(it->status()));
   }
   return steps;
 }
@@ -301,8 +314,8 @@ Result<std::vector<EventRecord>> RocksStore::EventsAfter(uint64_t after_seq, siz
     events.push_back(std::move(event).value());
   }
   if (!it->status().ok()) {
-    return Status::Error("cannot read events after " + std::to_string(after_seq) + " in " + dir_ + ": " +
-                         RocksError(it->status()));
+    return Status::Error("cannot read events after " + std::to_string(after_seq) + " in " + dir_ +
+                         ": " + RocksError(it->status()));
   }
   return events;
 }
@@ -326,11 +339,13 @@ Result<uint64_t> RocksStore::GetMeta(const std::string& key) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], key, &value);
   if (s.IsNotFound()) return uint64_t{0};
-  if (!s.ok()) return Status::Error("cannot read " + Where(kMeta, "meta '" + key + "'") + ": " + RocksError(s));
+  if (!s.ok())
+    return Status::Error("cannot read " + Where(kMeta, "meta '" + key + "'") + ": " +
+                         RocksError(s));
   std::optional<uint64_t> parsed = store_keys::ParseBigEndian64(value);
   if (!parsed) {
-    return Status::Error(Where(kMeta, "meta '" + key + "'") + " is damaged: expected 8 bytes, got " +
-                         std::to_string(value.size()));
+    return Status::Error(Where(kMeta, "meta '" + key + "'") +
+                         " is damaged: expected 8 bytes, got " + std::to_string(value.size()));
   }
   return *parsed;
 }
@@ -361,8 +376,9 @@ Status CheckFormatVersion(Store& store, const std::string& dir) {
     return store.Commit(*batch);
   }
   if (*version > kStoreFormatVersion) {
-    return Status::Error("the state in " + dir + " has store format version " + std::to_string(*version) +
-                         ", newer than this receta-scheduler reads (" + std::to_string(kStoreFormatVersion) +
+    return Status::Error("the state in " + dir + " has store format version " +
+                         std::to_string(*version) + ", newer than this receta-scheduler reads (" +
+                         std::to_string(kStoreFormatVersion) +
                          "); run the newer receta-scheduler, or use another --data-dir");
   }
   return Status::Ok();
@@ -377,7 +393,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
 
   auto cache = rocksdb::NewLRUCache(kBlockCacheBytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : ColumnFamiliesToOpen(dir)) descriptors.emplace_back(name, CfOptions(cache));
+  for (const std::string& name : ColumnFamiliesToOpen(dir))
+    descriptors.emplace_back(name, CfOptions(cache));
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -396,7 +413,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
       if (descriptors[i].name == kCfNames[cf]) ours[cf] = handles[i];
     }
   }
-  auto store = std::make_unique<RocksStore>(dir, std::move(db), std::move(handles), std::move(ours));
+  auto store =
+      std::make_unique<RocksStore>(dir, std::move(db), std::move(handles), std::move(ours));
   if (Status version = CheckFormatVersion(*store, dir); !version.ok()) return version;
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -10,7 +10,14 @@
 // Writes go through a Batch committed with sync=true: the scheduler's loop
 // collects every transition of one iteration into one Batch (group commit:
 // many transitions, one fsync) and acts on them only after Commit succeeds.
-// Only the scheduler's loop thread uses a Store.
+// Only the scheduler's loop thread uses a Store. The key layout, value
+// encoding and format version are written down at the top of store.cpp.
+//
+// Every read error names the column family, the record and the directory;
+// a value that does not decode is an error naming the record and field (no
+// crash). Open refuses a database written by a newer format, and a
+// directory locked by another Store ("another receta-scheduler is using
+// DIR ...").
 
 #include <cstdint>
 #include <functional>
@@ -31,7 +38,10 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const std::string& dir);
   virtual ~Store() = default;
 
-  /// Transitions to commit together.
+  /// Transitions to commit together. A Batch must not outlive its Store.
+  /// A Put that cannot be encoded (a record over kMaxMessageBytes, a run id
+  /// with a NUL byte, an event with seq 0) is remembered, and Commit then
+  /// refuses the whole batch with that error.
   class Batch {
    public:
     virtual ~Batch() = default;
@@ -50,6 +60,7 @@ class Store {
   };
   virtual std::unique_ptr<Batch> NewBatch() = 0;
   /// Writes the batch with sync=true. Nothing of it is visible on failure.
+  /// An empty batch returns Ok without touching the disk.
   virtual Status Commit(Batch& batch) = 0;
 
   // ---- Reads (point lookups and scans, for startup and for queries) -------

@@ -38,7 +38,8 @@ std::string StepKey(std::string_view run_id, uint32_t index) {
 }
 
 std::optional<uint32_t> ParseStepKey(std::string_view key, std::string_view prefix) {
-  if (key.size() != prefix.size() + 4 || key.substr(0, prefix.size()) != prefix) return std::nullopt;
+  if (key.size() != prefix.size() + 4 || key.substr(0, prefix.size()) != prefix)
+    return std::nullopt;
   uint32_t index = 0;
   for (char c : key.substr(prefix.size())) index = (index << 8) | static_cast<uint8_t>(c);
   return index;

@@ -105,7 +105,11 @@ void Attempt::Run(AttemptSink& sink) {
   }
   const std::string& root = sandbox->path();
   Status ready = FetchInputs();
-  if (ready.ok()) ready = sandbox->PlaceInputs(dispatch_.inputs, cache_);
+  if (ready.ok()) {
+    std::vector<bool> executable;
+    for (const protocol::InputFile& input : dispatch_.inputs) executable.push_back(input.executable.value_or(false));
+    ready = sandbox->PlaceInputs(dispatch_.inputs, cache_, executable);
+  }
   if (ready.ok()) ready = sandbox->PrepareOutputs(dispatch_.outputs);
 
   std::unique_ptr<Process> process;

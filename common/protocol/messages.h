@@ -115,8 +115,10 @@ struct InputFile {
   std::string digest;
   std::string kind;  // kInputKindFile or kInputKindDir
   uint64_t size_bytes = 0;
+  std::optional<bool> executable;  // placed with its execute bit (absent: no)
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("path", s.path); v("digest", s.digest); v("kind", s.kind); v("size_bytes", s.size_bytes);
+    v("executable", s.executable);
   }
   bool operator==(const InputFile&) const = default;
 };

@@ -12,10 +12,9 @@
 // Decoding runs under the same limits as message decoding (codec.h).
 
 #include <exception>
+#include <msgpack.hpp>
 #include <string>
 #include <string_view>
-
-#include <msgpack.hpp>
 
 #include "common/protocol/field_codec.h"
 #include "common/status.h"
@@ -28,7 +27,8 @@ inline constexpr uint32_t kRecordFormatVersion = 1;
 /// Encodes `record` (a struct with Fields()). Fails only when the encoding
 /// would exceed kMaxMessageBytes, the most DecodeRecord reads back; the
 /// error gives the size.
-template <class T> Result<std::string> EncodeRecord(const T& record) {
+template <class T>
+Result<std::string> EncodeRecord(const T& record) {
   msgpack::sbuffer buffer;
   try {
     detail::Packer p(buffer);
@@ -50,7 +50,8 @@ template <class T> Result<std::string> EncodeRecord(const T& record) {
 /// (e.g. "run 'r-12' in column family 'runs'") and says what is wrong:
 /// framing, limits, a newer format version, or "field '<path>' ..." for a
 /// field that is missing or has the wrong type. Unknown fields are ignored.
-template <class T> Result<T> DecodeRecord(std::string_view bytes, std::string_view what) {
+template <class T>
+Result<T> DecodeRecord(std::string_view bytes, std::string_view what) {
   const std::string context(what);
   Result<msgpack::object_handle> handle = detail::UnpackChecked(bytes, "the record");
   if (!handle.ok()) return handle.status().WithContext(context);
@@ -68,12 +69,11 @@ template <class T> Result<T> DecodeRecord(std::string_view bytes, std::string_vi
     return s.WithContext(context);
   }
   if (version != kRecordFormatVersion) {
-    return Status::Error(context + ": record format version " + std::to_string(version) +
-                         " is not supported (this build reads " +
-                         std::to_string(kRecordFormatVersion) + ")" +
-                         (version > kRecordFormatVersion
-                              ? "; it was written by a newer receta: upgrade this one"
-                              : ""));
+    return Status::Error(
+        context + ": record format version " + std::to_string(version) +
+        " is not supported (this build reads " + std::to_string(kRecordFormatVersion) + ")" +
+        (version > kRecordFormatVersion ? "; it was written by a newer receta: upgrade this one"
+                                        : ""));
   }
   if (e[1].type != msgpack::type::MAP) {
     return Status::Error(context + ": record body must be a map of field names, got " +

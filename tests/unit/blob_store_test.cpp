@@ -1,5 +1,6 @@
-#include <doctest/doctest.h>
+#include "scheduler/blob_store.h"
 
+#include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -7,7 +8,6 @@
 #include <string>
 
 #include "common/hash/sha256.h"
-#include "scheduler/blob_store.h"
 #include "tests/unit/test_files.h"
 
 using namespace receta::scheduler;
@@ -36,14 +36,16 @@ Status Store(BlobStore& cas, const std::string& digest, const std::string& bytes
   Result<std::unique_ptr<BlobWriter>> writer = cas.BeginWrite(digest, bytes.size());
   if (!writer.ok()) return writer.status();
   for (size_t offset = 0; offset < bytes.size(); offset += chunk) {
-    if (Status s = (*writer)->Write(offset, std::string_view(bytes).substr(offset, chunk)); !s.ok()) return s;
+    if (Status s = (*writer)->Write(offset, std::string_view(bytes).substr(offset, chunk)); !s.ok())
+      return s;
   }
   return (*writer)->Finish();
 }
 
 size_t FilesIn(const std::string& dir) {
   size_t n = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) n += entry.is_regular_file();
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
+    n += entry.is_regular_file();
   return n;
 }
 
@@ -86,7 +88,8 @@ TEST_CASE("BlobStoreTest.WrongDigestLeavesNoFile") {
   const std::string claimed = HashBytes("what was promised").ToHex();
   Status s = Store(*cas, claimed, "what arrived", 4);
   REQUIRE_FALSE(s.ok());
-  CHECK(s.message() == "blob " + claimed + ": the 12 bytes that arrived hash to " + HashBytes("what arrived").ToHex() +
+  CHECK(s.message() == "blob " + claimed + ": the 12 bytes that arrived hash to " +
+                           HashBytes("what arrived").ToHex() +
                            ", not to the digest declared; nothing was stored");
   CHECK_FALSE(cas->Has(claimed));
   CHECK(FilesIn(dir.Path("cas")) == 0);
@@ -102,8 +105,11 @@ TEST_CASE("BlobStoreTest.SizeAndOrderAreChecked") {
     REQUIRE(writer->Write(0, "01234").ok());
     Status s = writer->Write(6, "6789");
     REQUIRE_FALSE(s.ok());
-    CHECK(s.message() == "blob " + digest + ": chunk at offset 6, but 5 bytes are written; chunks must arrive in order");
-    CHECK(writer->Write(0, "01234").message().find("chunk at offset 0, but 5") != std::string::npos);
+    CHECK(s.message() ==
+          "blob " + digest +
+              ": chunk at offset 6, but 5 bytes are written; chunks must arrive in order");
+    CHECK(writer->Write(0, "01234").message().find("chunk at offset 0, but 5") !=
+          std::string::npos);
     REQUIRE(writer->Write(5, "56789").ok());
     CHECK(writer->Finish().ok());
     CHECK(cas->Has(digest, 10));
@@ -119,7 +125,8 @@ TEST_CASE("BlobStoreTest.SizeAndOrderAreChecked") {
     REQUIRE(writer->Write(0, bytes).ok());
     Status s = writer->Finish();
     REQUIRE_FALSE(s.ok());
-    CHECK(s.message() == "blob " + digest + ": 10 bytes arrived, 11 were declared; the upload was cut short");
+    CHECK(s.message() ==
+          "blob " + digest + ": 10 bytes arrived, 11 were declared; the upload was cut short");
     CHECK_FALSE(cas->Has(digest));
     CHECK(writer->Write(10, "x").message().find("the writer is closed") != std::string::npos);
   }
@@ -169,8 +176,9 @@ TEST_CASE("BlobStoreTest.VerifyRemovesACorruptedBlob") {
   CHECK(cas->Has(digest, bytes.size()));  // a stat cannot tell
   Status s = cas->VerifyBlob(digest);
   REQUIRE_FALSE(s.ok());
-  CHECK(s.message() == "blob " + digest + " was corrupted (its bytes hash to " + HashBytes(flipped).ToHex() +
-                           "); removed it from " + path + ", it must be stored again");
+  CHECK(s.message() == "blob " + digest + " was corrupted (its bytes hash to " +
+                           HashBytes(flipped).ToHex() + "); removed it from " + path +
+                           ", it must be stored again");
   CHECK_FALSE(cas->Has(digest));
   CHECK(cas->VerifyBlob(digest).message().find("is not in the store") != std::string::npos);
 }
@@ -219,15 +227,17 @@ TEST_CASE("BlobStoreTest.BadDigestsNeverBecomePaths") {
   TempDir dir;
   auto cas = OpenCas(dir.Path("cas"));
   const std::string upper(64, 'A');
-  for (const std::string& bad : {std::string(), std::string("../../etc/passwd"), std::string(63, 'a'),
-                                 std::string(65, 'a'), upper, "tmp/" + std::string(60, 'a'),
-                                 std::string(62, 'a') + "/x", std::string(63, 'a') + '\0'}) {
+  for (const std::string& bad :
+       {std::string(), std::string("../../etc/passwd"), std::string(63, 'a'), std::string(65, 'a'),
+        upper, "tmp/" + std::string(60, 'a'), std::string(62, 'a') + "/x",
+        std::string(63, 'a') + '\0'}) {
     CAPTURE(bad);
     CHECK_FALSE(cas->Has(bad));
     CHECK(cas->PathOf(bad).empty());
     Result<std::unique_ptr<BlobWriter>> writer = cas->BeginWrite(bad, 1);
     REQUIRE_FALSE(writer.ok());
-    CHECK(writer.error().find("is not a SHA-256 in 64 lowercase hex characters") != std::string::npos);
+    CHECK(writer.error().find("is not a SHA-256 in 64 lowercase hex characters") !=
+          std::string::npos);
     CHECK_FALSE(cas->ReadChunk(bad, 0, 1).ok());
     CHECK_FALSE(cas->Size(bad).ok());
     CHECK_FALSE(cas->VerifyBlob(bad).ok());

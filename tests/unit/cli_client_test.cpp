@@ -56,7 +56,8 @@ const char* kRunsJson = R"([
   {"id":"r-1","dag":"iris","state":"failed","submitted_ms":1714400000000,"finished_ms":1714400065000,
    "duration_ms":65000,"steps_total":4,"steps_done":3,"steps_failed":1}])";
 
-const char* kRunJson = R"({"id":"r-1","dag":"iris","dag_file":"dags/iris/iris.yaml","state":"failed",
+const char* kRunJson =
+    R"({"id":"r-1","dag":"iris","dag_file":"dags/iris/iris.yaml","state":"failed",
   "error":"step 'train' failed","submitted_ms":1714564700000,"finished_ms":1714564765000,
   "duration_ms":65000,"event_seq":12,"params":{"seed":2024,"lr":"0.1"},
   "steps":[
@@ -112,7 +113,8 @@ TEST_CASE("RunViewsTest.StatusShowsWhyStepsFailOrWait") {
         "train    failed   2         w-ab12  3.2s      no\n"
         "    error: exit code 1\n"
         "gpu      waiting  0         -       -         no\n"
-        "    waiting: no matching worker: no live worker has labels [gpu]; start one with --labels gpu\n");
+        "    waiting: no matching worker: no live worker has labels [gpu]; start one with --labels "
+        "gpu\n");
   // Missing fields never crash: they print as "-".
   CHECK(RenderStatus(Json(R"({"steps":[{}]})"), kNoon).find("-  -") != std::string::npos);
 }
@@ -197,7 +199,8 @@ TEST_CASE("WorkspaceInputsTest.CollectsUnproducedInputsFollowingSymlinks") {
   dir.Write("ws/src/prep.py", "print('hi')\n");
   ::chmod(dir.Path("ws/src/prep.py").c_str(), 0755);
   dir.Write("elsewhere/big.bin", "linked bytes");
-  REQUIRE(::symlink(dir.Path("elsewhere/big.bin").c_str(), dir.Path("ws/data/link.bin").c_str()) == 0);
+  REQUIRE(::symlink(dir.Path("elsewhere/big.bin").c_str(), dir.Path("ws/data/link.bin").c_str()) ==
+          0);
   dir.Write("ws/pipeline.yaml", R"(name: ws
 steps:
   prep:
@@ -219,11 +222,12 @@ steps:
   REQUIRE_MESSAGE(inputs.ok(), inputs.error());
   std::vector<std::string> got;
   for (const WorkspaceFile& file : inputs->files) got.push_back(file.entry.path);
-  CHECK(got == std::vector<std::string>{"data/a.csv", "data/link.bin", "data/sub/b.csv",
-                                        "src/prep.py"});
+  CHECK(got ==
+        std::vector<std::string>{"data/a.csv", "data/link.bin", "data/sub/b.csv", "src/prep.py"});
   CHECK(inputs->files[1].entry.digest == HashBytes("linked bytes").ToHex());
   CHECK(inputs->files[1].entry.size_bytes == 12);
-  CHECK(inputs->files[1].disk_path == std::filesystem::canonical(dir.Path("elsewhere/big.bin")).string());
+  CHECK(inputs->files[1].disk_path ==
+        std::filesystem::canonical(dir.Path("elsewhere/big.bin")).string());
   CHECK(inputs->files[3].entry.executable);
   CHECK_FALSE(inputs->files[0].entry.executable);
   CHECK(inputs->files[0].disk_path.front() == '/');

@@ -14,7 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "common/hash/sha256.h"
@@ -37,7 +36,8 @@ class FakeScheduler {
   using Handler = std::function<std::optional<protocol::Message>(const protocol::Message&)>;
 
   FakeScheduler() : FakeScheduler(Options()) {}
-  explicit FakeScheduler(Options options) : options_(options), socket_(context_, zmq::socket_type::router) {
+  explicit FakeScheduler(Options options)
+      : options_(options), socket_(context_, zmq::socket_type::router) {
     net::ConfigureSocket(socket_);
     socket_.bind("tcp://127.0.0.1:*");
     endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
@@ -119,7 +119,8 @@ class FakeScheduler {
     }
   }
 
-  void Handle(const zmq::message_t& peer, const protocol::Envelope& envelope, const std::string& blob) {
+  void Handle(const zmq::message_t& peer, const protocol::Envelope& envelope,
+              const std::string& blob) {
     using namespace protocol;
     const uint64_t id = envelope.request_id;
     std::string key = peer.to_string();
@@ -130,7 +131,8 @@ class FakeScheduler {
       }
       Reply(peer, missing, id);
     } else if (auto* begin = std::get_if<BlobPutBegin>(&envelope.message)) {
-      if (Blob(begin->digest)) return Reply(peer, BlobPutDone{begin->digest, begin->size_bytes}, id);
+      if (Blob(begin->digest))
+        return Reply(peer, BlobPutDone{begin->digest, begin->size_bytes}, id);
       Upload& upload = uploads_[key + begin->digest];
       upload = Upload{id, options_.credit_bytes, ""};
       Reply(peer, BlobPutCredit{begin->digest, 0, options_.credit_bytes}, id);
@@ -145,7 +147,8 @@ class FakeScheduler {
     } else if (auto* end = std::get_if<BlobPutEnd>(&envelope.message)) {
       Upload upload = uploads_[key + end->digest];
       uploads_.erase(key + end->digest);
-      if (conflicts_sent_ < options_.conflicts_to_send || HashBytes(upload.data).ToHex() != end->digest) {
+      if (conflicts_sent_ < options_.conflicts_to_send ||
+          HashBytes(upload.data).ToHex() != end->digest) {
         ++conflicts_sent_;
         return Reply(peer, Error{ErrorCode::kConflict, "bytes do not hash to " + end->digest}, id);
       }
@@ -179,9 +182,9 @@ class FakeScheduler {
   int conflicts_sent_ = 0;                 // loop thread only
   std::map<std::string, Upload> uploads_;  // loop thread only
   std::mutex mu_;
-  std::map<std::string, std::string> blobs_;  // Guarded by mu_
-  Handler handler_;                           // Guarded by mu_
-  std::vector<std::string> requests_;         // Guarded by mu_
+  std::map<std::string, std::string> blobs_;       // Guarded by mu_
+  Handler handler_;                                // Guarded by mu_
+  std::vector<std::string> requests_;              // Guarded by mu_
   std::optional<protocol::Message> last_request_;  // Guarded by mu_
 };
 

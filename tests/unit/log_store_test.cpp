@@ -1,11 +1,11 @@
-#include <doctest/doctest.h>
+#include "scheduler/log_store.h"
 
 #include <dirent.h>
+#include <doctest/doctest.h>
 
 #include <memory>
 #include <string>
 
-#include "scheduler/log_store.h"
 #include "tests/unit/test_files.h"
 
 using namespace receta::scheduler;
@@ -22,7 +22,8 @@ std::unique_ptr<LogStore> OpenLogs(const std::string& dir, uint64_t cap_bytes) {
   return std::move(logs).value();
 }
 
-void Append(LogStore& logs, const std::string& run, const std::string& attempt, std::string_view bytes) {
+void Append(LogStore& logs, const std::string& run, const std::string& attempt,
+            std::string_view bytes) {
   Status s = logs.Append(run, attempt, bytes);
   REQUIRE_MESSAGE(s.ok(), s.message());
 }
@@ -36,8 +37,8 @@ std::string ReadAll(const LogStore& logs, const std::string& run, const std::str
 // The exact marker line for a cap and a dropped count (see log_store.h).
 std::string Marker(uint64_t cap, uint64_t dropped) {
   std::string count = std::to_string(dropped);
-  return "[receta: log cut at " + std::to_string(cap) + " bytes; " + count + " more bytes dropped]" +
-         std::string(20 - count.size(), ' ') + "\n";
+  return "[receta: log cut at " + std::to_string(cap) + " bytes; " + count +
+         " more bytes dropped]" + std::string(20 - count.size(), ' ') + "\n";
 }
 
 size_t OpenFds() {
@@ -135,9 +136,10 @@ TEST_CASE("LogStoreTest.ManyAttemptsStayWithinTheFdLimit") {
 TEST_CASE("LogStoreTest.RefusesIdsThatCouldEscape") {
   TempDir dir;
   auto logs = OpenLogs(dir.Path("logs"), 100);
-  for (const std::string& bad : {std::string(), std::string("."), std::string(".."), std::string("../x"),
-                                 std::string("a/b"), std::string("a..b"), std::string("a b"),
-                                 std::string("a\0b", 3), std::string(256, 'a'), std::string("é")}) {
+  for (const std::string& bad :
+       {std::string(), std::string("."), std::string(".."), std::string("../x"), std::string("a/b"),
+        std::string("a..b"), std::string("a b"), std::string("a\0b", 3), std::string(256, 'a'),
+        std::string("é")}) {
     CAPTURE(bad);
     Status as_run = logs->Append(bad, "a", "x");
     REQUIRE_FALSE(as_run.ok());

@@ -176,7 +176,8 @@ TEST_CASE("ConnectionTest.SilentSchedulerTimesOutNamingTheEndpoint") {
   CHECK(std::chrono::steady_clock::now() - started < 5s);
 
   TempDir dir;
-  Status downloaded = net::DownloadBlob(*connection, HashBytes("x").ToHex(), 1, dir.Path("o"), 200ms);
+  Status downloaded =
+      net::DownloadBlob(*connection, HashBytes("x").ToHex(), 1, dir.Path("o"), 200ms);
   REQUIRE_FALSE(downloaded.ok());
   CHECK(downloaded.message().find("stalled") != std::string::npos);
   std::string path = dir.Write("f", "x");

@@ -1,14 +1,14 @@
+#include "common/protocol/record_codec.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <vector>
-#include <string>
-
 #include <msgpack.hpp>
+#include <string>
+#include <vector>
 
-#include "common/protocol/record_codec.h"
 #include "scheduler/records.h"
 
 using namespace receta::scheduler;
@@ -72,7 +72,8 @@ RunRecord FullRun() {
   return run;
 }
 
-template <typename T> T RoundTrip(const T& record) {
+template <typename T>
+T RoundTrip(const T& record) {
   Result<std::string> bytes = EncodeRecord(record);
   REQUIRE(bytes.ok());
   Result<T> back = DecodeRecord<T>(*bytes, "test record");
@@ -80,14 +81,16 @@ template <typename T> T RoundTrip(const T& record) {
   return *back;
 }
 
-template <typename T> std::string Encoded(const T& record) {
+template <typename T>
+std::string Encoded(const T& record) {
   Result<std::string> bytes = EncodeRecord(record);
   REQUIRE(bytes.ok());
   return *bytes;
 }
 
 // [version, body] packed by hand, for records a newer or broken build wrote.
-template <typename Body> std::string Pack(uint64_t version, const Body& body) {
+template <typename Body>
+std::string Pack(uint64_t version, const Body& body) {
   msgpack::sbuffer buffer;
   Packer p(buffer);
   p.pack_array(2);
@@ -129,13 +132,16 @@ TEST_CASE("RecordCodecTest.RoundTripsEveryRecordType") {
   CHECK(RoundTrip(StepRecord{}) == StepRecord{});
   CHECK(RoundTrip(RunRecord{}) == RunRecord{});
 
-  WorkerRecord worker{"w1", "box", "host", {"gpu", "big"}, 4, 16, 1ull << 36, 2, "linux", "0.1.0", 10, 11};
+  WorkerRecord worker{"w1",       "box", "host",  {"gpu", "big"}, 4,  16,
+                      1ull << 36, 2,     "linux", "0.1.0",        10, 11};
   CHECK(RoundTrip(worker) == worker);
-  CacheEntry entry{std::string(64, 'f'), "ml", "train", "r-1", "r-1.0-1", 9, {{"m", kDigest, 1, true}}, "{}"};
+  CacheEntry entry{std::string(64, 'f'),      "ml", "train", "r-1", "r-1.0-1", 9,
+                   {{"m", kDigest, 1, true}}, "{}"};
   CHECK(RoundTrip(entry) == entry);
   BlobRecord blob{kDigest, UINT64_MAX, 3};
   CHECK(RoundTrip(blob) == blob);
-  EventRecord event{UINT64_MAX, 1, "step_failed", "r-1", "train", "r-1.0-1", "w1", "failed", "exit 1"};
+  EventRecord event{UINT64_MAX, 1,    "step_failed", "r-1",   "train",
+                    "r-1.0-1",  "w1", "failed",      "exit 1"};
   CHECK(RoundTrip(event) == event);
 }
 
@@ -166,7 +172,8 @@ TEST_CASE("RecordCodecTest.RefusesNewerFormatVersion") {
   Result<BlobRecord> r = DecodeRecord<BlobRecord>(Pack(2, body), "blob 'x'");
   REQUIRE(!r.ok());
   CHECK(r.error() ==
-        "blob 'x': record format version 2 is not supported (this build reads 1); it was written by a "
+        "blob 'x': record format version 2 is not supported (this build reads 1); it was written "
+        "by a "
         "newer receta: upgrade this one");
 }
 
@@ -181,7 +188,8 @@ TEST_CASE("RecordCodecTest.ErrorsNameRecordAndField") {
     Result<StepRecord> r = DecodeRecord<StepRecord>(bytes, "step 3 of run 'r-7'");
     REQUIRE(!r.ok());
     CHECK(r.error() ==
-          "step 3 of run 'r-7': field 'attempts[0].attempt_id' has the wrong type: expected string, got integer");
+          "step 3 of run 'r-7': field 'attempts[0].attempt_id' has the wrong type: expected "
+          "string, got integer");
   }
   SUBCASE("missing nested field") {
     std::string bytes = WithField(Encoded(FullStep()), "outputs", [](Packer& p) {
@@ -196,7 +204,8 @@ TEST_CASE("RecordCodecTest.ErrorsNameRecordAndField") {
     std::string bytes = WithField(Encoded(FullRun()), "state", [](Packer& p) { p.pack(300); });
     Result<RunRecord> r = DecodeRecord<RunRecord>(bytes, "run 'r-7'");
     REQUIRE(!r.ok());
-    CHECK(r.error() == "run 'r-7': field 'state' is out of range: 300 does not fit in 8-bit unsigned integer");
+    CHECK(r.error() ==
+          "run 'r-7': field 'state' is out of range: 300 does not fit in 8-bit unsigned integer");
   }
   SUBCASE("map value not a string") {
     std::string bytes = WithField(Encoded(FullRun()), "params", [](Packer& p) {
@@ -206,7 +215,8 @@ TEST_CASE("RecordCodecTest.ErrorsNameRecordAndField") {
     });
     Result<RunRecord> r = DecodeRecord<RunRecord>(bytes, "run 'r-7'");
     REQUIRE(!r.ok());
-    CHECK(r.error() == "run 'r-7': field 'params.lr' has the wrong type: expected string, got float");
+    CHECK(r.error() ==
+          "run 'r-7': field 'params.lr' has the wrong type: expected string, got float");
   }
   SUBCASE("body not a map") {
     Result<BlobRecord> r = DecodeRecord<BlobRecord>(Pack(1, std::vector<int>{1}), "blob 'x'");
@@ -214,9 +224,13 @@ TEST_CASE("RecordCodecTest.ErrorsNameRecordAndField") {
     CHECK(r.error() == "blob 'x': record body must be a map of field names, got array");
   }
   SUBCASE("not an array") {
-    Result<BlobRecord> r = DecodeRecord<BlobRecord>(std::string("\xa3" "abc", 4), "blob 'x'");
+    Result<BlobRecord> r = DecodeRecord<BlobRecord>(std::string("\xa3"
+                                                                "abc",
+                                                                4),
+                                                    "blob 'x'");
     REQUIRE(!r.ok());
-    CHECK(r.error() == "blob 'x': not a receta record: expected an array [format_version, body], got string");
+    CHECK(r.error() ==
+          "blob 'x': not a receta record: expected an array [format_version, body], got string");
   }
   SUBCASE("empty bytes") {
     Result<BlobRecord> r = DecodeRecord<BlobRecord>("", "blob 'x'");
@@ -231,7 +245,8 @@ TEST_CASE("RecordCodecTest.ErrorsNameRecordAndField") {
     p.pack_map(0);
     Result<BlobRecord> r = DecodeRecord<BlobRecord>({buffer.data(), buffer.size()}, "blob 'x'");
     REQUIRE(!r.ok());
-    CHECK(r.error() == "blob 'x': field 'format_version' has the wrong type: expected integer, got string");
+    CHECK(r.error() ==
+          "blob 'x': field 'format_version' has the wrong type: expected integer, got string");
   }
 }
 

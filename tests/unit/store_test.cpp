@@ -1,6 +1,8 @@
-#include <doctest/doctest.h>
+#include "scheduler/store.h"
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
+#include <rocksdb/db.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,9 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <rocksdb/db.h>
-
-#include "scheduler/store.h"
 #include "scheduler/store_keys.h"
 #include "tests/unit/test_files.h"
 
@@ -61,11 +60,13 @@ void Commit(Store& store, Store::Batch& batch) {
 
 // Writes raw bytes under `key` in column family `cf`, bypassing the Store,
 // as a disk error or a buggy build might.
-void PutRaw(const std::string& dir, const std::string& cf, const std::string& key, const std::string& value) {
+void PutRaw(const std::string& dir, const std::string& cf, const std::string& key,
+            const std::string& value) {
   std::vector<std::string> names;
   REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const std::string& name : names)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, descriptors, &handles, &db).ok());
@@ -87,7 +88,14 @@ TEST_CASE("StoreTest.PutsCommitsAndReadsBackAfterReopen") {
   attempt.number = 1;
   attempt.worker_id = "w1";
   step.attempts.push_back(attempt);
-  CacheEntry entry{std::string(64, 'c'), "ml", "train", "r1", "r1.0-1", 5, {{"m", std::string(64, 'a'), 3, false}}, "{}"};
+  CacheEntry entry{std::string(64, 'c'),
+                   "ml",
+                   "train",
+                   "r1",
+                   "r1.0-1",
+                   5,
+                   {{"m", std::string(64, 'a'), 3, false}},
+                   "{}"};
   BlobRecord blob{std::string(64, 'a'), 3, 7};
   WorkerRecord worker;
   worker.worker_id = "w1";
@@ -127,10 +135,20 @@ TEST_CASE("StoreTest.PutsCommitsAndReadsBackAfterReopen") {
   CHECK(**cached == entry);
 
   std::vector<BlobRecord> blobs;
-  REQUIRE(store->ForEachBlob([&](BlobRecord&& b) { blobs.push_back(b); return true; }).ok());
+  REQUIRE(store
+              ->ForEachBlob([&](BlobRecord&& b) {
+                blobs.push_back(b);
+                return true;
+              })
+              .ok());
   CHECK(blobs == std::vector<BlobRecord>{blob});
   std::vector<WorkerRecord> workers;
-  REQUIRE(store->ForEachWorker([&](WorkerRecord&& w) { workers.push_back(w); return true; }).ok());
+  REQUIRE(store
+              ->ForEachWorker([&](WorkerRecord&& w) {
+                workers.push_back(w);
+                return true;
+              })
+              .ok());
   CHECK(workers == std::vector<WorkerRecord>{worker});
   CHECK(*store->GetMeta("next_run") == 42);
   CHECK(*store->GetMeta("absent") == 0);
@@ -159,7 +177,12 @@ TEST_CASE("StoreTest.DeletesCacheEntriesAndBlobs") {
   CHECK_FALSE(store->GetCacheEntry("k1")->has_value());
   CHECK(store->GetCacheEntry("k2")->has_value());
   int blobs = 0;
-  REQUIRE(store->ForEachBlob([&](BlobRecord&&) { ++blobs; return true; }).ok());
+  REQUIRE(store
+              ->ForEachBlob([&](BlobRecord&&) {
+                ++blobs;
+                return true;
+              })
+              .ok());
   CHECK(blobs == 0);
 }
 
@@ -173,7 +196,12 @@ TEST_CASE("StoreTest.ForEachStopsWhenVisitReturnsFalse") {
   REQUIRE(store->ForEachRun([&](RunRecord&&) { return ++seen < 2; }).ok());
   CHECK(seen == 2);
   seen = 0;
-  REQUIRE(store->ForEachRun([&](RunRecord&&) { ++seen; return true; }).ok());
+  REQUIRE(store
+              ->ForEachRun([&](RunRecord&&) {
+                ++seen;
+                return true;
+              })
+              .ok());
   CHECK(seen == 5);
 }
 
@@ -280,7 +308,8 @@ TEST_CASE("StoreTest.CorruptValueIsAnErrorNamingTheRecord") {
     Commit(*store, *batch);
   }
   PutRaw(dir.Path(), "runs", "r1", "\x92\x01\xc1garbage");
-  PutRaw(dir.Path(), "steps", receta::scheduler::store_keys::StepKey("r1", 0), std::string("\x92\x01\x80", 3));
+  PutRaw(dir.Path(), "steps", receta::scheduler::store_keys::StepKey("r1", 0),
+         std::string("\x92\x01\x80", 3));
   PutRaw(dir.Path(), "events", receta::scheduler::store_keys::BigEndian64(2), "");
   PutRaw(dir.Path(), "meta", "next_run", "short");
   auto store = OpenStore(dir.Path());
@@ -366,9 +395,10 @@ TEST_CASE("StoreTest.RefusesNewerFormatVersion") {
   }
   Result<std::unique_ptr<Store>> store = Store::Open(dir.Path());
   REQUIRE_FALSE(store.ok());
-  CHECK(store.error() == "the state in " + dir.Path() +
-                             " has store format version 2, newer than this receta-scheduler reads (1); run "
-                             "the newer receta-scheduler, or use another --data-dir");
+  CHECK(store.error() ==
+        "the state in " + dir.Path() +
+            " has store format version 2, newer than this receta-scheduler reads (1); run "
+            "the newer receta-scheduler, or use another --data-dir");
 }
 
 TEST_CASE("StoreTest.OpenErrorsNameTheDirectory") {

@@ -1,0 +1,270 @@
+// The agent against a fake scheduler: a ROUTER socket in the test speaks the
+// worker session (Register, Dispatch, AttemptStarted, LogChunk,
+// AttemptFinished, Ack) and serves blobs, while the real Agent runs in a
+// thread with real processes.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "common/hash/sha256.h"
+#include "common/protocol/codec.h"
+#include "test_files.h"
+#include "worker/agent.h"
+
+using receta::testing::ReadFile;
+using receta::testing::TempDir;
+namespace protocol = receta::protocol;
+using namespace receta::worker;
+
+namespace {
+
+struct FromWorker {
+  std::string identity;
+  uint64_t request_id = 0;
+  protocol::Message message;
+  std::string blob;
+};
+
+class FakeScheduler {
+ public:
+  FakeScheduler() : router_(context_, zmq::socket_type::router) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+  // The next message from any peer, within `timeout_ms`.
+  std::optional<FromWorker> Receive(int timeout_ms = 5000) {
+    std::vector<zmq::pollitem_t> items = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, std::chrono::milliseconds(timeout_ms));
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
+    std::vector<zmq::message_t> parts;
+    while (true) {
+      zmq::message_t part;
+      (void)router_.recv(part);
+      parts.push_back(std::move(part));
+      if (!router_.get(zmq::sockopt::rcvmore)) break;
+    }
+    REQUIRE(parts.size() >= 3);
+    auto envelope = protocol::Decode(parts[2].to_string_view());
+    REQUIRE_MESSAGE(envelope.ok(), envelope.error());
+    FromWorker from{parts[0].to_string(), envelope->request_id, envelope->message, ""};
+    if (parts.size() > 3) from.blob = parts[3].to_string();
+    return from;
+  }
+
+  // The next message of type T, answering blob traffic on the way.
+  template <typename T>
+  std::optional<std::pair<FromWorker, T>> Expect(int timeout_ms = 5000) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < end) {
+      std::optional<FromWorker> from = Receive(timeout_ms);
+      if (!from) return std::nullopt;
+      if (T* typed = std::get_if<T>(&from->message)) return std::pair{*from, *typed};
+      ServeBlobs(*from);
+    }
+    return std::nullopt;
+  }
+
+  void Send(const std::string& identity, const protocol::Message& message, uint64_t request_id,
+            const std::string* blob = nullptr) {
+    auto header = protocol::Encode(message, request_id);
+    REQUIRE(header.ok());
+    router_.send(zmq::buffer(identity), zmq::send_flags::sndmore);
+    router_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(*header), blob ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    if (blob) router_.send(zmq::buffer(*blob), zmq::send_flags::none);
+  }
+
+  std::string served_blob;  // what BlobGet reads
+  std::vector<std::string> queried;
+
+ private:
+  void ServeBlobs(const FromWorker& from) {
+    if (auto* get = std::get_if<protocol::BlobGet>(&from.message)) {
+      std::string chunk = served_blob.substr(get->offset, get->length);
+      Send(from.identity,
+           protocol::BlobGetChunk{get->digest, get->offset, chunk.size(), served_blob.size()},
+           from.request_id, &chunk);
+    } else if (auto* query = std::get_if<protocol::BlobQuery>(&from.message)) {
+      queried.insert(queried.end(), query->digests.begin(), query->digests.end());
+      Send(from.identity, protocol::BlobMissing{}, from.request_id);  // has them all
+    }
+  }
+
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+};
+
+struct RunningAgent {
+  int stop_fd = eventfd(0, EFD_CLOEXEC);
+  std::unique_ptr<Agent> agent;
+  std::thread thread;
+  int exit_code = -1;
+  void Start(AgentOptions options) {
+    auto created = Agent::Create(std::move(options));
+    REQUIRE_MESSAGE(created.ok(), created.error());
+    agent = std::move(*created);
+    thread = std::thread([this] { exit_code = agent->Run(stop_fd); });
+  }
+  void Stop() {
+    uint64_t one = 1;
+    REQUIRE(write(stop_fd, &one, sizeof(one)) == sizeof(one));
+    thread.join();
+  }
+  ~RunningAgent() {
+    if (thread.joinable()) Stop();
+    close(stop_fd);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("AgentTest.RegisterDispatchStreamFinishAck") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  AgentOptions options;
+  options.scheduler_endpoint = scheduler.endpoint();
+  options.work_dir = dir.Path("work");
+  options.slots = 2;
+  options.labels = {"gpu", "big"};
+  options.name = "w1";
+  worker.Start(options);
+
+  auto reg = scheduler.Expect<protocol::Register>();
+  REQUIRE(reg);
+  const protocol::Register& r = reg->second;
+  CHECK(r.worker_id.size() == 16);
+  CHECK(r.worker_id == ReadFile(dir.Path("work/worker_id")).substr(0, 16));
+  CHECK(r.name == "w1");
+  CHECK(r.labels == std::vector<std::string>{"gpu", "big"});
+  CHECK(r.slots == 2);
+  CHECK(r.cpus > 0);
+  CHECK(r.memory_bytes > 0);
+  CHECK(r.os.rfind("linux-", 0) == 0);
+  std::string peer = reg->first.identity;
+  scheduler.Send(peer, protocol::RegisterAck{r.worker_id, 1000, 5, {}, "test"},
+                 reg->first.request_id);
+
+  scheduler.served_blob = "1,2,3\n";
+  std::string input_digest = receta::HashBytes(scheduler.served_blob).ToHex();
+  protocol::Dispatch d;
+  d.run_id = "run1";
+  d.step = "train";
+  d.attempt_id = "run1.0-3";
+  d.command = "echo out-$RECETA_STEP-$RECETA_ATTEMPT; echo err >&2; cat data/in.csv > model/m.txt";
+  d.inputs = {{"data/in.csv", input_digest, "file", scheduler.served_blob.size()}};
+  d.outputs = {"model/m.txt"};
+  scheduler.Send(peer, d, 0);
+
+  auto started = scheduler.Expect<protocol::AttemptStarted>();
+  REQUIRE(started);
+  CHECK(started->second.attempt_id == "run1.0-3");
+  CHECK(started->second.pid > 0);
+
+  std::string out, err;
+  std::optional<protocol::AttemptFinished> finished;
+  uint64_t finished_request = 0;
+  while (!finished) {
+    auto from = scheduler.Receive();
+    REQUIRE(from);
+    if (auto* log = std::get_if<protocol::LogChunk>(&from->message)) {
+      (log->stream == "stdout" ? out : err) += log->data;
+    } else if (auto* f = std::get_if<protocol::AttemptFinished>(&from->message)) {
+      finished = *f;
+      finished_request = from->request_id;
+    } else if (auto* q = std::get_if<protocol::BlobQuery>(&from->message)) {
+      scheduler.queried = q->digests;
+      scheduler.Send(from->identity, protocol::BlobMissing{}, from->request_id);
+    }
+  }
+  CHECK(out == "out-train-3\n");
+  CHECK(err == "err\n");
+  CHECK(finished->exit_code == 0);
+  CHECK(finished->error == "");
+  REQUIRE(finished->outputs.size() == 1);
+  CHECK(finished->outputs[0].path == "model/m.txt");
+  CHECK(finished->outputs[0].digest == input_digest);
+  CHECK(scheduler.queried == std::vector<std::string>{input_digest});
+  CHECK(finished_request != 0);
+
+  // Unacknowledged, it comes again; the ack ends that.
+  auto again = scheduler.Expect<protocol::AttemptFinished>(6000);
+  REQUIRE(again);
+  CHECK(again->second.attempt_id == "run1.0-3");
+  scheduler.Send(peer, protocol::AttemptFinishedAck{"run1.0-3"}, again->first.request_id);
+
+  // The sandbox is gone after success; the fetched input stays in the cache.
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/run1.0-3")));
+  CHECK(std::filesystem::exists(dir.Path("work/cas/" + input_digest.substr(0, 2) + "/" +
+                                         input_digest)));
+  worker.Stop();
+  CHECK(worker.exit_code == 0);
+}
+
+TEST_CASE("AgentTest.MissingOutputKillAndReRegister") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  AgentOptions options;
+  options.scheduler_endpoint = scheduler.endpoint();
+  options.work_dir = dir.Path("work");
+  worker.Start(options);
+  auto reg = scheduler.Expect<protocol::Register>();
+  REQUIRE(reg);
+  std::string worker_id = reg->second.worker_id;
+  std::string identity = reg->first.identity;
+  scheduler.Send(identity, protocol::RegisterAck{worker_id, 1000, 5, {}, "test"},
+                 reg->first.request_id);
+
+  protocol::Dispatch d;
+  d.run_id = "r";
+  d.step = "s";
+  d.attempt_id = "r.0-1";
+  d.command = "true";
+  d.outputs = {"model/model.pkl"};
+  scheduler.Send(identity, d, 0);
+  auto finished = scheduler.Expect<protocol::AttemptFinished>();
+  REQUIRE(finished);
+  CHECK(finished->second.error ==
+        "declared output 'model/model.pkl' was not created by the step");
+  CHECK(std::filesystem::exists(dir.Path("work/failed/r.0-1")));
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.0-1"}, finished->first.request_id);
+
+  d.attempt_id = "r.0-2";
+  d.command = "sleep 1000";
+  d.outputs = {};
+  scheduler.Send(identity, d, 0);
+  REQUIRE(scheduler.Expect<protocol::AttemptStarted>());
+  scheduler.Send(identity, protocol::KillAttempt{"r.0-2", "cancelled", 100}, 0);
+  auto killed = scheduler.Expect<protocol::AttemptFinished>();
+  REQUIRE(killed);
+  CHECK(killed->second.exit_code == -1);
+  CHECK(killed->second.signal == SIGTERM);
+  CHECK(killed->second.error.find("cancelled") != std::string::npos);
+
+  // A scheduler that forgot the worker says so; the worker registers again
+  // and then resends the unacknowledged AttemptFinished.
+  scheduler.Send(identity,
+                 protocol::Error{protocol::ErrorCode::kNotFound, "worker is not registered"}, 0);
+  auto again = scheduler.Expect<protocol::Register>();
+  REQUIRE(again);
+  CHECK(again->second.worker_id == worker_id);
+  scheduler.Send(again->first.identity, protocol::RegisterAck{worker_id, 1000, 5, {}, "test"},
+                 again->first.request_id);
+  auto resent = scheduler.Expect<protocol::AttemptFinished>();
+  REQUIRE(resent);
+  CHECK(resent->second.attempt_id == "r.0-2");
+  worker.Stop();
+}

@@ -1,0 +1,391 @@
+#include "worker/agent.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+
+#include "common/protocol/codec.h"
+#include "common/protocol/validate.h"
+#include "net/frames.h"
+#include "receta/version.h"
+#include "worker/attempt_env.h"
+#include "worker/net_blob_remote.h"
+#include "worker/sandbox.h"
+
+namespace receta::worker {
+namespace {
+
+// Kinds of the frames attempt threads PUSH to the main thread: one kind
+// byte, then the encoded protocol header to forward.
+constexpr char kEventStarted = 'S';
+constexpr char kEventLog = 'L';
+constexpr char kEventFinished = 'F';
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The attempt thread's end of the inproc pipe to the main thread.
+class PushSink : public AttemptSink {
+ public:
+  PushSink(zmq::context_t& context, const std::string& endpoint)
+      : socket_(context, zmq::socket_type::push) {
+    socket_.set(zmq::sockopt::linger, -1);  // every queued event reaches the main thread
+    socket_.connect(endpoint);
+  }
+  void Started(protocol::AttemptStarted started) override { Push(kEventStarted, started); }
+  void Log(protocol::LogChunk chunk) override { Push(kEventLog, chunk); }
+  void Finished(protocol::AttemptFinished finished) override { Push(kEventFinished, finished); }
+
+ private:
+  void Push(char kind, const protocol::Message& message) {
+    Result<std::string> header = protocol::Encode(message, 0);
+    if (!header.ok()) {
+      spdlog::error("cannot encode {}: {} [this is a bug]", protocol::NameOf(message),
+                    header.error());
+      return;
+    }
+    std::string frame;
+    frame.reserve(header->size() + 1);
+    frame.push_back(kind);
+    frame.append(*header);
+    try {
+      socket_.send(zmq::buffer(frame), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      spdlog::error("cannot pass {} to the main thread: {}", protocol::NameOf(message), e.what());
+    }
+  }
+  zmq::socket_t socket_;
+};
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
+  using R = Result<std::unique_ptr<Agent>>;
+  std::error_code ec;
+  std::filesystem::create_directories(options.work_dir, ec);
+  if (ec) return R::Error("cannot create work dir " + options.work_dir + ": " + ec.message());
+  Result<std::string> id = LoadOrCreateWorkerId(options.work_dir);
+  if (!id.ok()) return R::Error(id.error());
+  Result<LocalCache> cache = LocalCache::Open(options.work_dir + "/cas");
+  if (!cache.ok()) return R::Error(cache.error());
+  // Why: sandboxes left by a previous run of the worker belong to attempts
+  // no process runs any more; the scheduler reschedules them.
+  if (Status s = RemoveTree(options.work_dir + "/sandboxes"); !s.ok()) return R::Error(s.message());
+  RemoveTree(options.work_dir + "/cas/tmp");
+  LocalCache::Open(options.work_dir + "/cas");
+  MachineInfo machine = ReadMachineInfo();
+  if (options.name.empty()) options.name = machine.hostname;
+  return std::unique_ptr<Agent>(
+      new Agent(std::move(options), std::move(*id), std::move(*cache), std::move(machine)));
+}
+
+Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine)
+    : options_(std::move(options)),
+      worker_id_(std::move(worker_id)),
+      cache_(std::move(cache)),
+      machine_(std::move(machine)),
+      worker_env_(CurrentEnvironment()),
+      pull_(context_, zmq::socket_type::pull) {
+  static std::atomic<int> instance{0};
+  events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
+  pull_.bind(events_endpoint_);
+}
+
+Agent::~Agent() { Shutdown(); }
+
+void Agent::Connect() {
+  if (dealer_) dealer_->close();
+  dealer_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  net::ConfigureSocket(*dealer_);
+  dealer_->connect(options_.scheduler_endpoint);
+  registered_ = false;
+}
+
+bool Agent::SendEncoded(const std::string& header) {
+  std::vector<zmq::message_t> parts;
+  parts.emplace_back();
+  parts.emplace_back(header.data(), header.size());
+  if (!net::SendFrames(*dealer_, parts, /*dontwait=*/true)) return false;
+  last_sent_ms_ = NowMs();
+  return true;
+}
+
+bool Agent::Send(const protocol::Message& message, uint64_t request_id) {
+  Result<std::string> header = protocol::Encode(message, request_id);
+  if (!header.ok()) {
+    spdlog::error("cannot encode {}: {} [this is a bug]", protocol::NameOf(message),
+                  header.error());
+    return false;
+  }
+  return SendEncoded(*header);
+}
+
+std::vector<std::string> Agent::RunningIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, running] : running_) ids.push_back(id);
+  return ids;
+}
+
+void Agent::SendRegister() {
+  protocol::Register reg;
+  reg.worker_id = worker_id_;
+  reg.name = options_.name;
+  reg.hostname = machine_.hostname;
+  reg.labels = options_.labels;
+  reg.slots = options_.slots;
+  reg.cpus = machine_.cpus;
+  reg.memory_bytes = machine_.memory_bytes;
+  reg.gpus = machine_.gpus;
+  reg.os = machine_.os;
+  reg.receta_version = kVersion;
+  reg.running_attempt_ids = RunningIds();
+  register_request_id_ = ++next_request_id_;
+  register_sent_ms_ = NowMs();
+  registered_ = false;
+  Send(reg, register_request_id_);
+}
+
+void Agent::SendFinished(Unacked& unacked) {
+  if (unacked.request_id == 0) unacked.request_id = ++next_request_id_;
+  unacked.last_sent_ms = NowMs();
+  Send(unacked.finished, unacked.request_id);
+}
+
+int Agent::Run(int stop_fd) {
+  spdlog::info("worker {} ({}) starting: scheduler {}, work dir {}, slots {}, labels [{}], "
+               "{} cpus, {} MiB, {} gpus, {}",
+               worker_id_, options_.name, options_.scheduler_endpoint, options_.work_dir,
+               options_.slots, Join(options_.labels), machine_.cpus,
+               machine_.memory_bytes >> 20, machine_.gpus, machine_.os);
+  try {
+    Connect();
+    SendRegister();
+    last_heard_ms_ = NowMs();
+    while (true) {
+      int64_t now = NowMs();
+      int64_t liveness_ms = int64_t{heartbeat_interval_ms_} * heartbeat_liveness_;
+      int64_t next = registered_ ? std::min(last_sent_ms_ + heartbeat_interval_ms_,
+                                            last_heard_ms_ + liveness_ms)
+                                 : register_sent_ms_ + liveness_ms;
+      for (const auto& [id, unacked] : unacked_) {
+        next = std::min(next, unacked.last_sent_ms + kResendFinishedMs);
+      }
+      auto timeout = std::chrono::milliseconds(std::max<int64_t>(0, next - now));
+      std::vector<zmq::pollitem_t> items = {
+          {static_cast<void*>(*dealer_), 0, ZMQ_POLLIN, 0},
+          {static_cast<void*>(pull_), 0, ZMQ_POLLIN, 0},
+          {nullptr, stop_fd, ZMQ_POLLIN, 0},
+      };
+      zmq::poll(items, timeout);
+      if (items[2].revents & ZMQ_POLLIN) break;
+      if (items[0].revents & ZMQ_POLLIN) HandleSchedulerFrames();
+      if (items[1].revents & ZMQ_POLLIN) HandleAttemptEvents();
+      OnTimers();
+    }
+    spdlog::info("worker {} stopping: killing {} running attempt(s)", worker_id_, running_.size());
+    Shutdown();
+  } catch (const zmq::error_t& e) {
+    spdlog::error("worker {}: ZeroMQ error: {}", worker_id_, e.what());
+    Shutdown();
+    return 1;
+  }
+  return 0;
+}
+
+void Agent::OnTimers() {
+  int64_t now = NowMs();
+  int64_t liveness_ms = int64_t{heartbeat_interval_ms_} * heartbeat_liveness_;
+  if (!registered_) {
+    if (now - register_sent_ms_ >= liveness_ms) {
+      spdlog::warn("no RegisterAck from {} after {} ms; reconnecting",
+                   options_.scheduler_endpoint, liveness_ms);
+      Connect();
+      SendRegister();
+    }
+    return;
+  }
+  if (now - last_heard_ms_ >= liveness_ms) {
+    spdlog::warn("lost the scheduler at {}: nothing heard for {} ms; reconnecting",
+                 options_.scheduler_endpoint, now - last_heard_ms_);
+    Connect();
+    SendRegister();
+    return;
+  }
+  for (auto& [id, unacked] : unacked_) {
+    if (now - unacked.last_sent_ms >= kResendFinishedMs) SendFinished(unacked);
+  }
+  if (now - last_sent_ms_ >= heartbeat_interval_ms_) {
+    protocol::Heartbeat heartbeat;
+    size_t used = running_.size();
+    heartbeat.free_slots = used >= options_.slots ? 0 : options_.slots - static_cast<uint32_t>(used);
+    heartbeat.running_attempt_ids = RunningIds();
+    if (!Send(heartbeat, 0)) last_sent_ms_ = now;  // do not spin on a full queue
+  }
+}
+
+void Agent::HandleSchedulerFrames() {
+  while (std::optional<net::Frames> frames = net::ReceiveFrames(*dealer_, /*dontwait=*/true)) {
+    last_heard_ms_ = NowMs();
+    if (frames->too_many || frames->parts.size() < 2 || frames->parts[0].size() != 0) {
+      spdlog::warn("dropped a malformed message from the scheduler ({} frames)",
+                   frames->parts.size());
+      continue;
+    }
+    Result<protocol::Envelope> envelope = protocol::Decode(frames->parts[1].to_string_view());
+    if (!envelope.ok()) {
+      spdlog::warn("dropped an undecodable message from the scheduler: {}", envelope.error());
+      continue;
+    }
+    if (Status s = protocol::ValidateMessage(envelope->message); !s.ok()) {
+      spdlog::warn("dropped an invalid message from the scheduler: {}", s.message());
+      continue;
+    }
+    HandleSchedulerMessage(envelope->request_id, std::move(envelope->message));
+  }
+}
+
+void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message message) {
+  if (auto* ack = std::get_if<protocol::RegisterAck>(&message)) {
+    if (request_id != register_request_id_) return;  // an older Register's answer
+    registered_ = true;
+    if (ack->heartbeat_interval_ms > 0) heartbeat_interval_ms_ = ack->heartbeat_interval_ms;
+    if (ack->heartbeat_liveness > 0) heartbeat_liveness_ = ack->heartbeat_liveness;
+    spdlog::info("registered with {} as {} (scheduler {}, heartbeat {} ms x {})",
+                 options_.scheduler_endpoint, worker_id_, ack->scheduler_version,
+                 heartbeat_interval_ms_, heartbeat_liveness_);
+    for (const std::string& stale : ack->stale_attempt_ids) {
+      auto it = running_.find(stale);
+      if (it == running_.end()) continue;
+      spdlog::info("attempt {} is stale; killing it", stale);
+      it->second.attempt->Kill(0, "the scheduler no longer expects this attempt");
+    }
+    for (auto& [id, unacked] : unacked_) SendFinished(unacked);
+  } else if (auto* error = std::get_if<protocol::Error>(&message)) {
+    if (request_id == register_request_id_) {
+      spdlog::error("the scheduler refused to register this worker: {}", error->message);
+    } else if (request_id == 0 && error->code == protocol::ErrorCode::kNotFound) {
+      spdlog::warn("the scheduler does not know this worker ({}); registering again",
+                   error->message);
+      SendRegister();
+    } else {
+      spdlog::warn("error from the scheduler (request {}): {}", request_id, error->message);
+    }
+  } else if (auto* dispatch = std::get_if<protocol::Dispatch>(&message)) {
+    HandleDispatch(std::move(*dispatch));
+  } else if (auto* kill = std::get_if<protocol::KillAttempt>(&message)) {
+    auto it = running_.find(kill->attempt_id);
+    if (it == running_.end()) return;  // finished already or never ours
+    spdlog::info("attempt {}: kill requested ({}), grace {} ms", kill->attempt_id, kill->reason,
+                 kill->grace_ms);
+    it->second.attempt->Kill(kill->grace_ms, kill->reason);
+  } else if (auto* done = std::get_if<protocol::AttemptFinishedAck>(&message)) {
+    unacked_.erase(done->attempt_id);
+  } else if (!std::holds_alternative<protocol::Heartbeat>(message)) {
+    spdlog::warn("ignored unexpected {} from the scheduler", protocol::NameOf(message));
+  }
+}
+
+void Agent::HandleDispatch(protocol::Dispatch dispatch) {
+  const std::string id = dispatch.attempt_id;
+  if (running_.count(id)) return;  // a duplicate
+  if (auto it = unacked_.find(id); it != unacked_.end()) {
+    SendFinished(it->second);  // done already: report again
+    return;
+  }
+  if (Status s = ValidateAttemptId(id); !s.ok()) {
+    protocol::AttemptFinished refused;
+    refused.attempt_id = id;
+    refused.exit_code = -1;
+    refused.error = s.message();
+    auto& unacked = unacked_[id];
+    unacked.finished = std::move(refused);
+    SendFinished(unacked);
+    return;
+  }
+  if (running_.size() >= options_.slots) {
+    spdlog::warn("attempt {} dispatched with all {} slot(s) busy; running it anyway", id,
+                 options_.slots);
+  }
+  spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s)", id,
+               dispatch.run_id, dispatch.step, dispatch.inputs.size(), dispatch.outputs.size());
+  AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
+                   options_.retention};
+  auto attempt = std::make_shared<Attempt>(
+      std::move(dispatch), cache_, std::move(dirs),
+      NetBlobRemoteFactory(context_, options_.scheduler_endpoint), worker_env_);
+  Running& running = running_[id];
+  running.attempt = attempt;
+  running.thread = std::thread([this, attempt] {
+    PushSink sink(context_, events_endpoint_);
+    attempt->Run(sink);
+  });
+}
+
+void Agent::HandleAttemptEvents() {
+  zmq::message_t frame;
+  while (pull_.recv(frame, zmq::recv_flags::dontwait)) {
+    std::string_view bytes = frame.to_string_view();
+    if (bytes.empty()) continue;
+    char kind = bytes[0];
+    std::string_view header = bytes.substr(1);
+    if (kind != kEventFinished) {
+      if (registered_) SendEncoded(std::string(header));
+      if (kind == kEventStarted) {
+        Result<protocol::Envelope> e = protocol::Decode(header);
+        if (e.ok()) {
+          const auto& started = std::get<protocol::AttemptStarted>(e->message);
+          spdlog::info("attempt {} started: pid {}", started.attempt_id, started.pid);
+        }
+      }
+      continue;
+    }
+    Result<protocol::Envelope> envelope = protocol::Decode(header);
+    if (!envelope.ok()) continue;  // encoded by us: cannot happen
+    auto& finished = std::get<protocol::AttemptFinished>(envelope->message);
+    spdlog::info("attempt {} finished: exit code {}, signal {}{}, {} ms, cpu {} ms, max rss {} "
+                 "KiB, {} output(s){}{}",
+                 finished.attempt_id, finished.exit_code, finished.signal,
+                 finished.timed_out ? " (timed out)" : "", finished.duration_ms, finished.cpu_ms,
+                 finished.max_rss_bytes >> 10, finished.outputs.size(),
+                 finished.error.empty() ? "" : ", error: ", finished.error);
+    if (auto it = running_.find(finished.attempt_id); it != running_.end()) {
+      if (it->second.thread.joinable()) it->second.thread.join();
+      running_.erase(it);
+    }
+    Unacked& unacked = unacked_[finished.attempt_id];
+    unacked.finished = std::move(finished);
+    if (registered_) {
+      SendFinished(unacked);
+    } else {
+      unacked.last_sent_ms = NowMs();  // sent after the next RegisterAck
+    }
+  }
+}
+
+void Agent::Shutdown() {
+  if (running_.empty()) return;
+  for (auto& [id, running] : running_) {
+    running.attempt->Kill(options_.shutdown_grace_ms, "the worker is shutting down");
+  }
+  for (auto& [id, running] : running_) {
+    if (running.thread.joinable()) running.thread.join();
+  }
+  running_.clear();
+  // Best effort: report what the kills ended before the socket goes.
+  if (dealer_ && registered_) HandleAttemptEvents();
+}
+
+}  // namespace receta::worker

@@ -1,0 +1,113 @@
+#pragma once
+// Agent: the worker's main loop. One thread owns the main DEALER socket to
+// the scheduler and an inproc PULL socket; each Dispatch runs as an Attempt
+// on its own thread, which PUSHes its messages (AttemptStarted, LogChunk,
+// AttemptFinished) to the main thread, so they go out with no polling delay.
+//
+// Session (brief "Worker session"; Paranoid Pirate):
+// - Register on connect; RegisterAck gives the heartbeat interval and
+//   liveness. No ack within interval*liveness: new socket, Register again.
+// - Heartbeat whenever nothing was sent for an interval. Silence from the
+//   scheduler for interval*liveness: the scheduler is lost; new socket,
+//   Register again (with the attempts still running).
+// - Error kNotFound with request_id 0 (the scheduler does not know us, e.g.
+//   it restarted): Register again at once.
+// - AttemptFinished is kept and resent every kResendFinishedMs, and right
+//   after each RegisterAck, until its AttemptFinishedAck arrives.
+// - Log chunks and AttemptStarted while unregistered are dropped (the
+//   scheduler learns running attempts from Register and Heartbeat).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/protocol/messages.h"
+#include "common/status.h"
+#include "worker/attempt.h"
+#include "worker/failed_sandboxes.h"
+#include "worker/local_cache.h"
+#include "worker/machine_info.h"
+
+namespace receta::worker {
+
+struct AgentOptions {
+  std::string scheduler_endpoint;
+  std::string work_dir;
+  uint32_t slots = 1;
+  std::vector<std::string> labels;
+  std::string name;  // empty: the hostname
+  RetentionLimits retention;
+  uint32_t shutdown_grace_ms = 2000;
+};
+
+class Agent {
+ public:
+  static constexpr int64_t kResendFinishedMs = 3000;
+  static constexpr uint32_t kDefaultHeartbeatIntervalMs = 1000;
+  static constexpr uint32_t kDefaultHeartbeatLiveness = 5;
+
+  /// Prepares the work dir (worker id, cache, leftover sandboxes removed).
+  /// Errors say which directory could not be used.
+  static Result<std::unique_ptr<Agent>> Create(AgentOptions options);
+  ~Agent();
+
+  /// Runs until `stop_fd` becomes readable (a signalfd in main, an eventfd
+  /// in tests), then kills running attempts, reports them and returns 0.
+  int Run(int stop_fd);
+
+  const std::string& worker_id() const { return worker_id_; }
+
+ private:
+  struct Running {
+    std::shared_ptr<Attempt> attempt;
+    std::thread thread;
+  };
+  struct Unacked {
+    protocol::AttemptFinished finished;
+    uint64_t request_id = 0;
+    int64_t last_sent_ms = 0;
+  };
+
+  Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine);
+  void Connect();
+  void SendRegister();
+  bool Send(const protocol::Message& message, uint64_t request_id);
+  bool SendEncoded(const std::string& header);
+  void HandleSchedulerFrames();
+  void HandleSchedulerMessage(uint64_t request_id, protocol::Message message);
+  void HandleDispatch(protocol::Dispatch dispatch);
+  void HandleAttemptEvents();
+  void SendFinished(Unacked& unacked);
+  void OnTimers();
+  std::vector<std::string> RunningIds() const;
+  void Shutdown();
+
+  AgentOptions options_;
+  std::string worker_id_;
+  LocalCache cache_;
+  MachineInfo machine_;
+  std::map<std::string, std::string> worker_env_;
+  zmq::context_t context_;
+  std::unique_ptr<zmq::socket_t> dealer_;
+  zmq::socket_t pull_;
+  std::string events_endpoint_;
+
+  bool registered_ = false;
+  uint64_t next_request_id_ = 0;
+  uint64_t register_request_id_ = 0;
+  int64_t register_sent_ms_ = 0;
+  int64_t last_sent_ms_ = 0;
+  int64_t last_heard_ms_ = 0;
+  uint32_t heartbeat_interval_ms_ = kDefaultHeartbeatIntervalMs;
+  uint32_t heartbeat_liveness_ = kDefaultHeartbeatLiveness;
+
+  std::map<std::string, Running> running_;
+  std::map<std::string, Unacked> unacked_;
+};
+
+}  // namespace receta::worker
