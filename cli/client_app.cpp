@@ -94,7 +94,8 @@ std::optional<int> RunClientVerb(const ClientVerbs& v) {
   std::ostream& out = std::cout;
   std::ostream& err = std::cerr;
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
-  if (v.submit_cmd->parsed()) return SubmitCommand(v.submit, out, err, tty);
+  // submit --wait draws its live view on stderr (stdout is the run id).
+  if (v.submit_cmd->parsed()) return SubmitCommand(v.submit, out, err, ::isatty(STDERR_FILENO) == 1);
   if (v.runs_cmd->parsed()) return RunsCommand(v.runs, out, err);
   if (v.status_cmd->parsed()) return StatusCommand(v.status_client, v.status_run, out, err);
   if (v.watch_cmd->parsed()) return WatchCommand(v.watch_client, v.watch_run, out, err, tty);

@@ -126,7 +126,9 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   }
   if (!args.client.json) out << reply->run_id << "\n" << std::flush;
   if (!args.wait) return 0;
-  return FollowRun(**client, reply->run_id, out, err, tty, args.client.json);
+  // Why stderr: stdout stays just the run id (RUN=$(receta submit --wait
+  // f.yaml) works); with --json it is the final run document.
+  return FollowRun(**client, reply->run_id, args.client.json ? out : err, err, tty, args.client.json);
 }
 
 }  // namespace receta::cli

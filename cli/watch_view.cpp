@@ -81,7 +81,10 @@ std::optional<std::string> WatchView::Apply(const JsonValue& event) {
   }
   StepRow& row = Row(step);
   row.state = event["state"].AsString().empty() ? known->second : event["state"].AsString();
-  if (!event["worker_id"].AsString().empty()) row.worker = event["worker_id"].AsString();
+  // The worker's name when the scheduler sends it (it reads better than the id).
+  std::string worker = event["worker"].AsString();
+  if (worker.empty()) worker = event["worker_id"].AsString();
+  if (!worker.empty()) row.worker = worker;
   if (row.state == "running") {
     row.started_ms = time_ms;
     row.duration_ms = 0;

@@ -198,10 +198,11 @@ struct EventRecord {
   std::string worker_id;
   std::string state;    // the step's or run's state after the event, if any
   std::string message;  // for people
+  std::optional<std::string> worker_name;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("seq", s.seq); v("time_ms", s.time_ms); v("kind", s.kind); v("run_id", s.run_id);
     v("step", s.step); v("attempt_id", s.attempt_id); v("worker_id", s.worker_id);
-    v("state", s.state); v("message", s.message);
+    v("state", s.state); v("message", s.message); v("worker_name", s.worker_name);
   }
   bool operator==(const EventRecord&) const = default;
 };

@@ -130,6 +130,7 @@ void Run::Emit(Turn& turn, const char* kind, int step, const std::string& messag
     if (!record.attempts.empty()) {
       event.attempt_id = record.attempts.back().attempt_id;
       event.worker_id = record.attempts.back().worker_id;
+      event.worker_name = record.attempts.back().worker_name;
     }
   } else {
     event.state = RunStateName(record_.state);

@@ -332,6 +332,7 @@ void SchedulerCore::WorkerEvent(Turn& turn, const char* kind, const PoolWorker& 
   EventRecord event;
   event.kind = kind;
   event.worker_id = worker.record.worker_id;
+  event.worker_name = worker.record.name;
   event.state = worker.connected ? "connected" : "lost";
   event.message = message;
   turn.Event(std::move(event));

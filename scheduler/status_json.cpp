@@ -131,6 +131,7 @@ std::string EventsJson(const std::vector<EventRecord>& events) {
     json.Field("seq", Signed(event.seq)).Field("time_ms", Signed(event.time_ms));
     json.Field("kind", event.kind).Field("run_id", event.run_id).Field("step", event.step);
     json.Field("attempt_id", event.attempt_id).Field("worker_id", event.worker_id);
+    json.Field("worker", event.worker_name.value_or(""));
     json.Field("state", event.state).Field("message", event.message);
     json.EndObject();
   }

@@ -152,7 +152,7 @@ cached = [s["name"] for s in d["steps"] if s["state"] == "cached"]
 ran = [s["name"] for s in d["steps"] if s["state"] != "cached"]
 print("cached: " + ", ".join(cached))
 if ran:
-    print("ran again: " + ", ".join(ran) + " (cache: false, as deploy steps are by default)")
+    print("ran again: " + ", ".join(ran) + " (cache: false)")
 '
 
 say "Done"

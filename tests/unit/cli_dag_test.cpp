@@ -366,7 +366,9 @@ TEST_CASE("CliDagTest.ShowTextListsStepsInOrderWithRenderedCommands") {
   CHECK(text.find("--run-id {{run.id}}\n") != std::string::npos);
   CHECK(text.find("   input:     data/train.csv  (from prepare)\n") != std::string::npos);
   CHECK(text.find("   runs only if the gate of evaluate passes\n") != std::string::npos);
-  CHECK(text.find("   cache:     off (deploy step)\n") != std::string::npos);
+  // iris opts its deploy step into the cache; the sweep's deploy stays off.
+  CHECK(text.find("   cache:     off (deploy step)\n") == std::string::npos);
+  CHECK(text.find("   cache key: known when upstream outputs exist\n") != std::string::npos);
 }
 
 TEST_CASE("CliDagTest.ShowJsonParsesAndHoldsOrderCommandsAndKeys") {
@@ -417,7 +419,7 @@ TEST_CASE("CliDagTest.ShowJsonParsesAndHoldsOrderCommandsAndKeys") {
 
   const Json& deploy = steps[3];
   CHECK(deploy["cache"].type == Json::Type::kBool);
-  CHECK_FALSE(deploy["cache"].boolean);
+  CHECK(deploy["cache"].boolean);
   REQUIRE(deploy["gated_by"].array.size() == 1);
   CHECK(deploy["gated_by"].array[0].string == "evaluate");
   CHECK(deploy["command"].string.find("--run-id {{run.id}}") != std::string::npos);

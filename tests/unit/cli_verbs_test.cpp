@@ -194,12 +194,14 @@ steps:
   for (const std::string& name : server.requests()) puts += name == "BlobPutBegin";
   CHECK(puts == 1);
 
-  // --wait follows the run and exits with its outcome.
+  // --wait follows the run (on stderr: stdout stays the run id alone) and
+  // exits with its outcome.
   args.wait = true;
-  std::ostringstream waited;
-  CHECK(SubmitCommand(args, waited, err, false) == 0);
-  CHECK(waited.str().find("r-1\nwatching run r-1") == 0);
-  CHECK(waited.str().find("run r-1 succeeded") != std::string::npos);
+  std::ostringstream waited, followed;
+  CHECK(SubmitCommand(args, waited, followed, false) == 0);
+  CHECK(waited.str() == "r-1\n");
+  CHECK(followed.str().find("watching run r-1") != std::string::npos);
+  CHECK(followed.str().find("run r-1 succeeded") != std::string::npos);
 
   // A DAG with errors is never sent.
   dir.Write("bad.yaml", "name: bad\nsteps:\n  a:\n    run: x\n    needs: [nope]\n");
