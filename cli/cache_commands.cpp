@@ -35,19 +35,12 @@ Result<std::string> ResolveKey(SchedulerClient& client, const std::string& prefi
 }  // namespace
 
 int CacheLsCommand(const ClientArgs& args, std::ostream& out, std::ostream& err) {
-  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.scheduler);
-  if (!client.ok()) return Fail(err, client.status());
   Result<protocol::CacheListReply> reply =
-      (*client)->Call<protocol::CacheListReply>(protocol::CacheList{});
+      CallOnce<protocol::CacheListReply>(args.scheduler, protocol::CacheList{});
   if (!reply.ok()) return Fail(err, reply.status());
-  if (args.json) {
-    out << reply->entries_json << "\n";
-    return 0;
-  }
-  Result<JsonValue> entries = ParseDocument(reply->entries_json, "cache entries");
-  if (!entries.ok()) return Fail(err, entries.status());
-  out << RenderCacheEntries(*entries, NowMs());
-  return 0;
+  return PrintDocument(
+      reply->entries_json, "cache entries", args.json,
+      [](const JsonValue& entries) { return RenderCacheEntries(entries, NowMs()); }, out, err);
 }
 
 int CacheRmCommand(const CacheRmArgs& args, std::ostream& out, std::ostream& err) {
@@ -82,10 +75,8 @@ int CacheRmCommand(const CacheRmArgs& args, std::ostream& out, std::ostream& err
 
 int CacheGcCommand(const ClientArgs& args, uint32_t keep_runs, std::ostream& out,
                    std::ostream& err) {
-  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.scheduler);
-  if (!client.ok()) return Fail(err, client.status());
   Result<protocol::CacheGcReply> reply =
-      (*client)->Call<protocol::CacheGcReply>(protocol::CacheGc{keep_runs}, kSlowTimeout);
+      CallOnce<protocol::CacheGcReply>(args.scheduler, protocol::CacheGc{keep_runs}, kSlowTimeout);
   if (!reply.ok()) return Fail(err, reply.status());
   if (args.json) {
     out << "{\"blobs_removed\": " << reply->blobs_removed

@@ -28,8 +28,12 @@ struct RunsArgs {
   uint32_t limit = 20;
   std::string dag;
 };
+/// `receta runs`: the newest `limit` runs (of `dag` if set) as a table, or
+/// the scheduler's runs_json with --json.
 int RunsCommand(const RunsArgs& args, std::ostream& out, std::ostream& err);
 
+/// `receta status RUN`: one line per step (state, attempts, worker,
+/// duration, why it waits or failed), or run_json with --json.
 int StatusCommand(const ClientArgs& client, const std::string& run_id, std::ostream& out,
                   std::ostream& err);
 
@@ -44,13 +48,20 @@ struct LogsArgs {
   int attempt = 0;  // 0: the latest
   bool follow = false;
 };
+/// `receta logs RUN STEP`: the attempt's output as it was captured; with
+/// -f keeps long-polling until the attempt ends. 2 for --attempt below 1.
 int LogsCommand(const LogsArgs& args, std::ostream& out, std::ostream& err);
 
+/// `receta cancel RUN`: asks the scheduler to cancel the run and prints how
+/// many steps it stopped.
 int CancelCommand(const ClientArgs& client, const std::string& run_id, std::ostream& out,
                   std::ostream& err);
 
+/// `receta workers`: the registered workers as a table, or workers_json.
 int WorkersCommand(const ClientArgs& client, std::ostream& out, std::ostream& err);
 
+/// `receta artifacts ls RUN [STEP]`: the run's output files (of `step` if
+/// set) as a table, or artifacts_json.
 int ArtifactsLsCommand(const ClientArgs& client, const std::string& run_id, const std::string& step,
                        std::ostream& out, std::ostream& err);
 
@@ -61,8 +72,12 @@ struct ArtifactGetArgs {
   std::string path;
   std::string output;  // -o; empty: the artifact's file name in the current directory
 };
+/// `receta artifacts get RUN STEP PATH`: downloads one artifact (verified
+/// by digest) to args.output; the error lists the step's artifacts when
+/// PATH is not one of them.
 int ArtifactsGetCommand(const ArtifactGetArgs& args, std::ostream& out, std::ostream& err);
 
+/// `receta cache ls`: the cache entries as a table, or entries_json.
 int CacheLsCommand(const ClientArgs& client, std::ostream& out, std::ostream& err);
 
 struct CacheRmArgs {
@@ -71,8 +86,14 @@ struct CacheRmArgs {
   std::string dag;
   std::string step;
 };
+/// `receta cache rm`: removes the entry whose key is (or starts with)
+/// args.key, or every entry of --dag/--step. 2 unless exactly one of the two
+/// forms is given.
 int CacheRmCommand(const CacheRmArgs& args, std::ostream& out, std::ostream& err);
 
+/// `receta cache gc`: removes the CAS blobs that no cache entry, no
+/// unfinished run and none of the newest `keep_runs` runs (0: the
+/// scheduler's default) refer to, and prints what it freed.
 int CacheGcCommand(const ClientArgs& client, uint32_t keep_runs, std::ostream& out,
                    std::ostream& err);
 

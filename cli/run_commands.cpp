@@ -8,46 +8,31 @@
 namespace receta::cli {
 
 int RunsCommand(const RunsArgs& args, std::ostream& out, std::ostream& err) {
-  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.client.scheduler);
-  if (!client.ok()) return Fail(err, client.status());
   protocol::ListRuns request;
   request.limit = args.limit;
   if (!args.dag.empty()) request.dag_name = args.dag;
-  Result<protocol::ListRunsReply> reply = (*client)->Call<protocol::ListRunsReply>(request);
+  Result<protocol::ListRunsReply> reply =
+      CallOnce<protocol::ListRunsReply>(args.client.scheduler, request);
   if (!reply.ok()) return Fail(err, reply.status());
-  if (args.client.json) {
-    out << reply->runs_json << "\n";
-    return 0;
-  }
-  Result<JsonValue> runs = ParseDocument(reply->runs_json, "runs");
-  if (!runs.ok()) return Fail(err, runs.status());
-  out << RenderRuns(*runs, NowMs());
-  return 0;
+  return PrintDocument(
+      reply->runs_json, "runs", args.client.json,
+      [](const JsonValue& runs) { return RenderRuns(runs, NowMs()); }, out, err);
 }
 
 int StatusCommand(const ClientArgs& args, const std::string& run_id, std::ostream& out,
                   std::ostream& err) {
-  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.scheduler);
-  if (!client.ok()) return Fail(err, client.status());
   Result<protocol::RunStatusReply> reply =
-      (*client)->Call<protocol::RunStatusReply>(protocol::RunStatus{run_id});
+      CallOnce<protocol::RunStatusReply>(args.scheduler, protocol::RunStatus{run_id});
   if (!reply.ok()) return Fail(err, reply.status());
-  if (args.json) {
-    out << reply->run_json << "\n";
-    return 0;
-  }
-  Result<JsonValue> run = ParseDocument(reply->run_json, "run");
-  if (!run.ok()) return Fail(err, run.status());
-  out << RenderStatus(*run, NowMs());
-  return 0;
+  return PrintDocument(
+      reply->run_json, "run", args.json,
+      [](const JsonValue& run) { return RenderStatus(run, NowMs()); }, out, err);
 }
 
 int CancelCommand(const ClientArgs& args, const std::string& run_id, std::ostream& out,
                   std::ostream& err) {
-  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.scheduler);
-  if (!client.ok()) return Fail(err, client.status());
-  Result<protocol::CancelReply> reply = (*client)->Call<protocol::CancelReply>(
-      protocol::Cancel{run_id, "cancelled with `receta cancel`"});
+  Result<protocol::CancelReply> reply = CallOnce<protocol::CancelReply>(
+      args.scheduler, protocol::Cancel{run_id, "cancelled with `receta cancel`"});
   if (!reply.ok()) return Fail(err, reply.status());
   out << "cancelled run " << reply->run_id << ": " << reply->cancelled_steps << " step"
       << (reply->cancelled_steps == 1 ? "" : "s") << " stopped\n";

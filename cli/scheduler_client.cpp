@@ -26,6 +26,19 @@ Result<JsonValue> ParseDocument(const std::string& text, std::string_view what) 
   return value;
 }
 
+int PrintDocument(const std::string& text, std::string_view what, bool json,
+                  const std::function<std::string(const JsonValue&)>& render, std::ostream& out,
+                  std::ostream& err) {
+  if (json) {
+    out << text << "\n";
+    return 0;
+  }
+  Result<JsonValue> document = ParseDocument(text, what);
+  if (!document.ok()) return Fail(err, document.status());
+  out << render(*document);
+  return 0;
+}
+
 int Fail(std::ostream& err, const Status& status) { return Fail(err, status.message()); }
 
 int Fail(std::ostream& err, const std::string& message) {

@@ -4,6 +4,7 @@
 // shares (parse a JSON document from a reply, report an error).
 
 #include <chrono>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -53,8 +54,27 @@ class SchedulerClient {
   std::unique_ptr<net::Connection> connection_;
 };
 
+/// Connects to the scheduler (as SchedulerClient::Connect) and makes one
+/// request: for the verbs that need a single reply. The connection is closed
+/// before returning.
+template <typename T>
+Result<T> CallOnce(const std::string& scheduler_flag, const protocol::Message& request,
+                   std::chrono::milliseconds timeout = kReadTimeout) {
+  Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(scheduler_flag);
+  if (!client.ok()) return client.status();
+  return (*client)->Call<T>(request, timeout);
+}
+
 /// Parses a JSON document the scheduler sent; the error says which one.
 Result<JsonValue> ParseDocument(const std::string& text, std::string_view what);
+
+/// How a read verb prints a document the scheduler sent: with `json`, the
+/// text as is and a newline; else `render` of the parsed document. `what`
+/// names the document in a parse error. Returns the exit code: 0, or 1
+/// after printing the error on `err`.
+int PrintDocument(const std::string& text, std::string_view what, bool json,
+                  const std::function<std::string(const JsonValue&)>& render, std::ostream& out,
+                  std::ostream& err);
 
 /// Prints "receta: MESSAGE" on `err` and returns 1 (a failure, not misuse).
 int Fail(std::ostream& err, const Status& status);

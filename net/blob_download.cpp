@@ -8,12 +8,11 @@
 
 #include <algorithm>
 #include <map>
-#include <memory>
 
+#include "common/fs/fd_io.h"
 #include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
 #include "net/blob_transfer.h"
-#include "net/file_io.h"
 
 namespace receta::net {
 namespace {
@@ -29,15 +28,15 @@ class TempFile {
     std::string pattern = dest_ + ".receta-tmp-XXXXXX";
     int fd = ::mkstemp(pattern.data());
     if (fd < 0) return Status::Error(ErrnoText("cannot create a temp file next to", dest_));
-    fd_ = std::make_unique<ScopedFd>(fd);
+    fd_ = UniqueFd(fd);
     path_ = pattern;
     if (::fchmod(fd, 0644) != 0) return Status::Error(ErrnoText("cannot chmod", path_));
     return Status::Ok();
   }
-  int fd() const { return fd_->get(); }
+  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
   Status Commit() {
-    if (Status s = fd_->Close(path_); !s.ok()) return s;
+    if (Status s = fd_.Close(path_); !s.ok()) return s;
     if (::rename(path_.c_str(), dest_.c_str()) != 0) {
       return Status::Error(ErrnoText("cannot rename " + path_ + " to", dest_));
     }
@@ -48,7 +47,7 @@ class TempFile {
  private:
   std::string dest_;
   std::string path_;
-  std::unique_ptr<ScopedFd> fd_;
+  UniqueFd fd_;
 };
 
 }  // namespace
@@ -113,7 +112,7 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
     if (Status s = protocol::ValidateChunkFrame(chunk->length, message.blob.size()); !s.ok()) {
       return s.WithContext("downloading " + what);
     }
-    if (Status s = WriteAt(temp.fd(), offset, message.blob, temp.path()); !s.ok()) return s;
+    if (Status s = PwriteAll(temp.fd(), offset, message.blob, temp.path()); !s.ok()) return s;
     early.emplace(offset, std::move(message.blob));
     // Why in order: SHA-256 is sequential; replies normally arrive in order,
     // and at most one window is ever held here otherwise.

@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/fs/fd_io.h"
 #include "common/hash/sha256.h"
 #include "net/blob_transfer.h"
-#include "net/file_io.h"
 
 namespace receta::net {
 namespace {
@@ -25,7 +25,7 @@ std::string Short(const std::string& digest) { return digest.substr(0, 12); }
 UploadOutcome UploadOnce(Connection& connection, const std::string& path, const std::string& digest,
                          uint64_t size_bytes, std::chrono::milliseconds timeout) {
   auto fail = [](std::string message) { return UploadOutcome{Status::Error(std::move(message))}; };
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(ErrnoText("cannot open", path));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail(ErrnoText("cannot stat", path));
@@ -50,7 +50,7 @@ UploadOutcome UploadOnce(Connection& connection, const std::string& path, const 
   while (true) {
     while (got_credit && sent < size_bytes && sent < allowed) {
       uint64_t length = std::min({kTransferChunkBytes, size_bytes - sent, allowed - sent});
-      if (Status s = ReadAt(fd.get(), sent, length, path, &buffer); !s.ok()) return {s};
+      if (Status s = PreadExact(fd.get(), sent, length, path, &buffer); !s.ok()) return {s};
       hasher.Update(buffer);
       Status s = connection.Send(protocol::BlobPutChunk{digest, sent, length}, request_id,
                                  std::string_view(buffer));

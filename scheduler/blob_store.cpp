@@ -20,9 +20,9 @@
 #include <system_error>
 #include <utility>
 
+#include "common/fs/fd_io.h"
 #include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
-#include "scheduler/fd_io.h"
 
 namespace receta::scheduler {
 namespace {

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "scheduler/fd_io.h"
+#include "common/fs/fd_io.h"
 
 namespace receta::scheduler {
 namespace {

@@ -1,30 +1,35 @@
 #include "scheduler/store_keys.h"
 
 namespace receta::scheduler::store_keys {
+namespace {
 
-std::string BigEndian32(uint32_t value) {
-  std::string out(4, '\0');
-  for (int i = 3; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = static_cast<char>(value & 0xff);
+// The low `width` bytes of `value`, most significant first, so that keys
+// sort as their numbers do.
+std::string EncodeBigEndian(uint64_t value, size_t width) {
+  std::string out(width, '\0');
+  for (size_t i = width; i-- > 0;) {
+    out[i] = static_cast<char>(value & 0xff);
     value >>= 8;
   }
   return out;
 }
 
-std::string BigEndian64(uint64_t value) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = static_cast<char>(value & 0xff);
-    value >>= 8;
-  }
-  return out;
-}
-
-std::optional<uint64_t> ParseBigEndian64(std::string_view bytes) {
-  if (bytes.size() != 8) return std::nullopt;
+// The number EncodeBigEndian wrote into `bytes` (at most 8 of them).
+uint64_t DecodeBigEndian(std::string_view bytes) {
   uint64_t value = 0;
   for (char c : bytes) value = (value << 8) | static_cast<uint8_t>(c);
   return value;
+}
+
+}  // namespace
+
+std::string BigEndian32(uint32_t value) { return EncodeBigEndian(value, 4); }
+
+std::string BigEndian64(uint64_t value) { return EncodeBigEndian(value, 8); }
+
+std::optional<uint64_t> ParseBigEndian64(std::string_view bytes) {
+  if (bytes.size() != 8) return std::nullopt;
+  return DecodeBigEndian(bytes);
 }
 
 std::string StepPrefix(std::string_view run_id) {
@@ -40,9 +45,7 @@ std::string StepKey(std::string_view run_id, uint32_t index) {
 std::optional<uint32_t> ParseStepKey(std::string_view key, std::string_view prefix) {
   if (key.size() != prefix.size() + 4 || key.substr(0, prefix.size()) != prefix)
     return std::nullopt;
-  uint32_t index = 0;
-  for (char c : key.substr(prefix.size())) index = (index << 8) | static_cast<uint8_t>(c);
-  return index;
+  return static_cast<uint32_t>(DecodeBigEndian(key.substr(prefix.size())));
 }
 
 std::string Printable(std::string_view key) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo: the iris pipeline (dags/iris) run for real on this machine. It
 # starts a scheduler and two workers on loopback in the background (state and
-# logs under .receta/), submits the pipeline and watches it to the end, then
-# submits it again to show the cached rerun, and stops what it started, also
-# on failure or Ctrl-C.
+# logs under .receta/), submits the pipeline and watches it to the end,
+# submits it again to show the cached rerun, runs the hyperparameter sweep
+# (dags/sweep) to show independent steps on both workers at once, and stops
+# what it started, also on failure or Ctrl-C.
 #
 #   scripts/demo.sh [BUILD_DIR]     (default: build; ./quickstart.sh demo runs it)
 set -euo pipefail
@@ -14,6 +15,7 @@ receta="$repo/$build_dir/cli/receta"
 scheduler_bin="$repo/$build_dir/scheduler/receta-scheduler"
 worker_bin="$repo/$build_dir/worker/receta-worker"
 dag=dags/iris/iris.yaml
+sweep_dag=dags/sweep/sweep.yaml
 state=.receta                       # the scheduler's data dir; the CLI finds it here
 pids_file="$state/demo.pids"
 
@@ -153,6 +155,35 @@ ran = [s["name"] for s in d["steps"] if s["state"] != "cached"]
 print("cached: " + ", ".join(cached))
 if ran:
     print("ran again: " + ", ".join(ran) + " (cache: false)")
+'
+
+# Why --no-cache: iris is a chain, so locality keeps it on one worker; the
+# sweep's five train steps are independent and must really run (not come
+# from an earlier demo's cache) for both workers to be seen busy at once.
+say "A hyperparameter sweep: prepare -> 5 x train (independent) -> select (gate) -> deploy"
+step "$receta" submit --no-cache "$sweep_dag"
+run3=$(newest_run)
+[ -n "$run3" ] || die "receta submit created no run"
+step "$receta" watch "$run3"
+"$receta" status "$run3" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print()
+spans = []
+for s in d["steps"]:
+    for a in s["attempt_history"]:
+        print("%-14s attempt %d on %-9s %5.1f s  %s" % (s["name"], a["number"], a["worker"], a["duration_ms"] / 1000, a["state"]))
+        if a["started_ms"] and a["finished_ms"]:
+            spans.append((a["started_ms"], a["finished_ms"], a["worker"]))
+# The most attempts running at one moment, and on which workers.
+best, busy = 0, set()
+for start, _, _ in spans:
+    here = [w for s, f, w in spans if s <= start < f]
+    if len(here) > best:
+        best, busy = len(here), set(here)
+print("\nat most %d steps ran at once, on %s" % (best, " and ".join(sorted(busy))))
+if d["state"] != "succeeded":
+    sys.exit("run %s ended %s: %s" % (d["id"], d["state"], d["error"]))
 '
 
 say "Done"

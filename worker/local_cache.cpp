@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,12 +9,11 @@
 #include <filesystem>
 #include <random>
 
+#include "common/fs/fd_io.h"
 #include "common/protocol/validate.h"
 
 namespace receta::worker {
 namespace {
-
-std::string Errno() { return strerror(errno); }
 
 std::string RandomSuffix() {
   static std::atomic<uint64_t> counter{0};
@@ -27,7 +25,7 @@ std::string RandomSuffix() {
 Status MakeShard(const std::string& blob_path) {
   std::string dir = blob_path.substr(0, blob_path.rfind('/'));
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Status::Error("cannot create cache directory " + dir + ": " + Errno());
+    return Status::Error("cannot create cache directory " + dir + ": " + ErrnoText());
   }
   return Status::Ok();
 }
@@ -35,40 +33,26 @@ Status MakeShard(const std::string& blob_path) {
 }  // namespace
 
 Status CopyFile(const std::string& from, const std::string& to, unsigned mode) {
-  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Status::Error("cannot read " + from + ": " + Errno());
-  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (out < 0) {
-    Status s = Status::Error("cannot create " + to + ": " + Errno());
-    close(in);
-    return s;
-  }
+  UniqueFd in(open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return Status::Error(ErrnoText("cannot read", from));
+  UniqueFd out(open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid()) return Status::Error(ErrnoText("cannot create", to));
   Status status;
   char buffer[1 << 16];
-  while (true) {
-    ssize_t n = read(in, buffer, sizeof(buffer));
+  while (status.ok()) {
+    ssize_t n = read(in.get(), buffer, sizeof(buffer));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      status = Status::Error("cannot read " + from + ": " + Errno());
+      status = Status::Error(ErrnoText("cannot read", from));
       break;
     }
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = write(out, buffer + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        status = Status::Error("cannot write " + to + ": " + Errno());
-        break;
-      }
-      done += w;
-    }
-    if (!status.ok()) break;
+    status = WriteAll(out.get(), std::string_view(buffer, static_cast<size_t>(n)), to);
   }
-  if (status.ok() && fchmod(out, mode) != 0) {
-    status = Status::Error("cannot set the mode of " + to + ": " + Errno());
+  if (status.ok() && fchmod(out.get(), mode) != 0) {
+    status = Status::Error(ErrnoText("cannot set the mode of", to));
   }
-  close(in);
-  if (close(out) != 0 && status.ok()) status = Status::Error("cannot write " + to + ": " + Errno());
+  if (Status closed = out.Close(to); status.ok()) status = closed;
   if (!status.ok()) unlink(to.c_str());
   return status;
 }
@@ -100,7 +84,7 @@ Status LocalCache::Adopt(const std::string& temp_path, const std::string& digest
   if (Status s = MakeShard(dest); !s.ok()) return s;
   if (chmod(temp_path.c_str(), 0444) != 0 || rename(temp_path.c_str(), dest.c_str()) != 0) {
     Status s = Status::Error("cannot store blob " + digest + " in the worker cache " + root_ +
-                             ": " + Errno());
+                             ": " + ErrnoText());
     unlink(temp_path.c_str());
     return s;
   }
@@ -130,7 +114,7 @@ Status LocalCache::EnsureExecutableVariant(const std::string& digest) const {
   std::string temp = TempPath();
   if (Status s = CopyFile(BlobPath(digest), temp, 0555); !s.ok()) return s;
   if (rename(temp.c_str(), exec_path.c_str()) != 0) {
-    Status s = Status::Error("cannot store " + exec_path + ": " + Errno());
+    Status s = Status::Error("cannot store " + exec_path + ": " + ErrnoText());
     unlink(temp.c_str());
     return s;
   }
@@ -151,7 +135,7 @@ Status LocalCache::Materialize(const std::string& digest, const std::string& des
   // EXDEV: sandbox on another file system; EMLINK: too many links to one
   // popular blob; EPERM: file systems without hard links.
   if (errno != EXDEV && errno != EMLINK && errno != EPERM) {
-    return Status::Error("cannot place blob " + digest + " at " + dest + ": " + Errno());
+    return Status::Error("cannot place blob " + digest + " at " + dest + ": " + ErrnoText());
   }
   return CopyFile(source, dest, executable ? 0555 : 0444);
 }

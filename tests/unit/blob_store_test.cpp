@@ -9,21 +9,19 @@
 
 #include "common/hash/sha256.h"
 #include "tests/unit/test_files.h"
+#include "tests/unit/test_support.h"
 
 using namespace receta::scheduler;
 using receta::HashBytes;
 using receta::Result;
 using receta::Status;
+using receta::testing::Must;
 using receta::testing::ReadFile;
 using receta::testing::TempDir;
 
 namespace {
 
-std::unique_ptr<BlobStore> OpenCas(const std::string& dir) {
-  Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(dir);
-  REQUIRE_MESSAGE(store.ok(), store.error());
-  return std::move(store).value();
-}
+std::unique_ptr<BlobStore> OpenCas(const std::string& dir) { return Must(BlobStore::Open(dir)); }
 
 std::string Bytes(size_t n) {
   std::string s(n, '\0');

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +23,7 @@
 #include "common/json/json_value.h"
 #include "tests/unit/fake_scheduler.h"
 #include "tests/unit/test_files.h"
+#include "tests/unit/test_support.h"
 
 using namespace receta;
 using namespace receta::cli;
@@ -36,19 +36,9 @@ namespace {
 // 2024-05-01 12:00:00 UTC.
 constexpr int64_t kNoon = 1714564800000;
 
-struct UtcClock {
-  UtcClock() {
-    setenv("TZ", "UTC", 1);
-    tzset();
-  }
-};
-const UtcClock kUtc;
+const receta::testing::UtcTimeZone kUtc;
 
-JsonValue Json(const std::string& text) {
-  Result<JsonValue> value = ParseJson(text);
-  REQUIRE_MESSAGE(value.ok(), value.error());
-  return *value;
-}
+JsonValue Json(const std::string& text) { return receta::testing::Must(ParseJson(text)); }
 
 const char* kRunsJson = R"([
   {"id":"r-2","dag":"iris","state":"running","submitted_ms":1714564790000,"finished_ms":0,

@@ -4,11 +4,8 @@
 
 #include <doctest/doctest.h>
 
-#include <cctype>
 #include <cstdlib>
 #include <functional>
-#include <map>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,193 +13,22 @@
 #include "cli/commands.h"
 #include "common/dag/dag_keys.h"
 #include "common/dag/dag_load.h"
+#include "common/json/json_value.h"
 #include "tests/unit/test_files.h"
 
 namespace cli = receta::cli;
+using receta::JsonValue;
 using receta::testing::ReadFile;
 using receta::testing::TempDir;
 
 namespace {
 
-// --- a strict little JSON reader (RFC 8259), enough to check our output ---
-
-struct Json {
-  enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
-  Type type = Type::kNull;
-  bool boolean = false;
-  double number = 0;
-  std::string string;
-  std::vector<Json> array;
-  std::map<std::string, Json> object;
-
-  bool Has(const std::string& key) const { return type == Type::kObject && object.count(key); }
-  const Json& operator[](const std::string& key) const {
-    static const Json kNull;
-    auto it = object.find(key);
-    return it == object.end() ? kNull : it->second;
-  }
-};
-
-class JsonReader {
- public:
-  explicit JsonReader(const std::string& text) : text_(text) {}
-
-  /// The value, or an error naming the offset where the text stops being JSON.
-  bool Parse(Json& out, std::string& error) {
-    bool ok = Value(out, 0);
-    SkipSpace();
-    if (ok && pos_ != text_.size()) ok = Fail("trailing text");
-    if (!ok) error = error_ + " at offset " + std::to_string(pos_);
-    return ok;
-  }
-
- private:
-  bool Fail(const std::string& message) {
-    if (error_.empty()) error_ = message;
-    return false;
-  }
-  void SkipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
-                                   text_[pos_] == '\r' || text_[pos_] == '\t')) {
-      ++pos_;
-    }
-  }
-  bool Literal(const char* word) {
-    std::string w = word;
-    if (text_.compare(pos_, w.size(), w) != 0) return Fail("bad literal");
-    pos_ += w.size();
-    return true;
-  }
-  bool String(std::string& out) {
-    if (text_[pos_] != '"') return Fail("expected a string");
-    ++pos_;
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      unsigned char c = text_[pos_];
-      if (c < 0x20) return Fail("control character in string");
-      if (c == '\\') {
-        if (++pos_ >= text_.size()) return Fail("unfinished escape");
-        char e = text_[pos_];
-        if (e == 'u') {
-          for (int i = 1; i <= 4; ++i) {
-            if (pos_ + i >= text_.size() ||
-                !std::isxdigit(static_cast<unsigned char>(text_[pos_ + i]))) {
-              return Fail("bad \\u escape");
-            }
-          }
-          out += '?';
-          pos_ += 4;
-        } else if (std::string("\"\\/bfnrt").find(e) != std::string::npos) {
-          const std::map<char, char> kEscapes = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},
-                                                 {'b', '\b'}, {'f', '\f'},  {'n', '\n'},
-                                                 {'r', '\r'}, {'t', '\t'}};
-          out += kEscapes.at(e);
-        } else {
-          return Fail("bad escape");
-        }
-      } else {
-        out += static_cast<char>(c);
-      }
-      ++pos_;
-    }
-    if (pos_ >= text_.size()) return Fail("unterminated string");
-    ++pos_;
-    return true;
-  }
-  bool Number(double& out) {
-    size_t start = pos_;
-    if (text_[pos_] == '-') ++pos_;
-    auto digits = [&] {
-      size_t from = pos_;
-      while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-      return pos_ > from;
-    };
-    if (pos_ < text_.size() && text_[pos_] == '0') {
-      ++pos_;
-    } else if (!digits()) {
-      return Fail("bad number");
-    }
-    if (pos_ < text_.size() && text_[pos_] == '.') {
-      ++pos_;
-      if (!digits()) return Fail("bad fraction");
-    }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (!digits()) return Fail("bad exponent");
-    }
-    out = std::stod(text_.substr(start, pos_ - start));
-    return true;
-  }
-  bool Value(Json& out, int depth) {
-    if (depth > 100) return Fail("too deep");
-    SkipSpace();
-    if (pos_ >= text_.size()) return Fail("unexpected end");
-    char c = text_[pos_];
-    if (c == '{') {
-      out.type = Json::Type::kObject;
-      ++pos_;
-      SkipSpace();
-      if (pos_ < text_.size() && text_[pos_] == '}') return ++pos_, true;
-      while (true) {
-        SkipSpace();
-        std::string key;
-        if (pos_ >= text_.size() || !String(key)) return Fail("expected a key");
-        if (out.object.count(key)) return Fail("duplicate key '" + key + "'");
-        SkipSpace();
-        if (pos_ >= text_.size() || text_[pos_] != ':') return Fail("expected ':'");
-        ++pos_;
-        if (!Value(out.object[key], depth + 1)) return false;
-        SkipSpace();
-        if (pos_ < text_.size() && text_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < text_.size() && text_[pos_] == '}') return ++pos_, true;
-        return Fail("expected ',' or '}'");
-      }
-    }
-    if (c == '[') {
-      out.type = Json::Type::kArray;
-      ++pos_;
-      SkipSpace();
-      if (pos_ < text_.size() && text_[pos_] == ']') return ++pos_, true;
-      while (true) {
-        out.array.emplace_back();
-        if (!Value(out.array.back(), depth + 1)) return false;
-        SkipSpace();
-        if (pos_ < text_.size() && text_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < text_.size() && text_[pos_] == ']') return ++pos_, true;
-        return Fail("expected ',' or ']'");
-      }
-    }
-    if (c == '"') {
-      out.type = Json::Type::kString;
-      return String(out.string);
-    }
-    if (c == 't' || c == 'f') {
-      out.type = Json::Type::kBool;
-      out.boolean = c == 't';
-      return Literal(c == 't' ? "true" : "false");
-    }
-    if (c == 'n') return Literal("null");
-    out.type = Json::Type::kNumber;
-    return Number(out.number);
-  }
-
-  const std::string& text_;
-  size_t pos_ = 0;
-  std::string error_;
-};
-
-Json ParseJson(const std::string& text) {
-  Json value;
-  std::string error;
-  bool ok = JsonReader(text).Parse(value, error);
-  REQUIRE_MESSAGE(ok, "not JSON: " << error << "\n" << text);
-  return value;
+/// The JSON document `text` (what a verb printed), failing the test with the
+/// parse error and the text when it is not JSON.
+JsonValue ParseOrFail(const std::string& text) {
+  receta::Result<JsonValue> value = receta::ParseJson(text);
+  REQUIRE_MESSAGE(value.ok(), "not JSON: " << value.error() << "\n" << text);
+  return *value;
 }
 
 // --- helpers --------------------------------------------------------------
@@ -260,18 +86,6 @@ const char* kBadDag = R"(steps:
 )";
 
 }  // namespace
-
-TEST_CASE("CliDagTest.JsonReaderRejectsWhatIsNotJson") {
-  for (const char* bad : {"", "{", "{\"a\": 1,}", "[1 2]", "{\"a\": 01}", "\"tab\there\"",
-                          "{\"a\": 1, \"a\": 2}", "{a: 1}", "[1] x", "'s'"}) {
-    Json value;
-    std::string error;
-    CHECK_MESSAGE(!JsonReader(bad).Parse(value, error), bad);
-  }
-  Json ok = ParseJson(R"({"a": [1, -2.5e3, true, null, "x\"\n"], "b": {}})");
-  CHECK(ok["a"].array.size() == 5);
-  CHECK(ok["a"].array[4].string == "x\"\n");
-}
 
 // --- dag validate ---------------------------------------------------------
 
@@ -376,54 +190,54 @@ TEST_CASE("CliDagTest.ShowJsonParsesAndHoldsOrderCommandsAndKeys") {
   Output result = Show(iris, true);
   REQUIRE(result.exit_code == 0);
   CHECK(result.err.empty());
-  Json dag = ParseJson(result.out);
-  CHECK(dag["name"].string == "iris");
-  CHECK(dag["file"].string == iris);
-  CHECK(dag["params"]["seed"]["value"].number == 2024);
-  CHECK(dag["params"]["seed"]["text"].string == "2024");
-  CHECK(dag["params"]["test_size"]["value"].number == doctest::Approx(0.2));
-  CHECK(dag["params"]["seed"]["type"].string == "integer");
-  CHECK(dag["params"]["test_size"]["type"].string == "number");
+  JsonValue dag = ParseOrFail(result.out);
+  CHECK(dag["name"].AsString() == "iris");
+  CHECK(dag["file"].AsString() == iris);
+  CHECK(dag["params"]["seed"]["value"].AsNumber() == 2024);
+  CHECK(dag["params"]["seed"]["text"].AsString() == "2024");
+  CHECK(dag["params"]["test_size"]["value"].AsNumber() == doctest::Approx(0.2));
+  CHECK(dag["params"]["seed"]["type"].AsString() == "integer");
+  CHECK(dag["params"]["test_size"]["type"].AsString() == "number");
 
-  const std::vector<Json>& steps = dag["steps"].array;
+  const std::vector<JsonValue>& steps = dag["steps"].Items();
   REQUIRE(steps.size() == 4);
   std::vector<std::string> order;
-  for (const Json& step : steps) order.push_back(step["name"].string);
+  for (const JsonValue& step : steps) order.push_back(step["name"].AsString());
   CHECK(order == std::vector<std::string>{"prepare", "train", "evaluate", "deploy"});
 
-  const Json& prepare = steps[0];
-  CHECK(prepare["command"].string ==
+  const JsonValue& prepare = steps[0];
+  CHECK(prepare["command"].AsString() ==
         "python3 src/prepare.py --test-size 0.2 --seed 2024 --train-out data/train.csv "
         "--test-out data/test.csv");
-  CHECK(prepare["run"].string.find("{{params.test_size}}") != std::string::npos);
+  CHECK(prepare["run"].AsString().find("{{params.test_size}}") != std::string::npos);
   // Every input of prepare is a workspace file, so its key is known now.
-  REQUIRE(prepare["cache_key"].type == Json::Type::kString);
-  CHECK(prepare["cache_key"].string.size() == 64);
-  CHECK(prepare["inputs"].array[0]["source"].string == "workspace");
-  CHECK(prepare["inputs"].array[0]["digest"].string.size() == 64);
-  CHECK(prepare["cache_key_inputs"]["params"]["seed"].string == "2024");
-  CHECK(prepare["cache_key_inputs"]["version"].number == 1);
+  REQUIRE(prepare["cache_key"].is_string());
+  CHECK(prepare["cache_key"].AsString().size() == 64);
+  CHECK(prepare["inputs"][0]["source"].AsString() == "workspace");
+  CHECK(prepare["inputs"][0]["digest"].AsString().size() == 64);
+  CHECK(prepare["cache_key_inputs"]["params"]["seed"].AsString() == "2024");
+  CHECK(prepare["cache_key_inputs"]["version"].AsNumber() == 1);
 
-  const Json& train = steps[1];
-  CHECK(train["cache_key"].type == Json::Type::kNull);  // waits for prepare's outputs
-  CHECK(train["layer"].number == 1);
-  REQUIRE(train["edges"].array.size() == 1);
-  CHECK(train["edges"].array[0]["from"].string == "prepare");
-  CHECK(train["edges"].array[0]["reason"].string == "input");
-  CHECK(train["edges"].array[0]["path"].string == "data/train.csv");
-  CHECK(train["cache_key_inputs"]["inputs"]["data/train.csv"].string == "<output of prepare>");
+  const JsonValue& train = steps[1];
+  CHECK(train["cache_key"].is_null());  // waits for prepare's outputs
+  CHECK(train["layer"].AsNumber() == 1);
+  REQUIRE(train["edges"].size() == 1);
+  CHECK(train["edges"][0]["from"].AsString() == "prepare");
+  CHECK(train["edges"][0]["reason"].AsString() == "input");
+  CHECK(train["edges"][0]["path"].AsString() == "data/train.csv");
+  CHECK(train["cache_key_inputs"]["inputs"]["data/train.csv"].AsString() == "<output of prepare>");
 
-  const Json& evaluate = steps[2];
-  CHECK(evaluate["gate"].string == "accuracy >= 0.9 and macro_f1 >= 0.85");
-  CHECK(evaluate["metrics"].string == "eval/metrics.json");
+  const JsonValue& evaluate = steps[2];
+  CHECK(evaluate["gate"].AsString() == "accuracy >= 0.9 and macro_f1 >= 0.85");
+  CHECK(evaluate["metrics"].AsString() == "eval/metrics.json");
 
-  const Json& deploy = steps[3];
-  CHECK(deploy["cache"].type == Json::Type::kBool);
-  CHECK(deploy["cache"].boolean);
-  REQUIRE(deploy["gated_by"].array.size() == 1);
-  CHECK(deploy["gated_by"].array[0].string == "evaluate");
-  CHECK(deploy["command"].string.find("--run-id {{run.id}}") != std::string::npos);
-  CHECK(deploy["cache_key_inputs"]["command"].string == deploy["command"].string);
+  const JsonValue& deploy = steps[3];
+  CHECK(deploy["cache"].is_bool());
+  CHECK(deploy["cache"].AsBool());
+  REQUIRE(deploy["gated_by"].size() == 1);
+  CHECK(deploy["gated_by"][0].AsString() == "evaluate");
+  CHECK(deploy["command"].AsString().find("--run-id {{run.id}}") != std::string::npos);
+  CHECK(deploy["cache_key_inputs"]["command"].AsString() == deploy["command"].AsString());
   for (const char* key :
        {"description", "upstream", "inputs", "outputs", "needs", "env", "resources", "labels",
         "retries", "retry_backoff_ms", "timeout_ms", "cache_version", "params"}) {
@@ -517,33 +331,33 @@ TEST_CASE("CliDagTest.GraphTextAndUnknownFormat") {
 namespace {
 
 /// The object schema (the one with "properties") inside a key's schema.
-const Json& ObjectSchema(const Json& schema) {
+const JsonValue& ObjectSchema(const JsonValue& schema) {
   if (schema.Has("properties")) return schema;
-  if (schema.Has("allOf")) return ObjectSchema(schema["allOf"].array.at(0));
+  if (schema.Has("allOf")) return ObjectSchema(schema["allOf"].Items().at(0));
   if (schema.Has("items")) return ObjectSchema(schema["items"]);
   if (schema.Has("additionalProperties") &&
-      schema["additionalProperties"].type == Json::Type::kObject) {
+      schema["additionalProperties"].is_object()) {
     return ObjectSchema(schema["additionalProperties"]);
   }
   FAIL("no object schema in a key that has fields");
   return schema;
 }
 
-void CheckKeysListed(const Json& object_schema, const std::vector<receta::KeySpec>& keys,
+void CheckKeysListed(const JsonValue& object_schema, const std::vector<receta::KeySpec>& keys,
                      const std::string& where) {
-  const Json& properties = object_schema["properties"];
-  CHECK_MESSAGE(properties.object.size() == keys.size(), where);
+  const JsonValue& properties = object_schema["properties"];
+  CHECK_MESSAGE(properties.size() == keys.size(), where);
   for (const receta::KeySpec& key : keys) {
     INFO(where << "." << key.name);
     REQUIRE(properties.Has(key.name));
-    const Json& schema = properties[key.name];
-    CHECK(schema["description"].string == key.description);
+    const JsonValue& schema = properties[key.name];
+    CHECK(schema["description"].AsString() == key.description);
     if (key.enum_values != nullptr) {
       std::string text;
-      std::function<void(const Json&)> collect = [&](const Json& node) {
-        if (node.type == Json::Type::kString) text += node.string + "\n";
-        for (const Json& item : node.array) collect(item);
-        for (const auto& [name, child] : node.object) collect(child);
+      std::function<void(const JsonValue&)> collect = [&](const JsonValue& node) {
+        if (node.is_string()) text += node.AsString() + "\n";
+        for (const JsonValue& item : node.Items()) collect(item);
+        for (const receta::JsonMember& member : node.Members()) collect(member.value);
       };
       collect(schema);
       for (const char* value : *key.enum_values) {
@@ -553,7 +367,7 @@ void CheckKeysListed(const Json& object_schema, const std::vector<receta::KeySpe
     if (key.fields != nullptr)
       CheckKeysListed(ObjectSchema(schema), *key.fields, where + "." + key.name);
   }
-  CHECK(object_schema["additionalProperties"].type == Json::Type::kBool);
+  CHECK(object_schema["additionalProperties"].is_bool());
 }
 
 }  // namespace
@@ -561,14 +375,14 @@ void CheckKeysListed(const Json& object_schema, const std::vector<receta::KeySpe
 TEST_CASE("CliDagTest.SchemaIsJsonListingEveryKey") {
   Output result = Run([](std::ostream& out, std::ostream&) { return cli::DagSchema(out); });
   CHECK(result.exit_code == 0);
-  Json schema = ParseJson(result.out);
-  CHECK(schema["$schema"].string == "http://json-schema.org/draft-07/schema#");
-  CHECK(schema["required"].array.at(0).string == "steps");
+  JsonValue schema = ParseOrFail(result.out);
+  CHECK(schema["$schema"].AsString() == "http://json-schema.org/draft-07/schema#");
+  CHECK(schema["required"].Items().at(0).AsString() == "steps");
   // Walks DagKeys and, through each key's fields, StepKeys, DefaultsKeys,
   // ResourcesKeys and AlertKeys at every place they appear.
   CheckKeysListed(schema, receta::DagKeys(), "dag");
-  const Json& step = ObjectSchema(schema["properties"]["steps"]);
-  CHECK(step["required"].array.at(0).string == "run");
+  const JsonValue& step = ObjectSchema(schema["properties"]["steps"]);
+  CHECK(step["required"].Items().at(0).AsString() == "run");
   for (const receta::KeySpec& key : receta::StepKeys()) CHECK(step["properties"].Has(key.name));
   for (const char* kind : receta::StepKindNames()) {
     CHECK(result.out.find(std::string("\"") + kind + "\"") != std::string::npos);
@@ -597,11 +411,11 @@ TEST_CASE("CliDagTest.HashPrintsSha256sumLinesAndJson") {
   CHECK(json.exit_code == 1);
   CHECK(json.err.rfind("receta: ", 0) == 0);
   CHECK(json.err.find("missing.txt") != std::string::npos);
-  Json list = ParseJson(json.out);
-  REQUIRE(list.array.size() == 2);
-  CHECK(list.array[0]["path"].string == abc);
-  CHECK(list.array[0]["sha256"].string == kAbcSha256);
-  CHECK(list.array[1]["path"].string == missing);
-  CHECK(list.array[1].Has("error"));
-  CHECK_FALSE(list.array[1].Has("sha256"));
+  JsonValue list = ParseOrFail(json.out);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0]["path"].AsString() == abc);
+  CHECK(list[0]["sha256"].AsString() == kAbcSha256);
+  CHECK(list[1]["path"].AsString() == missing);
+  CHECK(list[1].Has("error"));
+  CHECK_FALSE(list[1].Has("sha256"));
 }

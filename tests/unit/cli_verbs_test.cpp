@@ -2,7 +2,6 @@
 // what they print, and their exit codes. No real scheduler needed.
 #include <doctest/doctest.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <atomic>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "common/hash/sha256.h"
 #include "tests/unit/fake_scheduler.h"
 #include "tests/unit/test_files.h"
+#include "tests/unit/test_support.h"
 
 using namespace receta;
 using namespace receta::cli;
@@ -25,12 +25,12 @@ using receta::testing::TempDir;
 
 namespace {
 
-struct UtcClock {
-  UtcClock() {
-    setenv("TZ", "UTC", 1);
-    tzset();
-    // Keep the stat cache of these tests out of the user's home.
-    // (mkdtemp, not TempDir: doctest assertions cannot run before main.)
+const receta::testing::UtcTimeZone kUtc;
+
+// Keeps the stat cache of these tests out of the user's home.
+// (mkdtemp, not TempDir: doctest assertions cannot run before main.)
+struct PrivateCacheHome {
+  PrivateCacheHome() {
     static std::string cache_home = [] {
       std::string name = (std::filesystem::temp_directory_path() / "receta-xdg-XXXXXX").string();
       return mkdtemp(name.data()) ? name : std::string("/tmp");
@@ -38,7 +38,7 @@ struct UtcClock {
     setenv("XDG_CACHE_HOME", cache_home.c_str(), 1);
   }
 };
-const UtcClock kUtc;
+const PrivateCacheHome kCacheHome;
 
 ClientArgs To(const FakeScheduler& server, bool json = false) {
   return ClientArgs{server.endpoint(), json};

@@ -7,19 +7,19 @@
 #include <string>
 
 #include "tests/unit/test_files.h"
+#include "tests/unit/test_support.h"
 
 using namespace receta::scheduler;
 using receta::Result;
 using receta::Status;
 using receta::testing::ReadFile;
+using receta::testing::Must;
 using receta::testing::TempDir;
 
 namespace {
 
 std::unique_ptr<LogStore> OpenLogs(const std::string& dir, uint64_t cap_bytes) {
-  Result<std::unique_ptr<LogStore>> logs = LogStore::Open(dir, cap_bytes);
-  REQUIRE_MESSAGE(logs.ok(), logs.error());
-  return std::move(logs).value();
+  return Must(LogStore::Open(dir, cap_bytes));
 }
 
 void Append(LogStore& logs, const std::string& run, const std::string& attempt,

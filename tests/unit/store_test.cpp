@@ -12,19 +12,17 @@
 
 #include "scheduler/store_keys.h"
 #include "tests/unit/test_files.h"
+#include "tests/unit/test_support.h"
 
 using namespace receta::scheduler;
 using receta::Result;
 using receta::Status;
+using receta::testing::Must;
 using receta::testing::TempDir;
 
 namespace {
 
-std::unique_ptr<Store> OpenStore(const std::string& dir) {
-  Result<std::unique_ptr<Store>> store = Store::Open(dir);
-  REQUIRE_MESSAGE(store.ok(), store.error());
-  return std::move(store).value();
-}
+std::unique_ptr<Store> OpenStore(const std::string& dir) { return Must(Store::Open(dir)); }
 
 RunRecord Run(const std::string& id, uint64_t sequence) {
   RunRecord run;

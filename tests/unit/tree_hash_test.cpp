@@ -9,6 +9,7 @@
 
 #include "common/hash/sha256.h"
 #include "tests/unit/test_files.h"
+#include "tests/unit/test_support.h"
 
 using receta::Digest;
 using receta::EntryKind;
@@ -26,11 +27,7 @@ void MakeSymlink(const std::string& target, const std::string& link) {
   REQUIRE(symlink(target.c_str(), link.c_str()) == 0);
 }
 
-Digest MustHash(const std::string& path) {
-  receta::Result<Digest> digest = HashPath(path, nullptr);
-  REQUIRE_MESSAGE(digest.ok(), digest.error());
-  return *digest;
-}
+Digest MustHash(const std::string& path) { return receta::testing::Must(HashPath(path, nullptr)); }
 
 // A small tree used by several tests: x, sub/y, sub/deeper/z.
 void MakeSampleTree(const std::string& root) {

@@ -1,17 +1,27 @@
-#include "scheduler/fd_io.h"
+#include "common/fs/fd_io.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-namespace receta::scheduler {
+namespace receta {
 
 void UniqueFd::Reset() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
+Status UniqueFd::Close(const std::string& path) {
+  int fd = Release();
+  if (fd >= 0 && ::close(fd) != 0) return Status::Error(ErrnoText("cannot close", path));
+  return Status::Ok();
+}
+
 std::string ErrnoText() { return ::strerror(errno); }
+
+std::string ErrnoText(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + ErrnoText();
+}
 
 Status WriteAll(int fd, std::string_view bytes, const std::string& path_for_errors) {
   while (!bytes.empty()) {
@@ -58,4 +68,18 @@ Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length,
   return out;
 }
 
-}  // namespace receta::scheduler
+Status PreadExact(int fd, uint64_t offset, uint64_t length, const std::string& path_for_errors,
+                  std::string* out) {
+  Result<std::string> got = PreadUpTo(fd, offset, length, path_for_errors);
+  if (!got.ok()) return got.status();
+  if (got->size() != length) {
+    return Status::Error(path_for_errors + " shrank while it was being read (ended at byte " +
+                         std::to_string(offset + got->size()) + ", " + std::to_string(length) +
+                         " bytes from offset " + std::to_string(offset) +
+                         " were expected); try again once nothing is writing to it");
+  }
+  *out = std::move(*got);
+  return Status::Ok();
+}
+
+}  // namespace receta
