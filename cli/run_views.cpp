@@ -56,7 +56,7 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
   out << "  " << Text(run["state"]) << "  started "
       << FormatLocalTime(run["submitted_ms"].AsInt(), now_ms) << "  "
       << FormatDuration(run["duration_ms"].AsInt()) << "  " << done << "/" << run["steps"].size()
-      << " steps done\n";
+      << " steps finished\n";
   if (run["params"].size() > 0) {
     out << "params:";
     for (const JsonMember& param : run["params"].Members()) {

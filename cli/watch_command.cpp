@@ -87,7 +87,7 @@ int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& 
   };
   if (!tty && !json && !view.finished()) {
     out << "watching run " << view.run_id() << ": " << view.steps_done() << "/"
-        << view.steps().size() << " steps done\n"
+        << view.steps().size() << " steps finished\n"
         << std::flush;
   }
   draw();

@@ -43,6 +43,12 @@ WatchView WatchView::FromRun(const JsonValue& run) {
     row.state = step["state"].AsString();
     row.worker = step["worker"].AsString();
     row.duration_ms = step["duration_ms"].AsInt();
+    // A step already running: its start, so the finish line shows the whole
+    // duration, not just what passed since the snapshot.
+    const JsonValue& attempts = step["attempt_history"];
+    if (row.state == "running" && attempts.size() > 0) {
+      row.started_ms = attempts[attempts.size() - 1]["started_ms"].AsInt();
+    }
     row.message = step["error"].AsString();
     if (row.message.empty()) row.message = step["reason"].AsString();
     view.steps_.push_back(std::move(row));
@@ -70,7 +76,7 @@ std::optional<std::string> WatchView::Apply(const JsonValue& event) {
     run_state_ = run_state;
     finished_ms_ = time_ms;
     std::string line = clock + " run " + run_state + " (" + std::to_string(steps_done()) + "/" +
-                       std::to_string(steps_.size()) + " steps done)";
+                       std::to_string(steps_.size()) + " steps finished)";
     if (!message.empty()) line += ": " + message;
     return line;
   }

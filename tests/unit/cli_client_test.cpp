@@ -94,7 +94,7 @@ TEST_CASE("RunViewsTest.RunsTable") {
 TEST_CASE("RunViewsTest.StatusShowsWhyStepsFailOrWait") {
   std::string text = RenderStatus(Json(kRunJson), kNoon);
   CHECK(text ==
-        "run r-1  DAG iris (dags/iris/iris.yaml)  failed  started 11:58:20  1m05s  2/3 steps done\n"
+        "run r-1  DAG iris (dags/iris/iris.yaml)  failed  started 11:58:20  1m05s  2/3 steps finished\n"
         "params: seed=2024 lr=0.1\n"
         "error: step 'train' failed\n"
         "\n"
@@ -163,7 +163,7 @@ TEST_CASE("WatchViewTest.AppliesEventsInOrderAndRendersLinesAndScreen") {
   CHECK(screen[3] == "  evaluate  gate_failed  accuracy >= 0.9 but accuracy = 0.8");
   CHECK(apply(R"({"seq":11,"time_ms":1714564808000,"kind":"run_failed","run_id":"r-1",
     "message":"gate of evaluate failed"})") ==
-        "12:00:08 run failed (3/3 steps done): gate of evaluate failed");
+        "12:00:08 run failed (3/3 steps finished): gate of evaluate failed");
   CHECK(view.finished());
   // Many steps: the moving ones are listed, the rest counted.
   std::string many = R"({"id":"r","state":"running","steps":[)";

@@ -335,8 +335,7 @@ const JsonValue& ObjectSchema(const JsonValue& schema) {
   if (schema.Has("properties")) return schema;
   if (schema.Has("allOf")) return ObjectSchema(schema["allOf"].Items().at(0));
   if (schema.Has("items")) return ObjectSchema(schema["items"]);
-  if (schema.Has("additionalProperties") &&
-      schema["additionalProperties"].is_object()) {
+  if (schema.Has("additionalProperties") && schema["additionalProperties"].is_object()) {
     return ObjectSchema(schema["additionalProperties"]);
   }
   FAIL("no object schema in a key that has fields");

@@ -129,10 +129,10 @@ TEST_CASE("ClientVerbsTest.WatchFollowsEventsToTheEnd") {
   std::ostringstream out, err;
   CHECK(WatchCommand(To(server), "r-1", out, err, /*tty=*/false) == 0);
   CHECK(out.str() ==
-        "watching run r-1: 0/2 steps done\n"
+        "watching run r-1: 0/2 steps finished\n"
         "12:00:01 a succeeded\n"
         "12:00:02 b cached\n"
-        "12:00:03 run succeeded (2/2 steps done)\n"
+        "12:00:03 run succeeded (2/2 steps finished)\n"
         "run r-1 succeeded in 9.0s: 1 ran, 1 cached, 2 steps\n");
   CHECK(err.str().empty());
 

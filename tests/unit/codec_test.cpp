@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -53,8 +54,8 @@ std::vector<Message> Samples() {
                .attempt_id = "a-3",
                .command = "python3 src/train.py --n-estimators 100",
                .env = {{"PYTHONHASHSEED", "0"}, {"OMP_NUM_THREADS", "4"}},
-               .inputs = {{"src/train.py", kDigestA, "file", 1234},
-                          {"data/train.csv", kDigestB, "file", 9'876'543'210}},
+               .inputs = {{"src/train.py", kDigestA, "file", 1234, std::nullopt},
+                          {"data/train.csv", kDigestB, "file", 9'876'543'210, std::nullopt}},
                .outputs = {"model/model.pkl"},
                .timeout_ms = 30 * 60 * 1000,
                .resources = {.cpus = 0.5, .memory_bytes = 1ull << 30, .gpus = 1}},

@@ -12,8 +12,8 @@
 using namespace receta::scheduler;
 using receta::Result;
 using receta::Status;
-using receta::testing::ReadFile;
 using receta::testing::Must;
+using receta::testing::ReadFile;
 using receta::testing::TempDir;
 
 namespace {

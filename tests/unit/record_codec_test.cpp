@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <msgpack.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -140,8 +141,8 @@ TEST_CASE("RecordCodecTest.RoundTripsEveryRecordType") {
   CHECK(RoundTrip(entry) == entry);
   BlobRecord blob{kDigest, UINT64_MAX, 3};
   CHECK(RoundTrip(blob) == blob);
-  EventRecord event{UINT64_MAX, 1,    "step_failed", "r-1",   "train",
-                    "r-1.0-1",  "w1", "failed",      "exit 1"};
+  EventRecord event{UINT64_MAX, 1,    "step_failed", "r-1",    "train",
+                    "r-1.0-1",  "w1", "failed",      "exit 1", std::nullopt};
   CHECK(RoundTrip(event) == event);
 }
 

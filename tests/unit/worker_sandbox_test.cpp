@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/hash/sha256.h"
@@ -44,7 +45,7 @@ std::string Insert(LocalCache& cache, const std::string& contents) {
 }
 
 receta::protocol::InputFile Input(const std::string& path, const std::string& digest) {
-  return {path, digest, "file", 0};
+  return {path, digest, "file", 0, std::nullopt};
 }
 
 }  // namespace
