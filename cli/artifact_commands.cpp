@@ -1,7 +1,10 @@
 // receta artifacts ls | get.
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <ostream>
 
 #include "cli/client_commands.h"
@@ -21,6 +24,25 @@ Result<JsonValue> ListArtifacts(SchedulerClient& client, const std::string& run_
   if (!reply.ok()) return reply.status();
   if (raw) *raw = reply->artifacts_json;
   return ParseDocument(reply->artifacts_json, "artifacts");
+}
+
+// `-o -`: the verified download goes through a temp file (DownloadBlob checks
+// the digest before anything is shown), then to `out`, so a corrupt blob
+// never reaches a pipe half-written.
+int DownloadToStream(SchedulerClient& client, const std::string& digest, uint64_t size, std::ostream& out,
+                     std::ostream& err) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+  if (ec) return Fail(err, "cannot find a temp directory: " + ec.message());
+  std::string temp = (dir / ("receta-artifact-" + digest.substr(0, 16) + "-" + std::to_string(::getpid()))).string();
+  Status downloaded = net::DownloadBlob(client.connection(), digest, size, temp);
+  if (!downloaded.ok()) return Fail(err, downloaded);
+  std::ifstream in(temp, std::ios::binary);
+  out << in.rdbuf();
+  out.flush();
+  in.close();
+  std::filesystem::remove(temp, ec);
+  return out.good() ? 0 : Fail(err, "cannot write the artifact to stdout");
 }
 
 }  // namespace
@@ -64,11 +86,11 @@ int ArtifactsGetCommand(const ArtifactGetArgs& args, std::ostream& out, std::ost
   if (output.empty()) output = std::filesystem::path(args.path).filename().string();
   std::string digest = (*found)["digest"].AsString();
   uint64_t size = static_cast<uint64_t>((*found)["size_bytes"].AsInt());
+  if (output == "-") return DownloadToStream(**client, digest, size, out, err);
   Status downloaded = net::DownloadBlob((*client)->connection(), digest, size, output);
   if (!downloaded.ok()) return Fail(err, downloaded);
   if ((*found)["executable"].AsBool()) ::chmod(output.c_str(), 0755);
   err << "wrote " << output << " (" << FormatBytes(size) << ", sha256 " << digest << ")\n";
-  (void)out;
   return 0;
 }
 

@@ -71,7 +71,7 @@ void AddClientVerbs(CLI::App& app, ClientVerbs& v) {
   v.artifacts_get_cmd->add_option("PATH", v.artifacts_get.path, "The file's path, as `ls` shows it")
       ->required();
   v.artifacts_get_cmd->add_option("-o,--output", v.artifacts_get.output,
-                                  "Where to write it (default: its file name, here)");
+                                  "Where to write it: a file, or - for stdout (default: its file name, here)");
   AddClientOptions(v.artifacts_get_cmd, v.artifacts_get.client, /*json=*/false);
 
   CLI::App* cache = app.add_subcommand("cache", "Inspect and prune the step cache");

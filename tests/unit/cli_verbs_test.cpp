@@ -266,6 +266,11 @@ TEST_CASE("ClientVerbsTest.ArtifactsGetDownloadsOrListsWhatThereIs") {
   ArtifactGetArgs args{To(server), "r-1", "train", "model/model.pkl", dir.Path("m.pkl")};
   CHECK(ArtifactsGetCommand(args, out, err) == 0);
   CHECK(ReadFile(dir.Path("m.pkl")) == model);
+  // -o - writes the verified bytes to stdout.
+  std::ostringstream piped;
+  args.output = "-";
+  CHECK(ArtifactsGetCommand(args, piped, err) == 0);
+  CHECK(piped.str() == model);
   args.path = "model/nope.pkl";
   CHECK(ArtifactsGetCommand(args, out, err) == 1);
   CHECK(err.str().find("step 'train' of run r-1 has no artifact 'model/nope.pkl'; its artifacts "
