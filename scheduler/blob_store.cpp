@@ -36,11 +36,15 @@ Status CheckDigest(const std::string& digest) {
   return protocol::ValidateDigest(digest).WithContext("blob store");
 }
 
-// Makes the temp file durable and read-only, then moves it into place.
-// Why fdatasync before rename: the caller records the blob in RocksDB with
-// a synced write right after; the bytes must not be lost behind the record.
+// Makes the temp file read-only, then moves it into place.
+// Why no fdatasync: it cost a disk flush per uploaded blob on the path of
+// every step. The trade-off: after a machine crash (not a process crash)
+// a blob recorded in RocksDB may be missing, short or damaged on disk.
+// Nothing trusts it blindly: a cache hit checks every output blob's size
+// (a missing or short blob re-runs the step), and every reader (worker
+// downloads, `artifacts get`, ReadBlob) verifies the digest, so a damaged
+// blob fails loudly by name instead of passing as a wrong artifact.
 Status Install(int fd, const std::string& temp_path, const std::string& final_path) {
-  if (::fdatasync(fd) != 0) return Status::Error(temp_path + ": fdatasync failed: " + ErrnoText());
   if (::fchmod(fd, 0444) != 0) return Status::Error(temp_path + ": chmod failed: " + ErrnoText());
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(final_path).parent_path(), ec);

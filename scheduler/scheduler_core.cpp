@@ -9,7 +9,7 @@
 namespace receta::scheduler {
 
 SchedulerCore::SchedulerCore(ArtifactOracle& oracle, CoreOptions options)
-    : oracle_(oracle), options_(options) {}
+    : oracle_(oracle), options_(options), pool_(options.dispatch_prefetch) {}
 
 // ---- Startup -------------------------------------------------------------------
 

@@ -36,6 +36,11 @@ struct CoreOptions {
   uint32_t kill_grace_ms = 5'000;
   /// Finished runs kept in memory for queries (older ones are read back).
   size_t finished_runs_in_memory = 16;
+  /// Attempts dispatched to a worker beyond its slots, which it queues and
+  /// starts when a slot frees (WorkerPool, "Prefetch"). Why 1: it hides the
+  /// finish -> commit -> dispatch round trip between steps; more would only
+  /// pin ready steps to busy workers that an idle worker could take.
+  uint32_t dispatch_prefetch = 1;
 };
 
 /// Where an attempt belongs.

@@ -57,17 +57,17 @@ std::vector<std::string> WorkerPool::ExpireSilent(uint64_t now_ms, uint64_t time
   return lost;
 }
 
-bool WorkerPool::Fits(const PoolWorker& worker, const Step& step, bool when_idle) {
+bool WorkerPool::Fits(const PoolWorker& worker, const Step& step, bool when_idle, bool queued) const {
   const WorkerRecord& record = worker.record;
   if (!worker.connected || !HasLabels(record, step.labels)) return false;
   uint32_t used_slots = when_idle ? 0 : worker.used_slots;
   double used_cpus = when_idle ? 0 : worker.used_cpus;
   uint64_t used_memory = when_idle ? 0 : worker.used_memory_bytes;
   uint32_t used_gpus = when_idle ? 0 : worker.used_gpus;
-  if (used_slots >= record.slots) return false;
+  if (used_slots >= record.slots + (queued ? prefetch_ : 0)) return false;
   // A step asking for more cpus than the machine has still runs alone there.
   double cpus = std::min(step.resources.cpus, CpusOf(record));
-  if (used_cpus > 0 && used_cpus + cpus > CpusOf(record) + 1e-9) return false;
+  if (!queued && used_cpus > 0 && used_cpus + cpus > CpusOf(record) + 1e-9) return false;
   if (step.resources.memory_bytes > 0 &&
       used_memory + static_cast<uint64_t>(step.resources.memory_bytes) > record.memory_bytes) {
     return false;
@@ -114,22 +114,25 @@ std::string WorkerPool::NeverReason(const Step& step) const {
   return "";
 }
 
-MatchResult WorkerPool::Match(const Step& step, const std::vector<std::string>& preferred) {
-  MatchResult result;
+PoolWorker* WorkerPool::Best(const Step& step, const std::vector<std::string>& preferred, bool queued) {
   for (const std::string& id : preferred) {
     PoolWorker* worker = Find(id);
-    if (worker != nullptr && Fits(*worker, step, false)) {
-      result.worker = worker;
-      return result;
-    }
+    if (worker != nullptr && Fits(*worker, step, false, queued)) return worker;
   }
+  // Room left, signed: with prefetch, used slots may exceed slots.
+  auto room = [](const PoolWorker& w) { return int64_t{w.record.slots} - int64_t{w.used_slots}; };
+  PoolWorker* best = nullptr;
   for (auto& [id, worker] : workers_) {
-    if (!Fits(worker, step, false)) continue;
-    if (result.worker == nullptr ||
-        worker.record.slots - worker.used_slots > result.worker->record.slots - result.worker->used_slots) {
-      result.worker = &worker;
-    }
+    if (!Fits(worker, step, false, queued)) continue;
+    if (best == nullptr || room(worker) > room(*best)) best = &worker;
   }
+  return best;
+}
+
+MatchResult WorkerPool::Match(const Step& step, const std::vector<std::string>& preferred) {
+  MatchResult result;
+  result.worker = Best(step, preferred, /*queued=*/false);
+  if (result.worker == nullptr && prefetch_ > 0) result.worker = Best(step, preferred, /*queued=*/true);
   if (result.worker != nullptr) return result;
   bool some_could = false;
   for (const auto& [id, worker] : workers_) {
@@ -147,7 +150,7 @@ MatchResult WorkerPool::Match(const Step& step, const std::vector<std::string>& 
 
 bool WorkerPool::AllBusy() const {
   for (const auto& [id, worker] : workers_) {
-    if (worker.connected && worker.used_slots < worker.record.slots) return false;
+    if (worker.connected && worker.used_slots < worker.record.slots + prefetch_) return false;
   }
   return true;
 }

@@ -9,6 +9,14 @@
 // already holding the step's inputs, then the one with the most free slots,
 // then the lowest id (deterministic). A step that no connected worker could
 // take even when idle gets a reason a person can act on.
+//
+// Prefetch: when no worker has a free slot, a worker may still be given up
+// to `prefetch` attempts beyond its slots. The worker queues them and starts
+// one as soon as a slot frees, so it never idles for a round trip to the
+// scheduler between steps. Queued attempts count against the worker's
+// memory and gpus like running ones (hard limits: a queued attempt may start
+// beside any of the running ones), but not against its cpus (soft: the
+// worker never runs more than `slots` processes at once).
 
 #include <cstdint>
 #include <map>
@@ -43,6 +51,8 @@ struct MatchResult {
 
 class WorkerPool {
  public:
+  explicit WorkerPool(uint32_t prefetch = 0) : prefetch_(prefetch) {}
+
   /// Adds or refreshes a worker from its Register; it is connected from now.
   PoolWorker& Register(WorkerRecord record, uint64_t now_ms);
   /// A worker known from the store, not connected until it registers again.
@@ -55,19 +65,26 @@ class WorkerPool {
   std::vector<std::string> ExpireSilent(uint64_t now_ms, uint64_t timeout_ms);
 
   /// Chooses a worker for `step`; `preferred` lists workers holding its
-  /// inputs, best first.
+  /// inputs, best first. A worker with a free slot always wins over one
+  /// that would queue the attempt (prefetch).
   MatchResult Match(const Step& step, const std::vector<std::string>& preferred);
-  /// True when no connected worker has a free slot (dispatch can stop early).
+  /// True when no connected worker has room, prefetch included (dispatch can
+  /// stop early).
   bool AllBusy() const;
+  uint32_t prefetch() const { return prefetch_; }
 
   void Reserve(PoolWorker& worker, const Step& step, const std::string& attempt_id);
   /// Frees what `attempt_id` held on its worker, if it is still there.
   void Release(const std::string& worker_id, const Step& step, const std::string& attempt_id);
 
  private:
-  static bool Fits(const PoolWorker& worker, const Step& step, bool when_idle);
+  // `queued`: whether the attempt may wait in the worker's prefetch queue.
+  bool Fits(const PoolWorker& worker, const Step& step, bool when_idle, bool queued = false) const;
+  // The best fitting worker, or null; see the matching order above.
+  PoolWorker* Best(const Step& step, const std::vector<std::string>& preferred, bool queued);
   std::string NeverReason(const Step& step) const;
 
+  uint32_t prefetch_ = 0;
   std::map<std::string, PoolWorker> workers_;
 };
 

@@ -23,6 +23,7 @@ namespace {
 // byte, then the encoded protocol header to forward.
 constexpr char kEventStarted = 'S';
 constexpr char kEventLog = 'L';
+constexpr char kEventSlotFree = 'R';  // then the attempt id, not a header
 constexpr char kEventFinished = 'F';
 
 int64_t NowMs() {
@@ -34,14 +35,15 @@ int64_t NowMs() {
 // The attempt thread's end of the inproc pipe to the main thread.
 class PushSink : public AttemptSink {
  public:
-  PushSink(zmq::context_t& context, const std::string& endpoint)
-      : socket_(context, zmq::socket_type::push) {
+  PushSink(zmq::context_t& context, const std::string& endpoint, std::string attempt_id)
+      : socket_(context, zmq::socket_type::push), attempt_id_(std::move(attempt_id)) {
     socket_.set(zmq::sockopt::linger, -1);  // every queued event reaches the main thread
     socket_.connect(endpoint);
   }
   void Started(protocol::AttemptStarted started) override { Push(kEventStarted, started); }
   void Log(protocol::LogChunk chunk) override { Push(kEventLog, chunk); }
   void Finished(protocol::AttemptFinished finished) override { Push(kEventFinished, finished); }
+  void ProcessEnded() override { PushRaw(std::string(1, kEventSlotFree) + attempt_id_); }
 
  private:
   void Push(char kind, const protocol::Message& message) {
@@ -55,13 +57,18 @@ class PushSink : public AttemptSink {
     frame.reserve(header->size() + 1);
     frame.push_back(kind);
     frame.append(*header);
+    PushRaw(frame);
+  }
+  void PushRaw(const std::string& frame) {
     try {
       socket_.send(zmq::buffer(frame), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
-      spdlog::error("cannot pass {} to the main thread: {}", protocol::NameOf(message), e.what());
+      spdlog::error("cannot pass an event of attempt {} to the main thread: {}", attempt_id_,
+                    e.what());
     }
   }
   zmq::socket_t socket_;
+  std::string attempt_id_;
 };
 
 std::string Join(const std::vector<std::string>& items) {
@@ -98,7 +105,8 @@ Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, Mach
       cache_(std::move(cache)),
       machine_(std::move(machine)),
       worker_env_(CurrentEnvironment()),
-      pull_(context_, zmq::socket_type::pull) {
+      pull_(context_, zmq::socket_type::pull),
+      blob_pool_(std::make_unique<NetBlobPool>(context_, options_.scheduler_endpoint)) {
   static std::atomic<int> instance{0};
   events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
   pull_.bind(events_endpoint_);
@@ -136,6 +144,7 @@ bool Agent::Send(const protocol::Message& message, uint64_t request_id) {
 std::vector<std::string> Agent::RunningIds() const {
   std::vector<std::string> ids;
   for (const auto& [id, running] : running_) ids.push_back(id);
+  for (const protocol::Dispatch& queued : queued_) ids.push_back(queued.attempt_id);
   return ids;
 }
 
@@ -229,7 +238,7 @@ void Agent::OnTimers() {
   }
   if (now - last_sent_ms_ >= heartbeat_interval_ms_) {
     protocol::Heartbeat heartbeat;
-    size_t used = running_.size();
+    size_t used = in_slot_.size();
     heartbeat.free_slots = used >= options_.slots ? 0 : options_.slots - static_cast<uint32_t>(used);
     heartbeat.running_attempt_ids = RunningIds();
     if (!Send(heartbeat, 0)) last_sent_ms_ = now;  // do not spin on a full queue
@@ -267,6 +276,7 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
                  options_.scheduler_endpoint, worker_id_, ack->scheduler_version,
                  heartbeat_interval_ms_, heartbeat_liveness_);
     for (const std::string& stale : ack->stale_attempt_ids) {
+      std::erase_if(queued_, [&](const protocol::Dispatch& d) { return d.attempt_id == stale; });
       auto it = running_.find(stale);
       if (it == running_.end()) continue;
       spdlog::info("attempt {} is stale; killing it", stale);
@@ -286,6 +296,7 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
   } else if (auto* dispatch = std::get_if<protocol::Dispatch>(&message)) {
     HandleDispatch(std::move(*dispatch));
   } else if (auto* kill = std::get_if<protocol::KillAttempt>(&message)) {
+    if (EndQueued(kill->attempt_id, "killed before it started: " + kill->reason)) return;
     auto it = running_.find(kill->attempt_id);
     if (it == running_.end()) return;  // finished already or never ours
     spdlog::info("attempt {}: kill requested ({}), grace {} ms", kill->attempt_id, kill->reason,
@@ -301,6 +312,9 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
 void Agent::HandleDispatch(protocol::Dispatch dispatch) {
   const std::string id = dispatch.attempt_id;
   if (running_.count(id)) return;  // a duplicate
+  for (const protocol::Dispatch& queued : queued_) {
+    if (queued.attempt_id == id) return;  // a duplicate
+  }
   if (auto it = unacked_.find(id); it != unacked_.end()) {
     SendFinished(it->second);  // done already: report again
     return;
@@ -315,23 +329,58 @@ void Agent::HandleDispatch(protocol::Dispatch dispatch) {
     SendFinished(unacked);
     return;
   }
-  if (running_.size() >= options_.slots) {
-    spdlog::warn("attempt {} dispatched with all {} slot(s) busy; running it anyway", id,
-                 options_.slots);
+  spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s){}", id,
+               dispatch.run_id, dispatch.step, dispatch.inputs.size(), dispatch.outputs.size(),
+               in_slot_.size() >= options_.slots ? "; queued until a slot frees" : "");
+  queued_.push_back(std::move(dispatch));
+  StartQueued();
+}
+
+void Agent::StartQueued() {
+  while (!queued_.empty() && in_slot_.size() < options_.slots) {
+    protocol::Dispatch next = std::move(queued_.front());
+    queued_.pop_front();
+    StartAttempt(std::move(next));
   }
-  spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s)", id,
-               dispatch.run_id, dispatch.step, dispatch.inputs.size(), dispatch.outputs.size());
+}
+
+void Agent::StartAttempt(protocol::Dispatch dispatch) {
+  const std::string id = dispatch.attempt_id;
   AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
                    options_.retention};
-  auto attempt = std::make_shared<Attempt>(
-      std::move(dispatch), cache_, std::move(dirs),
-      NetBlobRemoteFactory(context_, options_.scheduler_endpoint), worker_env_);
+  auto attempt = std::make_shared<Attempt>(std::move(dispatch), cache_, std::move(dirs),
+                                           blob_pool_->Factory(), worker_env_);
   Running& running = running_[id];
   running.attempt = attempt;
-  running.thread = std::thread([this, attempt] {
-    PushSink sink(context_, events_endpoint_);
+  in_slot_.insert(id);
+  running.thread = std::thread([this, attempt, id] {
+    PushSink sink(context_, events_endpoint_, id);
     attempt->Run(sink);
   });
+}
+
+bool Agent::EndQueued(const std::string& attempt_id, const std::string& why) {
+  auto it = std::find_if(queued_.begin(), queued_.end(),
+                         [&](const protocol::Dispatch& d) { return d.attempt_id == attempt_id; });
+  if (it == queued_.end()) return false;
+  queued_.erase(it);
+  spdlog::info("attempt {} ended while queued: {}", attempt_id, why);
+  protocol::AttemptFinished finished;
+  finished.attempt_id = attempt_id;
+  finished.exit_code = -1;
+  finished.error = why;
+  Report(std::move(finished));
+  return true;
+}
+
+void Agent::Report(protocol::AttemptFinished finished) {
+  Unacked& unacked = unacked_[finished.attempt_id];
+  unacked.finished = std::move(finished);
+  if (registered_) {
+    SendFinished(unacked);
+  } else {
+    unacked.last_sent_ms = NowMs();  // sent after the next RegisterAck
+  }
 }
 
 void Agent::HandleAttemptEvents() {
@@ -341,6 +390,11 @@ void Agent::HandleAttemptEvents() {
     if (bytes.empty()) continue;
     char kind = bytes[0];
     std::string_view header = bytes.substr(1);
+    if (kind == kEventSlotFree) {
+      in_slot_.erase(std::string(header));
+      StartQueued();
+      continue;
+    }
     if (kind != kEventFinished) {
       if (registered_) SendEncoded(std::string(header));
       if (kind == kEventStarted) {
@@ -365,17 +419,16 @@ void Agent::HandleAttemptEvents() {
       if (it->second.thread.joinable()) it->second.thread.join();
       running_.erase(it);
     }
-    Unacked& unacked = unacked_[finished.attempt_id];
-    unacked.finished = std::move(finished);
-    if (registered_) {
-      SendFinished(unacked);
-    } else {
-      unacked.last_sent_ms = NowMs();  // sent after the next RegisterAck
-    }
+    in_slot_.erase(finished.attempt_id);
+    Report(std::move(finished));
+    StartQueued();
   }
 }
 
 void Agent::Shutdown() {
+  while (!queued_.empty()) {
+    EndQueued(queued_.front().attempt_id, "the worker shut down before it started");
+  }
   if (running_.empty()) return;
   for (auto& [id, running] : running_) {
     running.attempt->Kill(options_.shutdown_grace_ms, "the worker is shutting down");

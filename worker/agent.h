@@ -16,10 +16,18 @@
 //   after each RegisterAck, until its AttemptFinishedAck arrives.
 // - Log chunks and AttemptStarted while unregistered are dropped (the
 //   scheduler learns running attempts from Register and Heartbeat).
+// - Slots: at most `slots` attempts hold a slot (from sandbox setup until
+//   their process ends; hashing and uploading outputs take none). A Dispatch
+//   beyond that (the scheduler prefetches one) waits in a queue and starts
+//   as soon as a slot frees; AttemptStarted goes out only when its process
+//   really runs. Queued attempts count as held in Register and Heartbeat; a
+//   KillAttempt for one ends it at once, never started.
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +42,8 @@
 #include "worker/machine_info.h"
 
 namespace receta::worker {
+
+class NetBlobPool;
 
 struct AgentOptions {
   std::string scheduler_endpoint;
@@ -81,6 +91,12 @@ class Agent {
   void HandleSchedulerFrames();
   void HandleSchedulerMessage(uint64_t request_id, protocol::Message message);
   void HandleDispatch(protocol::Dispatch dispatch);
+  void StartAttempt(protocol::Dispatch dispatch);
+  /// Starts queued dispatches while slots are free.
+  void StartQueued();
+  /// Drops a queued dispatch and reports it finished, never started.
+  bool EndQueued(const std::string& attempt_id, const std::string& why);
+  void Report(protocol::AttemptFinished finished);
   void HandleAttemptEvents();
   void SendFinished(Unacked& unacked);
   void OnTimers();
@@ -106,8 +122,11 @@ class Agent {
   uint32_t heartbeat_interval_ms_ = kDefaultHeartbeatIntervalMs;
   uint32_t heartbeat_liveness_ = kDefaultHeartbeatLiveness;
 
-  std::map<std::string, Running> running_;
+  std::map<std::string, Running> running_;  // attempt threads, by attempt id
+  std::set<std::string> in_slot_;            // of running_: those holding a slot
+  std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
+  std::unique_ptr<NetBlobPool> blob_pool_;
 };
 
 }  // namespace receta::worker

@@ -12,6 +12,9 @@
 namespace receta::worker {
 namespace {
 
+// Distinct outputs up to which StoreOutputs skips the BlobQuery.
+constexpr size_t kUploadWithoutQueryMax = 4;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -78,9 +81,16 @@ Status Attempt::StoreOutputs(const std::string& sandbox,
   }
   Result<BlobRemote*> remote = Remote();
   if (!remote.ok()) return Status::Error("could not upload outputs: " + remote.error());
-  Result<std::vector<std::string>> missing = (*remote)->Missing(digests);
-  if (!missing.ok()) return Status::Error("could not upload outputs: " + missing.error());
-  std::set<std::string> to_upload(missing->begin(), missing->end());
+  std::set<std::string> to_upload(digests.begin(), digests.end());
+  // Why ask first only for many outputs: an upload's BlobPutBegin is
+  // answered BlobPutDone when the scheduler has the blob, so for a few
+  // outputs a BlobQuery is one round trip more on every step's path; for
+  // many, one query beats a round trip per blob the scheduler already has.
+  if (to_upload.size() > kUploadWithoutQueryMax) {
+    Result<std::vector<std::string>> missing = (*remote)->Missing(digests);
+    if (!missing.ok()) return Status::Error("could not upload outputs: " + missing.error());
+    to_upload = std::set<std::string>(missing->begin(), missing->end());
+  }
   for (const protocol::FileEntry& entry : outputs) {
     if (!to_upload.erase(entry.digest)) continue;  // also skips duplicates
     Status s = (*remote)->Upload(cache_.BlobPath(entry.digest), entry.digest, entry.size_bytes);
@@ -145,6 +155,7 @@ void Attempt::Run(AttemptSink& sink) {
       process_ = nullptr;
       if (result.killed) finished.error = "killed: " + kill_reason_;
     }
+    sink.ProcessEnded();
     finished.exit_code = result.exit_code;
     finished.signal = result.signal;
     finished.timed_out = result.timed_out;
@@ -181,6 +192,9 @@ void Attempt::Run(AttemptSink& sink) {
       spdlog::info("attempt {}: sandbox kept for debugging at {}", dispatch_.attempt_id, *kept);
     }
   }
+  // Why before Finished: the remote's connection goes back to its pool now,
+  // for the attempt this one's end lets start.
+  remote_.reset();
   sink.Finished(std::move(finished));
 }
 

@@ -44,12 +44,16 @@ class BlobRemote {
 using BlobRemoteFactory = std::function<Result<std::unique_ptr<BlobRemote>>()>;
 
 /// Receives an attempt's messages, on the attempt's thread, in order:
-/// Started (only if the process started), Logs, then Finished once.
+/// Started (only if the process started), Logs, ProcessEnded (only if it
+/// started), then Finished once.
 class AttemptSink {
  public:
   virtual ~AttemptSink() = default;
   virtual void Started(protocol::AttemptStarted started) = 0;
   virtual void Log(protocol::LogChunk chunk) = 0;
+  /// The process exited and its output was read: what is left (hashing,
+  /// uploading, removing the sandbox) uses no slot.
+  virtual void ProcessEnded() {}
   virtual void Finished(protocol::AttemptFinished finished) = 0;
 };
 

@@ -1,29 +1,33 @@
 #include "worker/net_blob_remote.h"
 
 #include "net/blob_transfer.h"
-#include "net/connection.h"
 
 namespace receta::worker {
 namespace {
 
 class NetBlobRemote : public BlobRemote {
  public:
-  explicit NetBlobRemote(std::unique_ptr<net::Connection> connection)
-      : connection_(std::move(connection)) {}
+  NetBlobRemote(NetBlobPool& pool, std::unique_ptr<net::Connection> connection)
+      : pool_(pool), connection_(std::move(connection)) {}
+  ~NetBlobRemote() override { pool_.Give(std::move(connection_), healthy_); }
 
   // Why the try blocks: cppzmq throws zmq::error_t; nothing escapes here.
   Status Download(const std::string& digest, uint64_t size_bytes,
                   const std::string& dest_path) override {
     try {
-      return net::DownloadBlob(*connection_, digest, size_bytes, dest_path);
+      return Track(net::DownloadBlob(*connection_, digest, size_bytes, dest_path));
     } catch (const std::exception& e) {
+      healthy_ = false;
       return Status::Error(std::string("download failed: ") + e.what());
     }
   }
   Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) override {
     try {
-      return net::QueryMissingBlobs(*connection_, digests);
+      Result<std::vector<std::string>> missing = net::QueryMissingBlobs(*connection_, digests);
+      if (!missing.ok()) healthy_ = false;
+      return missing;
     } catch (const std::exception& e) {
+      healthy_ = false;
       return Result<std::vector<std::string>>::Error(std::string("blob query failed: ") +
                                                      e.what());
     }
@@ -31,29 +35,61 @@ class NetBlobRemote : public BlobRemote {
   Status Upload(const std::string& path, const std::string& digest,
                 uint64_t size_bytes) override {
     try {
-      return net::UploadBlob(*connection_, path, digest, size_bytes);
+      return Track(net::UploadBlob(*connection_, path, digest, size_bytes));
     } catch (const std::exception& e) {
+      healthy_ = false;
       return Status::Error(std::string("upload failed: ") + e.what());
     }
   }
 
  private:
+  Status Track(Status status) {
+    if (!status.ok()) healthy_ = false;
+    return status;
+  }
+
+  NetBlobPool& pool_;
   std::unique_ptr<net::Connection> connection_;
+  bool healthy_ = true;
 };
 
 }  // namespace
 
-BlobRemoteFactory NetBlobRemoteFactory(zmq::context_t& context, std::string endpoint) {
-  return [&context, endpoint]() -> Result<std::unique_ptr<BlobRemote>> {
-    try {
-      Result<std::unique_ptr<net::Connection>> connection =
-          net::Connection::Connect(context, endpoint);
-      if (!connection.ok()) return Result<std::unique_ptr<BlobRemote>>::Error(connection.error());
-      return std::unique_ptr<BlobRemote>(new NetBlobRemote(std::move(*connection)));
-    } catch (const std::exception& e) {
-      return Result<std::unique_ptr<BlobRemote>>::Error(
-          std::string("cannot connect to the scheduler at ") + endpoint + ": " + e.what());
+NetBlobPool::NetBlobPool(zmq::context_t& context, std::string endpoint)
+    : context_(context), endpoint_(std::move(endpoint)) {}
+
+size_t NetBlobPool::idle() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_.size();
+}
+
+Result<std::unique_ptr<net::Connection>> NetBlobPool::Take() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<net::Connection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      return connection;
     }
+  }
+  try {
+    return net::Connection::Connect(context_, endpoint_);
+  } catch (const std::exception& e) {
+    return Status::Error("cannot connect to the scheduler at " + endpoint_ + ": " + e.what());
+  }
+}
+
+void NetBlobPool::Give(std::unique_ptr<net::Connection> connection, bool healthy) {
+  if (!connection || !healthy) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(connection));
+}
+
+BlobRemoteFactory NetBlobPool::Factory() {
+  return [this]() -> Result<std::unique_ptr<BlobRemote>> {
+    Result<std::unique_ptr<net::Connection>> connection = Take();
+    if (!connection.ok()) return connection.status();
+    return std::unique_ptr<BlobRemote>(new NetBlobRemote(*this, std::move(*connection)));
   };
 }
 

@@ -34,8 +34,9 @@ class FakeOracle : public ArtifactOracle {
 };
 
 struct Harness {
+  explicit Harness(CoreOptions options = CoreOptions{}) : core(oracle, options) {}
   FakeOracle oracle;
-  SchedulerCore core{oracle, CoreOptions{}};
+  SchedulerCore core;
   uint64_t now = 1'000'000;
   std::vector<protocol::Dispatch> dispatched;
   std::vector<protocol::KillAttempt> kills;
@@ -50,14 +51,15 @@ struct Harness {
       if (auto* k = std::get_if<protocol::KillAttempt>(&out.message)) kills.push_back(*k);
     }
   }
-  void AddWorker(const std::string& id, uint32_t slots, std::vector<std::string> labels = {}) {
+  void AddWorker(const std::string& id, uint32_t slots, std::vector<std::string> labels = {},
+                 uint64_t memory_bytes = 8ull << 30) {
     protocol::Register r;
     r.worker_id = id;
     r.name = id;
     r.hostname = "host";
     r.slots = slots;
     r.cpus = 8;
-    r.memory_bytes = 8ull << 30;
+    r.memory_bytes = memory_bytes;
     r.labels = std::move(labels);
     core.Register(r, now);
     Drain();
@@ -205,7 +207,9 @@ TEST_CASE("SchedulerCoreTest.OutputNotUploadedFailsTheStep") {
 }
 
 TEST_CASE("SchedulerCoreTest.IndependentStepsSpreadOverWorkers") {
-  Harness h;
+  CoreOptions no_prefetch;
+  no_prefetch.dispatch_prefetch = 0;
+  Harness h(no_prefetch);
   h.AddWorker("w1", 1);
   h.AddWorker("w2", 1);
   h.Submit(R"(
@@ -223,6 +227,53 @@ steps:
   CHECK(workers.size() == 2);
   h.Finish(h.dispatched[0], 0, {{h.dispatched[0].step, "1"}});
   CHECK(h.dispatched.size() == 3);
+}
+
+const char* kSixSteps = R"(
+steps:
+  s1: {run: "true", outputs: [s1]}
+  s2: {run: "true", outputs: [s2]}
+  s3: {run: "true", outputs: [s3]}
+  s4: {run: "true", outputs: [s4]}
+  s5: {run: "true", outputs: [s5]}
+  s6: {run: "true", outputs: [s6]}
+)";
+
+TEST_CASE("SchedulerCoreTest.DispatchesAtMostSlotsPlusPrefetchPerWorker") {
+  Harness h;  // default: one attempt prefetched per worker
+  REQUIRE(h.core.options().dispatch_prefetch == 1);
+  h.AddWorker("w1", 1);
+  h.AddWorker("w2", 2);
+  h.Submit(kSixSteps);
+  // Free slots first (w2 twice, w1 once), then one queued on each.
+  REQUIRE(h.dispatched.size() == 5);
+  CHECK(h.core.pool().workers().at("w1").used_slots == 2);
+  CHECK(h.core.pool().workers().at("w2").used_slots == 3);
+  CHECK(h.core.pool().workers().at("w1").attempts.count(h.dispatched[0].attempt_id) +
+            h.core.pool().workers().at("w1").attempts.count(h.dispatched[1].attempt_id) +
+            h.core.pool().workers().at("w1").attempts.count(h.dispatched[2].attempt_id) ==
+        1);
+  // Each finish makes room for exactly one more.
+  h.Finish(h.dispatched[0], 0, {{h.dispatched[0].step, "1"}});
+  CHECK(h.dispatched.size() == 6);
+  h.Finish(h.dispatched[1], 0, {{h.dispatched[1].step, "1"}});
+  CHECK(h.dispatched.size() == 6);  // nothing left to dispatch
+}
+
+TEST_CASE("SchedulerCoreTest.PrefetchGoesToIdleWorkersFirstAndRespectsMemory") {
+  Harness h;
+  h.AddWorker("w1", 1, {}, 8ull << 30);
+  h.Submit(R"(
+steps:
+  big1: {run: "true", outputs: [a], resources: {memory: 6G}}
+  big2: {run: "true", outputs: [b], resources: {memory: 6G}}
+)");
+  // A queued attempt may start beside a running one: memory counts.
+  REQUIRE(h.dispatched.size() == 1);
+  h.AddWorker("w2", 1, {}, 8ull << 30);
+  // An idle worker takes the waiting step rather than a queue.
+  REQUIRE(h.dispatched.size() == 2);
+  CHECK(h.core.pool().workers().at("w2").attempts.count(h.dispatched[1].attempt_id) == 1);
 }
 
 TEST_CASE("SchedulerCoreTest.StepWithUnknownLabelsWaitsWithReason") {

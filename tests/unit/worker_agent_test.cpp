@@ -7,7 +7,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -98,6 +100,10 @@ class FakeScheduler {
     } else if (auto* query = std::get_if<protocol::BlobQuery>(&from.message)) {
       queried.insert(queried.end(), query->digests.begin(), query->digests.end());
       Send(from.identity, protocol::BlobMissing{}, from.request_id);  // has them all
+    } else if (auto* begin = std::get_if<protocol::BlobPutBegin>(&from.message)) {
+      queried.push_back(begin->digest);
+      Send(from.identity, protocol::BlobPutDone{begin->digest, begin->size_bytes},
+           from.request_id);  // has it already
     }
   }
 
@@ -164,7 +170,7 @@ TEST_CASE("AgentTest.RegisterDispatchStreamFinishAck") {
   d.step = "train";
   d.attempt_id = "run1.0-3";
   d.command = "echo out-$RECETA_STEP-$RECETA_ATTEMPT; echo err >&2; cat data/in.csv > model/m.txt";
-  d.inputs = {{"data/in.csv", input_digest, "file", scheduler.served_blob.size()}};
+  d.inputs = {{"data/in.csv", input_digest, "file", scheduler.served_blob.size(), std::nullopt}};
   d.outputs = {"model/m.txt"};
   scheduler.Send(peer, d, 0);
 
@@ -187,6 +193,11 @@ TEST_CASE("AgentTest.RegisterDispatchStreamFinishAck") {
     } else if (auto* q = std::get_if<protocol::BlobQuery>(&from->message)) {
       scheduler.queried = q->digests;
       scheduler.Send(from->identity, protocol::BlobMissing{}, from->request_id);
+    } else if (auto* b = std::get_if<protocol::BlobPutBegin>(&from->message)) {
+      // One output: uploaded without a BlobQuery; Begin is answered "have it".
+      scheduler.queried = {b->digest};
+      scheduler.Send(from->identity, protocol::BlobPutDone{b->digest, b->size_bytes},
+                     from->request_id);
     }
   }
   CHECK(out == "out-train-3\n");
@@ -266,5 +277,111 @@ TEST_CASE("AgentTest.MissingOutputKillAndReRegister") {
   auto resent = scheduler.Expect<protocol::AttemptFinished>();
   REQUIRE(resent);
   CHECK(resent->second.attempt_id == "r.0-2");
+  worker.Stop();
+}
+
+namespace {
+
+// Registers a one-slot worker with the fake scheduler; returns its identity.
+std::string RegisterOneSlot(FakeScheduler& scheduler, RunningAgent& worker, TempDir& dir) {
+  AgentOptions options;
+  options.scheduler_endpoint = scheduler.endpoint();
+  options.work_dir = dir.Path("work");
+  options.slots = 1;
+  worker.Start(options);
+  auto reg = scheduler.Expect<protocol::Register>();
+  REQUIRE(reg);
+  scheduler.Send(reg->first.identity,
+                 protocol::RegisterAck{reg->second.worker_id, 1000, 5, {}, "test"},
+                 reg->first.request_id);
+  return reg->first.identity;
+}
+
+// A step that runs until `gate` exists (no sleeps in the test itself).
+protocol::Dispatch GatedDispatch(const std::string& attempt_id, const std::string& gate) {
+  protocol::Dispatch d;
+  d.run_id = "r";
+  d.step = "s";
+  d.attempt_id = attempt_id;
+  d.command = "while [ ! -e '" + gate + "' ]; do sleep 0.01; done";
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("AgentTest.QueuesDispatchBeyondSlotsAndStartsItWhenASlotFrees") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  std::string gate = dir.Path("go");
+
+  scheduler.Send(identity, GatedDispatch("r.0-1", gate), 0);
+  auto first = scheduler.Expect<protocol::AttemptStarted>();
+  REQUIRE(first);
+  CHECK(first->second.attempt_id == "r.0-1");
+  protocol::Dispatch second = GatedDispatch("r.1-1", gate);
+  second.command = "true";
+  scheduler.Send(identity, second, 0);
+
+  // With its one slot busy, the worker holds r.1-1 without starting it, and
+  // says it holds it.
+  bool queued_reported = false;
+  while (!queued_reported) {
+    auto heartbeat = scheduler.Expect<protocol::Heartbeat>(3000);
+    REQUIRE(heartbeat);
+    CHECK(heartbeat->second.free_slots == 0);
+    const auto& ids = heartbeat->second.running_attempt_ids;
+    queued_reported = std::find(ids.begin(), ids.end(), "r.1-1") != ids.end();
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+
+  // The first ends: the queued one starts, after it.
+  receta::testing::WriteFile(gate, "");
+  std::vector<std::string> order;
+  while (order.size() < 3) {
+    auto from = scheduler.Receive();
+    REQUIRE(from);
+    if (auto* started = std::get_if<protocol::AttemptStarted>(&from->message)) {
+      order.push_back("started " + started->attempt_id);
+    } else if (auto* finished = std::get_if<protocol::AttemptFinished>(&from->message)) {
+      CHECK(finished->exit_code == 0);
+      if (std::find(order.begin(), order.end(), "finished " + finished->attempt_id) == order.end()) {
+        order.push_back("finished " + finished->attempt_id);
+      }
+      scheduler.Send(identity, protocol::AttemptFinishedAck{finished->attempt_id}, from->request_id);
+    }
+  }
+  CHECK(std::find(order.begin(), order.end(), "started r.1-1") != order.end());
+  CHECK(std::find(order.begin(), order.end(), "finished r.0-1") != order.end());
+  worker.Stop();
+}
+
+TEST_CASE("AgentTest.KillingAQueuedAttemptEndsItWithoutStartingIt") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  std::string gate = dir.Path("go");
+
+  scheduler.Send(identity, GatedDispatch("r.0-1", gate), 0);
+  REQUIRE(scheduler.Expect<protocol::AttemptStarted>());
+  scheduler.Send(identity, GatedDispatch("r.1-1", gate), 0);
+  scheduler.Send(identity, protocol::KillAttempt{"r.1-1", "run cancelled", 100}, 0);
+
+  auto killed = scheduler.Expect<protocol::AttemptFinished>();
+  REQUIRE(killed);
+  CHECK(killed->second.attempt_id == "r.1-1");
+  CHECK(killed->second.exit_code == -1);
+  CHECK(killed->second.error == "killed before it started: run cancelled");
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.1-1"}, killed->first.request_id);
+
+  // The running one is untouched and ends normally; r.1-1 never starts.
+  receta::testing::WriteFile(gate, "");
+  auto finished = scheduler.Expect<protocol::AttemptFinished>();
+  REQUIRE(finished);
+  CHECK(finished->second.attempt_id == "r.0-1");
+  CHECK(finished->second.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
   worker.Stop();
 }
