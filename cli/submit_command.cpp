@@ -22,7 +22,7 @@ namespace {
 // Hashes the inputs through the persistent stat cache; trouble with the
 // cache file itself only costs time, so it is a warning.
 Result<WorkspaceInputs> HashInputs(const LoadedDag& loaded, std::ostream& err) {
-  std::string cache_path = DefaultStatCachePath();
+  std::string cache_path = StatCachePathFor(loaded.workspace_root);
   StatCache cache;
   if (!cache_path.empty()) {
     Result<StatCache> loaded_cache = StatCache::Load(cache_path);

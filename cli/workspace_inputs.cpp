@@ -1,5 +1,6 @@
 #include "cli/workspace_inputs.h"
 
+
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "common/hash/sha256.h"
 #include "common/hash/tree_hash.h"
 
 namespace receta::cli {
@@ -114,6 +116,16 @@ std::string DefaultStatCachePath() {
   const char* home = ::getenv("HOME");
   if (home != nullptr && home[0] != '\0') return std::string(home) + "/.cache/receta/stat-cache";
   return "";
+}
+
+std::string StatCachePathFor(const std::string& workspace_root) {
+  std::string base = DefaultStatCachePath();
+  if (base.empty()) return "";
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(workspace_root, ec);
+  std::string path = ec ? workspace_root : absolute.lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return base + "-" + HashBytes(path).ToHex().substr(0, 16);
 }
 
 }  // namespace receta::cli

@@ -47,4 +47,10 @@ Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
 /// when neither variable is set.
 std::string DefaultStatCachePath();
 
+/// The stat cache file of one workspace: DefaultStatCachePath()-<16 hex of
+/// the sha256 of its absolute path>. Why one per workspace: a single shared
+/// file grows with every workspace ever submitted and is read whole on every
+/// submit; per workspace it holds only what that workspace's DAG reads.
+std::string StatCachePathFor(const std::string& workspace_root);
+
 }  // namespace receta::cli

@@ -34,6 +34,20 @@ std::string PeerLabel(const std::string& peer) {
   return out;
 }
 
+// One log line per event: only the ids it has, then the message.
+std::string DescribeEvent(const EventRecord& event) {
+  std::string line = "event " + std::to_string(event.seq) + " " + event.kind;
+  auto add = [&line](const char* name, const std::string& value) {
+    if (!value.empty()) line += std::string(" ") + name + "=" + value;
+  };
+  add("run", event.run_id);
+  add("step", event.step);
+  add("attempt", event.attempt_id);
+  add("worker", event.worker_name.value_or(event.worker_id));
+  if (!event.message.empty()) line += ": " + event.message;
+  return line;
+}
+
 Status WriteFileAtomically(const std::string& path, const std::string& text) {
   std::string temp = path + ".tmp";
   {
@@ -187,10 +201,7 @@ Status Server::CommitTurn(uint64_t now_ms) {
     }
     if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
   }
-  for (const EventRecord& event : changes.events) {
-    spdlog::info("event {} {} run={} step={} attempt={} worker={} {}", event.seq, event.kind, event.run_id,
-                 event.step, event.attempt_id, event.worker_id, event.message);
-  }
+  for (const EventRecord& event : changes.events) spdlog::info("{}", DescribeEvent(event));
   for (Outgoing& outgoing : changes.messages) {
     auto peer = peer_of_worker_.find(outgoing.worker_id);
     if (peer == peer_of_worker_.end()) {

@@ -245,5 +245,11 @@ TEST_CASE("WorkspaceInputsTest.StatCachePathFollowsXdg") {
   unsetenv("XDG_CACHE_HOME");
   setenv("HOME", getenv("HOME") ? getenv("HOME") : "/root", 1);
   CHECK(DefaultStatCachePath() == std::string(getenv("HOME")) + "/.cache/receta/stat-cache");
+  // One file per workspace, named by its absolute path.
+  std::string a = StatCachePathFor("/work/a");
+  CHECK(a.rfind(DefaultStatCachePath() + "-", 0) == 0);
+  CHECK(a.size() == DefaultStatCachePath().size() + 17);
+  CHECK(StatCachePathFor("/work/a/") == a);
+  CHECK(StatCachePathFor("/work/b") != a);
   if (xdg) setenv("XDG_CACHE_HOME", saved.c_str(), 1);
 }
