@@ -1,6 +1,7 @@
 #include "cli/app.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -59,8 +60,15 @@ int RunCli(int argc, char** argv) {
 
   ClientVerbs client_verbs;
   AddClientVerbs(app, client_verbs);
+  std::string scheduler_before_verb;
+  app.add_option("--scheduler", scheduler_before_verb,
+                 "Scheduler endpoint for the verbs that talk to it (also accepted after the verb)");
 
   if (std::optional<int> exit_code = ParseArgs(app, argc, argv)) return *exit_code;
+  // Why the environment: it is where ResolveSchedulerEndpoint looks after a
+  // verb's own --scheduler, so `receta --scheduler EP runs` ranks the same
+  // as a flag (above RECETA_SCHEDULER, below `runs --scheduler EP`).
+  if (!scheduler_before_verb.empty()) ::setenv("RECETA_SCHEDULER", scheduler_before_verb.c_str(), 1);
   if (std::optional<int> exit_code = RunClientVerb(client_verbs)) return *exit_code;
   if (validate->parsed()) return DagValidate(validate_args, std::cout, std::cerr);
   if (show->parsed()) return DagShow(show_args, show_json, std::cout, std::cerr);

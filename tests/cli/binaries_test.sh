@@ -86,4 +86,12 @@ expect_exit 0 "$receta" hash "$src/dags/iris/src"
 grep -Eq '^[0-9a-f]{64}  ' "$tmp/out" || fail "directory hash: $(cat "$tmp/out")"
 expect_exit 1 "$receta" hash "$tmp/nope"
 grep -q "nope" "$tmp/err" || fail "hash error names the path: $(cat "$tmp/err")"
+# --scheduler works before the verb too; a bad endpoint is named, whichever
+# place it came from (checked before any connection, so this is instant).
+expect_exit 1 "$receta" --scheduler not-an-endpoint runs
+grep -q "not-an-endpoint" "$tmp/err" || fail "bad endpoint before the verb: $(cat "$tmp/err")"
+expect_exit 1 "$receta" runs --scheduler also-bad
+grep -q "also-bad" "$tmp/err" || fail "bad endpoint after the verb: $(cat "$tmp/err")"
+expect_exit 1 "$receta" --scheduler not-an-endpoint runs --scheduler also-bad
+grep -q "also-bad" "$tmp/err" || fail "the verb's own --scheduler wins: $(cat "$tmp/err")"
 echo "binaries_test: ok"
