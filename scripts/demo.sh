@@ -175,13 +175,15 @@ for s in d["steps"]:
         print("%-14s attempt %d on %-9s %5.1f s  %s" % (s["name"], a["number"], a["worker"], a["duration_ms"] / 1000, a["state"]))
         if a["started_ms"] and a["finished_ms"]:
             spans.append((a["started_ms"], a["finished_ms"], a["worker"]))
-# The most attempts running at one moment, and on which workers.
-best, busy = 0, set()
+# The most workers busy at one moment. Why workers, not attempts: an
+# attempt's span runs until its outputs are uploaded, while the worker has
+# already started its next step, so attempts overlap even on one slot.
+busy = set()
 for start, _, _ in spans:
-    here = [w for s, f, w in spans if s <= start < f]
-    if len(here) > best:
-        best, busy = len(here), set(here)
-print("\nat most %d steps ran at once, on %s" % (best, " and ".join(sorted(busy))))
+    here = {w for s, f, w in spans if s <= start < f}
+    if len(here) > len(busy):
+        busy = here
+print("\nsteps ran at the same time on %s" % " and ".join(sorted(busy)))
 if d["state"] != "succeeded":
     sys.exit("run %s ended %s: %s" % (d["id"], d["state"], d["error"]))
 '
