@@ -175,8 +175,8 @@ for s in d["steps"]:
         print("%-14s attempt %d on %-9s %5.1f s  %s" % (s["name"], a["number"], a["worker"], a["duration_ms"] / 1000, a["state"]))
         if a["started_ms"] and a["finished_ms"]:
             spans.append((a["started_ms"], a["finished_ms"], a["worker"]))
-# The most workers busy at one moment. Why workers, not attempts: an
-# attempt's span runs until its outputs are uploaded, while the worker has
+# The most workers busy at one moment. Why workers, not attempts: the
+# span of an attempt runs until its outputs are uploaded, while the worker has
 # already started its next step, so attempts overlap even on one slot.
 busy = set()
 for start, _, _ in spans:
