@@ -52,6 +52,13 @@ void AddClientVerbs(CLI::App& app, ClientVerbs& v) {
   v.logs_cmd->add_flag("-f,--follow", v.logs.follow, "Keep printing until the attempt ends");
   AddClientOptions(v.logs_cmd, v.logs.client, /*json=*/false);
 
+  v.events_cmd = app.add_subcommand("events", "The event log: every transition, by sequence number");
+  v.events_cmd->add_option("--run", v.events.run_id, "Only this run's events");
+  v.events_cmd->add_option("--since", v.events.since, "Only events after this sequence number")
+      ->capture_default_str();
+  v.events_cmd->add_flag("-f,--follow", v.events.follow, "Keep printing new events (Ctrl-C stops)");
+  AddClientOptions(v.events_cmd, v.events.client);
+
   v.cancel_cmd = app.add_subcommand("cancel", "Cancel a run: stop its running steps");
   v.cancel_cmd->add_option("RUN", v.cancel_run, "Run id")->required();
   AddClientOptions(v.cancel_cmd, v.cancel_client, /*json=*/false);
@@ -101,6 +108,7 @@ std::optional<int> RunClientVerb(const ClientVerbs& v) {
   if (v.watch_cmd->parsed()) return WatchCommand(v.watch_client, v.watch_run, out, err, tty);
   if (v.logs_cmd->parsed()) return LogsCommand(v.logs, out, err);
   if (v.cancel_cmd->parsed()) return CancelCommand(v.cancel_client, v.cancel_run, out, err);
+  if (v.events_cmd->parsed()) return EventsCommand(v.events, out, err);
   if (v.workers_cmd->parsed()) return WorkersCommand(v.workers_client, out, err);
   if (v.artifacts_ls_cmd->parsed()) {
     return ArtifactsLsCommand(v.artifacts_ls_client, v.artifacts_ls_run, v.artifacts_ls_step, out,

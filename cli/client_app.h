@@ -29,6 +29,8 @@ struct ClientVerbs {
   CLI::App* watch_cmd = nullptr;
   CLI::App* logs_cmd = nullptr;
   CLI::App* cancel_cmd = nullptr;
+  CLI::App* events_cmd = nullptr;
+  EventsArgs events;
   CLI::App* workers_cmd = nullptr;
   CLI::App* artifacts_ls_cmd = nullptr;
   CLI::App* artifacts_get_cmd = nullptr;

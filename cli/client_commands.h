@@ -52,6 +52,17 @@ struct LogsArgs {
 /// -f keeps long-polling until the attempt ends. 2 for --attempt below 1.
 int LogsCommand(const LogsArgs& args, std::ostream& out, std::ostream& err);
 
+struct EventsArgs {
+  ClientArgs client;
+  std::string run_id;  // empty: every run's events, and worker events
+  uint64_t since = 0;  // print events with seq > since
+  bool follow = false;
+};
+/// `receta events`: the event log after --since, one line per event (with
+/// --json the scheduler's arrays); with -f keeps long-polling for new ones
+/// until interrupted. 1 for an unknown run.
+int EventsCommand(const EventsArgs& args, std::ostream& out, std::ostream& err);
+
 /// `receta cancel RUN`: asks the scheduler to cancel the run and prints how
 /// many steps it stopped.
 int CancelCommand(const ClientArgs& client, const std::string& run_id, std::ostream& out,

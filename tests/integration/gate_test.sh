@@ -52,6 +52,13 @@ assert_contains "run error names the gate" "$run_error" "accuracy >= 0.9"
 assert_contains "run error gives the value" "$run_error" "0.5"
 assert_contains "evaluate's error names the gate" "$(step_field "$RUN" evaluate error)" "accuracy >= 0.9"
 assert_contains "submit --wait reports the gate" "$OUT$ERR" "accuracy >= 0.9"
+# The event log tells the same story, in order.
+expect_exit 0 "$RECETA" events --run "$RUN"
+assert_contains "events: the gate failure" "$OUT" "gate_failed run=$RUN step=evaluate"
+assert_contains "events: deploy skipped" "$OUT" "step_skipped run=$RUN step=deploy"
+assert_contains "events: the run's end" "$OUT" "run_failed run=$RUN"
+expect_exit 1 "$RECETA" events --run r-404
+assert_contains "events of an unknown run" "$ERR" "no run r-404"
 
 # Good metrics: the gate passes and deploy runs.
 n=$(ran_count)

@@ -340,3 +340,48 @@ TEST_CASE("ClientVerbsTest.UsageErrorsExitTwo") {
   CHECK(run({"workers", "--bogus"}) == 2);
   CHECK(run({"runs", "--scheduler", "nonsense"}) == 1);
 }
+
+TEST_CASE("ClientVerbsTest.EventsPrintsTheLogAfterSinceUntilNothingIsLeft") {
+  FakeScheduler server;
+  std::mutex mu;
+  std::vector<protocol::Events> asked;
+  server.SetHandler([&](const protocol::Message& request) -> std::optional<protocol::Message> {
+    auto* events = std::get_if<protocol::Events>(&request);
+    if (events == nullptr) return std::nullopt;
+    std::lock_guard<std::mutex> lock(mu);
+    asked.push_back(*events);
+    if (events->run_id && *events->run_id == "r-404") {
+      return protocol::Error{protocol::ErrorCode::kNotFound, "no run r-404"};
+    }
+    if (events->after_seq >= 8) return protocol::EventsReply{"[]", events->after_seq};
+    return protocol::EventsReply{
+        R"([{"seq":7,"time_ms":1714564800000,"kind":"step_started","run_id":"r-1","step":"a",)"
+        R"("attempt_id":"r-1.0-1","worker_id":"0b6f","worker":"w1","state":"running","message":"running on w1"},)"
+        R"({"seq":8,"time_ms":1714564801000,"kind":"run_succeeded","run_id":"r-1","step":"",)"
+        R"("attempt_id":"","worker_id":"","worker":"","state":"succeeded","message":""}])",
+        8};
+  });
+  std::ostringstream out, err;
+  EventsArgs args{To(server), "r-1", 6, false};
+  CHECK(EventsCommand(args, out, err) == 0);
+  CHECK(out.str() ==
+        "7 12:00:00 step_started run=r-1 step=a attempt=r-1.0-1 worker=w1: running on w1\n"
+        "8 12:00:01 run_succeeded run=r-1\n");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    REQUIRE(asked.size() == 2);  // the log after 6, then nothing after 8
+    CHECK(asked[0].after_seq == 6);
+    CHECK(asked[0].run_id == std::optional<std::string>("r-1"));
+    CHECK(asked[0].wait_ms == 0);
+    CHECK(asked[1].after_seq == 8);
+  }
+  std::ostringstream json;
+  args.client.json = true;
+  CHECK(EventsCommand(args, json, err) == 0);
+  CHECK(json.str().rfind("[{\"seq\":7", 0) == 0);
+
+  std::ostringstream none, missing;
+  args.run_id = "r-404";
+  CHECK(EventsCommand(args, none, missing) == 1);
+  CHECK(missing.str() == "receta: no run r-404\n");
+}
