@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <random>
+
+#include <spdlog/spdlog.h>
 
 #include "common/fs/fd_io.h"
 #include "common/protocol/validate.h"
@@ -132,6 +135,20 @@ Status LocalCache::Materialize(const std::string& digest, const std::string& des
   }
   std::string source = BlobPath(digest) + (executable ? ".x" : "");
   if (link(source.c_str(), dest.c_str()) == 0) return Status::Ok();
+  if (errno == ENOENT) {
+    // Why a second try: a rare ENOENT was seen in CI with two attempts
+    // fetching the same blob at once (cause not found yet). Say which side
+    // was missing, recreate the destination's directory, and link again.
+    int first_errno = errno;
+    bool source_there = access(source.c_str(), F_OK) == 0;
+    std::string parent = dest.substr(0, dest.rfind('/'));
+    bool parent_there = access(parent.c_str(), F_OK) == 0;
+    spdlog::warn("linking blob {} to {} failed ({}); source {}, destination directory {}; retrying", digest, dest,
+                 strerror(first_errno), source_there ? "present" : "missing", parent_there ? "present" : "missing");
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (link(source.c_str(), dest.c_str()) == 0) return Status::Ok();
+  }
   // EXDEV: sandbox on another file system; EMLINK: too many links to one
   // popular blob; EPERM: file systems without hard links.
   if (errno != EXDEV && errno != EMLINK && errno != EPERM) {
