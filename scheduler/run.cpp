@@ -12,6 +12,20 @@
 #include "common/lang/metrics_json.h"
 
 namespace receta::scheduler {
+namespace {
+
+// The steps at the other end of `edges`, each once: several edges (needs and
+// inputs) may join the same pair of steps, but a step waits on it once.
+std::vector<int> DistinctNeighbours(const std::vector<DagEdge>& edges, bool upstream) {
+  std::vector<int> steps;
+  steps.reserve(edges.size());
+  for (const DagEdge& edge : edges) steps.push_back(upstream ? edge.from : edge.to);
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  return steps;
+}
+
+}  // namespace
 
 void Turn::Event(EventRecord event) {
   event.seq = ++last_event_seq_;
@@ -45,11 +59,7 @@ Run::Run(RunRecord record, Dag dag, DagGraph graph)
     steps_[i].run_id = record_.run_id;
     steps_[i].index = static_cast<uint32_t>(i);
     steps_[i].name = dag_.steps[i].name;
-    std::vector<int> upstream;
-    for (const DagEdge& edge : graph_.upstream[i]) upstream.push_back(edge.from);
-    std::sort(upstream.begin(), upstream.end());
-    upstream.erase(std::unique(upstream.begin(), upstream.end()), upstream.end());
-    unfinished_upstream_[i] = static_cast<uint32_t>(upstream.size());
+    unfinished_upstream_[i] = static_cast<uint32_t>(DistinctNeighbours(graph_.upstream[i], true).size());
   }
   workspace_ = record_.workspace;
   std::sort(workspace_.begin(), workspace_.end(),
@@ -85,13 +95,9 @@ void Run::Restore(std::vector<StepRecord> steps) {
     if (state == StepState::kReady) ready_.push_back(static_cast<int>(i));
   }
   for (size_t i = 0; i < steps_.size(); ++i) {
-    std::vector<int> upstream;
-    for (const DagEdge& edge : graph_.upstream[i]) {
-      if (!IsDone(steps_[edge.from].state)) upstream.push_back(edge.from);
-    }
-    std::sort(upstream.begin(), upstream.end());
-    upstream.erase(std::unique(upstream.begin(), upstream.end()), upstream.end());
-    unfinished_upstream_[i] = static_cast<uint32_t>(upstream.size());
+    std::vector<int> upstream = DistinctNeighbours(graph_.upstream[i], true);
+    unfinished_upstream_[i] = static_cast<uint32_t>(
+        std::count_if(upstream.begin(), upstream.end(), [&](int from) { return !IsDone(steps_[from].state); }));
   }
 }
 
@@ -417,11 +423,7 @@ std::vector<int> Run::CompleteStep(int step, StepState state, Turn& turn) {
        state == StepState::kCached ? "result of run " + record.cached_from_run
                                    : std::to_string(record.outputs.size()) + " output files");
   std::vector<int> readied;
-  std::vector<int> downstream;
-  for (const DagEdge& edge : graph_.downstream[step]) downstream.push_back(edge.to);
-  std::sort(downstream.begin(), downstream.end());
-  downstream.erase(std::unique(downstream.begin(), downstream.end()), downstream.end());
-  for (int next : downstream) {
+  for (int next : DistinctNeighbours(graph_.downstream[step], false)) {
     if (unfinished_upstream_[next] > 0 && --unfinished_upstream_[next] == 0) readied.push_back(next);
   }
   // Why reversed: ReadySteps pops from the back, so file order is kept.

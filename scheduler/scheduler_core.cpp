@@ -39,7 +39,11 @@ Status SchedulerCore::RestoreRun(RunRecord record, std::vector<StepRecord> steps
 
 // ---- Inputs ----------------------------------------------------------------------
 
-Result<std::string> SchedulerCore::Submit(const protocol::SubmitRun& submit, uint64_t now_ms) {
+Result<std::string> SchedulerCore::Submit(const protocol::SubmitRun& submit, uint64_t now_ms,
+                                          protocol::ErrorCode* error_code) {
+  protocol::ErrorCode ignored;
+  if (error_code == nullptr) error_code = &ignored;
+  *error_code = protocol::ErrorCode::kNotFound;
   for (const FileEntry& file : submit.workspace) {
     if (!oracle_.HasBlob(file.digest, file.size_bytes)) {
       return Result<std::string>::Error("workspace file '" + file.path + "' (sha256 " + file.digest +
@@ -55,6 +59,7 @@ Result<std::string> SchedulerCore::Submit(const protocol::SubmitRun& submit, uin
   record.no_cache = submit.no_cache;
   record.workspace = submit.workspace;
   record.submitted_ms = now_ms;
+  *error_code = protocol::ErrorCode::kInvalidArgument;
   Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
   if (!run.ok()) return run.status();
   last_run_sequence_ = (*run)->record().sequence;

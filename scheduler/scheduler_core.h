@@ -62,8 +62,10 @@ class SchedulerCore {
 
   // ---- Inputs ------------------------------------------------------------------
   /// Validates and records a new run; returns its id. Errors are for the
-  /// submitter (the DAG's diagnostics, a workspace blob not uploaded).
-  Result<std::string> Submit(const protocol::SubmitRun& submit, uint64_t now_ms);
+  /// submitter (the DAG's diagnostics, a workspace blob not uploaded); when
+  /// given, `error_code` says which (kNotFound or kInvalidArgument).
+  Result<std::string> Submit(const protocol::SubmitRun& submit, uint64_t now_ms,
+                             protocol::ErrorCode* error_code = nullptr);
   protocol::RegisterAck Register(const protocol::Register& request, uint64_t now_ms);
   bool IsConnected(const std::string& worker_id) const;
   void HeardFrom(const std::string& worker_id, uint64_t now_ms);

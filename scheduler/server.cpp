@@ -305,10 +305,10 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
              std::holds_alternative<LogChunk>(message) || std::holds_alternative<AttemptFinished>(message)) {
     HandleWorkerMessage(peer, request_id, message, now_ms);
   } else if (auto* m = std::get_if<SubmitRun>(&message)) {
-    Result<std::string> run_id = core_->Submit(*m, now_ms);
+    ErrorCode code = ErrorCode::kInvalidArgument;
+    Result<std::string> run_id = core_->Submit(*m, now_ms, &code);
     if (!run_id.ok()) {
-      bool missing_blob = run_id.error().find("was not uploaded") != std::string::npos;
-      ReplyError(peer, request_id, missing_blob ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument, run_id.error());
+      ReplyError(peer, request_id, code, run_id.error());
       return;
     }
     Reply(peer, request_id, SubmitReply{*run_id});
