@@ -89,6 +89,8 @@ enum class MessageType : uint16_t {
   kCacheRemoveReply = 39,
   kCacheGc = 40,
   kCacheGcReply = 41,
+  kRetryRun = 42,
+  kRetryRunReply = 43,
 };
 
 /// What went wrong, for an Error reply. Receivers must accept values they do
@@ -302,10 +304,16 @@ struct AttemptFinished {
   uint64_t cpu_ms = 0;
   uint64_t max_rss_bytes = 0;
   std::string error;  // empty on a clean run; else what went wrong
+  /// True when the failure is the worker's or the system's, not the step's:
+  /// an input that could not be fetched, an upload that failed, a full disk,
+  /// a kill because the worker lost the scheduler or shut down. The
+  /// scheduler retries those elsewhere without using up the step's retries.
+  std::optional<bool> system_failure;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("attempt_id", s.attempt_id); v("exit_code", s.exit_code); v("signal", s.signal);
     v("timed_out", s.timed_out); v("outputs", s.outputs); v("duration_ms", s.duration_ms);
     v("cpu_ms", s.cpu_ms); v("max_rss_bytes", s.max_rss_bytes); v("error", s.error);
+    v("system_failure", s.system_failure);
   }
   bool operator==(const AttemptFinished&) const = default;
 };
@@ -730,6 +738,33 @@ struct CacheGcReply {
   bool operator==(const CacheGcReply&) const = default;
 };
 
+/// Sent by `receta retry`: resumes a failed or cancelled run. Steps that
+/// succeeded or were cached keep their results; failed, skipped and
+/// cancelled steps (only `step` and what is downstream of it, when given)
+/// run again under the same run id. Answered by RetryRunReply.
+struct RetryRun {
+  static constexpr MessageType kType = MessageType::kRetryRun;
+  static constexpr std::string_view kName = "RetryRun";
+  std::string run_id;
+  std::string step;  // empty: every step that did not succeed
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("step", s.step);
+  }
+  bool operator==(const RetryRun&) const = default;
+};
+
+/// Sent by the scheduler once the resumed run is persisted.
+struct RetryRunReply {
+  static constexpr MessageType kType = MessageType::kRetryRunReply;
+  static constexpr std::string_view kName = "RetryRunReply";
+  std::string run_id;
+  uint32_t steps_reset = 0;  // steps that will run (or be looked up in the cache) again
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("run_id", s.run_id); v("steps_reset", s.steps_reset);
+  }
+  bool operator==(const RetryRunReply&) const = default;
+};
+
 /// Any one message. Alternatives are in MessageType order.
 using Message = std::variant<Error, Register, RegisterAck, Heartbeat, Dispatch, AttemptStarted,
                              LogChunk, AttemptFinished, AttemptFinishedAck, KillAttempt, BlobQuery,
@@ -738,7 +773,8 @@ using Message = std::variant<Error, Register, RegisterAck, Heartbeat, Dispatch, 
                              ListRunsReply, RunStatus, RunStatusReply, Events, EventsReply, Logs,
                              LogsReply, Cancel, CancelReply, ListWorkers, ListWorkersReply,
                              ListArtifacts, ListArtifactsReply, CacheList, CacheListReply,
-                             CacheRemove, CacheRemoveReply, CacheGc, CacheGcReply>;
+                             CacheRemove, CacheRemoveReply, CacheGc, CacheGcReply, RetryRun,
+                             RetryRunReply>;
 
 /// The wire number of the message held.
 inline MessageType TypeOf(const Message& message) {

@@ -71,7 +71,8 @@ std::vector<Message> Samples() {
                       .duration_ms = 61'000,
                       .cpu_ms = 59'000,
                       .max_rss_bytes = 1ull << 40,
-                      .error = "killed after 30m timeout"},
+                      .error = "killed after 30m timeout",
+                      .system_failure = false},
       AttemptFinishedAck{.attempt_id = "a-3"},
       KillAttempt{.attempt_id = "a-3", .reason = "run cancelled", .grace_ms = 5000},
       BlobQuery{.digests = {kDigestA, kDigestB}},
@@ -111,6 +112,8 @@ std::vector<Message> Samples() {
       CacheRemoveReply{.removed = 2},
       CacheGc{.keep_runs = 10},
       CacheGcReply{.blobs_removed = 3, .bytes_freed = 1 << 20, .blobs_kept = 9},
+      RetryRun{.run_id = "r-42", .step = "train"},
+      RetryRunReply{.run_id = "r-42", .steps_reset = 4},
   };
 }
 
@@ -317,7 +320,7 @@ TEST_CASE("CodecTest.RejectsUnsupportedVersionWithUpgradeHint") {
 }
 
 TEST_CASE("CodecTest.RejectsUnknownMessageType") {
-  CHECK(Contains(ErrorOf(RawEnvelope(1, 77, 0)), "message type 77 is unknown (protocol v1 knows 1..41)"));
+  CHECK(Contains(ErrorOf(RawEnvelope(1, 77, 0)), "message type 77 is unknown (protocol v1 knows 1..43)"));
   CHECK(Contains(ErrorOf(RawEnvelope(1, 0, 0)), "message type 0 is unknown"));
   CHECK(Contains(ErrorOf(RawEnvelope(1, 70000, 0)), "envelope: field 'type' is out of range"));
   CHECK(MessageTypeName(77).empty());
