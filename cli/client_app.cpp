@@ -63,6 +63,13 @@ void AddClientVerbs(CLI::App& app, ClientVerbs& v) {
   v.cancel_cmd->add_option("RUN", v.cancel_run, "Run id")->required();
   AddClientOptions(v.cancel_cmd, v.cancel_client, /*json=*/false);
 
+  v.retry_cmd = app.add_subcommand(
+      "retry", "Resume a failed or cancelled run: its failed, skipped and cancelled steps run again; "
+               "succeeded and cached steps keep their results");
+  v.retry_cmd->add_option("RUN", v.retry_run, "Run id")->required();
+  v.retry_cmd->add_option("STEP", v.retry_step, "Only this step and the steps downstream of it");
+  AddClientOptions(v.retry_cmd, v.retry_client, /*json=*/false);
+
   v.workers_cmd = app.add_subcommand("workers", "Registered workers, their slots and heartbeats");
   AddClientOptions(v.workers_cmd, v.workers_client);
 
@@ -108,6 +115,7 @@ std::optional<int> RunClientVerb(const ClientVerbs& v) {
   if (v.watch_cmd->parsed()) return WatchCommand(v.watch_client, v.watch_run, out, err, tty);
   if (v.logs_cmd->parsed()) return LogsCommand(v.logs, out, err);
   if (v.cancel_cmd->parsed()) return CancelCommand(v.cancel_client, v.cancel_run, out, err);
+  if (v.retry_cmd->parsed()) return RetryCommand(v.retry_client, v.retry_run, v.retry_step, out, err);
   if (v.events_cmd->parsed()) return EventsCommand(v.events, out, err);
   if (v.workers_cmd->parsed()) return WorkersCommand(v.workers_client, out, err);
   if (v.artifacts_ls_cmd->parsed()) {

@@ -15,9 +15,9 @@ namespace receta::cli {
 struct ClientVerbs {
   SubmitArgs submit;
   RunsArgs runs;
-  ClientArgs status_client, watch_client, cancel_client, workers_client, artifacts_ls_client,
+  ClientArgs status_client, watch_client, cancel_client, retry_client, workers_client, artifacts_ls_client,
       cache_ls_client, cache_gc_client;
-  std::string status_run, watch_run, cancel_run, artifacts_ls_run, artifacts_ls_step;
+  std::string status_run, watch_run, cancel_run, retry_run, retry_step, artifacts_ls_run, artifacts_ls_step;
   LogsArgs logs;
   ArtifactGetArgs artifacts_get;
   CacheRmArgs cache_rm;
@@ -29,6 +29,7 @@ struct ClientVerbs {
   CLI::App* watch_cmd = nullptr;
   CLI::App* logs_cmd = nullptr;
   CLI::App* cancel_cmd = nullptr;
+  CLI::App* retry_cmd = nullptr;
   CLI::App* events_cmd = nullptr;
   EventsArgs events;
   CLI::App* workers_cmd = nullptr;
@@ -39,7 +40,7 @@ struct ClientVerbs {
   CLI::App* cache_gc_cmd = nullptr;
 };
 
-/// Adds submit, runs, status, watch, logs, cancel, workers, artifacts and
+/// Adds submit, runs, status, watch, logs, cancel, retry, workers, artifacts and
 /// cache to `app`, writing into `verbs`.
 void AddClientVerbs(CLI::App& app, ClientVerbs& verbs);
 

@@ -68,6 +68,12 @@ int EventsCommand(const EventsArgs& args, std::ostream& out, std::ostream& err);
 int CancelCommand(const ClientArgs& client, const std::string& run_id, std::ostream& out,
                   std::ostream& err);
 
+/// `receta retry RUN [STEP]`: reopens a failed or cancelled run (its failed,
+/// skipped and cancelled steps, or STEP and what is downstream of it) and
+/// prints how many steps run again.
+int RetryCommand(const ClientArgs& client, const std::string& run_id, const std::string& step,
+                 std::ostream& out, std::ostream& err);
+
 /// `receta workers`: the registered workers as a table, or workers_json.
 int WorkersCommand(const ClientArgs& client, std::ostream& out, std::ostream& err);
 

@@ -39,6 +39,17 @@ int CancelCommand(const ClientArgs& args, const std::string& run_id, std::ostrea
   return 0;
 }
 
+int RetryCommand(const ClientArgs& args, const std::string& run_id, const std::string& step,
+                 std::ostream& out, std::ostream& err) {
+  Result<protocol::RetryRunReply> reply =
+      CallOnce<protocol::RetryRunReply>(args.scheduler, protocol::RetryRun{run_id, step});
+  if (!reply.ok()) return Fail(err, reply.status());
+  out << "retrying run " << reply->run_id << ": " << reply->steps_reset << " step"
+      << (reply->steps_reset == 1 ? "" : "s") << " to run again; follow with `receta watch " << reply->run_id
+      << "`\n";
+  return 0;
+}
+
 namespace {
 
 // The attempt id of attempt number `number` of `step`, from the run's

@@ -1,5 +1,6 @@
 #include "cli/run_views.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "cli/table.h"
@@ -72,7 +73,7 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
   }
   if (!run["error"].AsString().empty()) out << "error: " << run["error"].AsString() << "\n";
   out << "\n";
-  Table table({"STEP", "STATE", "ATTEMPTS", "WORKER", "DURATION", "CACHED"});
+  Table table({"STEP", "STATE", "ATTEMPTS", "FAILURES", "WORKER", "DURATION", "CACHED"});
   for (const JsonValue& step : run["steps"].Items()) {
     std::string state = Text(step["state"]);
     std::string cached = "no";
@@ -81,15 +82,26 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
       std::string from = step["cached_from_run"].AsString();
       if (!from.empty()) cached += " (from " + from + ")";
     }
-    table.AddRow({Text(step["name"]), state, Int(step["attempts"]), Text(step["worker"]),
+    // Failures of the step's own making (they use up its retries) and the
+    // system's (worker lost, transfer failed), counted apart.
+    int64_t own = step["user_failures"].AsInt(), system = step["system_failures"].AsInt();
+    std::string failures = own == 0 && system == 0 ? "-"
+                           : std::to_string(own) + " own, " + std::to_string(system) + " system";
+    table.AddRow({Text(step["name"]), state, Int(step["attempts"]), failures, Text(step["worker"]),
                   FormatDuration(step["duration_ms"].AsInt()), cached});
     std::string reason = step["reason"].AsString();
     std::string error = step["error"].AsString();
     if (state == "waiting" || !error.empty()) {
       std::string why = !error.empty() ? error : reason;
       if (!reason.empty() && !error.empty() && reason != error) why = reason + ": " + error;
-      if (!why.empty())
-        table.AddNote("    " + std::string(state == "waiting" ? "waiting: " : "error: ") + why);
+      std::string label = state == "waiting" ? "waiting: " : "error: ";
+      if (state == "retrying") {
+        int64_t in_ms = std::max<int64_t>(0, step["retry_at_ms"].AsInt() - now_ms);
+        label = "retrying in " + FormatDuration(in_ms) + " after: ";
+      } else if (state == "ready" || state == "dispatched" || state == "running") {
+        label = "last attempt: ";
+      }
+      if (!why.empty()) table.AddNote("    " + label + why);
     }
   }
   table.Render(out);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/protocol/messages.h"
+#include "scheduler/alert.h"
 #include "scheduler/records.h"
 
 namespace receta::scheduler {
@@ -29,6 +30,9 @@ struct Changes {
   std::vector<WorkerRecord> workers;
   std::vector<EventRecord> events;
   std::vector<Outgoing> messages;
+  /// Alerts to deliver once the turn is committed (not persisted: an alert
+  /// is raised by a transition that is).
+  std::vector<Alert> alerts;
 
   /// True when nothing needs persisting (messages aside).
   bool NothingToPersist() const {

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -44,10 +45,15 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", options.core.heartbeat_interval_ms, "Heartbeat interval sent to workers")
       ->capture_default_str()
       ->check(CLI::Range(50u, 60'000u));
-  app.add_option("--heartbeat-liveness", options.core.heartbeat_liveness,
-                 "Missed heartbeats before a worker is declared lost")
-      ->capture_default_str()
-      ->check(CLI::Range(2u, 100u));
+  std::string worker_timeout = "10s";
+  std::string orphan_grace = "10s";
+  app.add_option("--worker-timeout", worker_timeout,
+                 "Silence after which a worker is declared lost and its steps run elsewhere (a worker that "
+                 "cannot reach the scheduler that long kills its own steps)")
+      ->capture_default_str();
+  app.add_option("--orphan-grace", orphan_grace,
+                 "After a restart, how long a running step may go unclaimed by its worker before it runs again")
+      ->capture_default_str();
   app.add_option("--log-cap", log_cap, "Largest log kept per attempt (e.g. 64MiB)")->capture_default_str();
   app.add_flag("--insecure", insecure, "Allow binding a non-loopback address without authentication");
   if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
@@ -58,6 +64,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.log_cap_bytes = static_cast<uint64_t>(*cap);
+  for (auto [flag, text, out] : {std::tuple{"--worker-timeout", &worker_timeout, &options.core.worker_timeout_ms},
+                                 std::tuple{"--orphan-grace", &orphan_grace, &options.core.orphan_grace_ms}}) {
+    auto ms = receta::ParseDurationMs(*text);
+    if (!ms.ok() || *ms <= 0) {
+      std::fprintf(stderr, "receta-scheduler: %s %s: %s\n", flag, text->c_str(),
+                   ms.ok() ? "must be longer than 0" : ms.error().message.c_str());
+      return 2;
+    }
+    *out = static_cast<uint64_t>(*ms);
+  }
   if (!IsLoopback(options.listen) && !insecure) {
     std::fprintf(stderr,
                  "receta-scheduler: refusing to listen on %s: it is not a loopback address and receta has no "

@@ -23,7 +23,10 @@ using protocol::FileEntry;
 
 /// pending -> ready -> dispatched -> running -> succeeded | failed; or
 /// ready -> cached; or pending -> skipped (an upstream step failed) or
-/// cancelled; evaluate steps may end gate_failed. kRetrying is issue #4.
+/// cancelled; evaluate steps may end gate_failed. A failure with retries
+/// left goes running -> retrying, and back to ready when its backoff ends;
+/// a system failure (worker lost, transfer failed) goes straight back to
+/// ready.
 enum class StepState : uint8_t {
   kPending = 0,
   kReady = 1,
@@ -69,12 +72,17 @@ struct AttemptRecord {
   uint64_t cpu_ms = 0;
   uint64_t max_rss_bytes = 0;
   std::string error;
+  /// Whose failure it was, when it failed: "user" (the step's own: exit
+  /// code, timeout, missing output) or "system" (worker lost, transfer,
+  /// disk, scheduler restart). Unset on success and in older records.
+  std::optional<std::string> failure;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("attempt_id", s.attempt_id); v("number", s.number); v("worker_id", s.worker_id);
     v("worker_name", s.worker_name); v("dispatched_ms", s.dispatched_ms);
     v("started_ms", s.started_ms); v("finished_ms", s.finished_ms); v("finished", s.finished);
     v("exit_code", s.exit_code); v("signal", s.signal); v("timed_out", s.timed_out);
     v("cpu_ms", s.cpu_ms); v("max_rss_bytes", s.max_rss_bytes); v("error", s.error);
+    v("failure", s.failure);
   }
   bool operator==(const AttemptRecord&) const = default;
 };
@@ -93,11 +101,20 @@ struct StepRecord {
   std::string error;               // why it failed, was skipped or cancelled
   uint64_t ready_ms = 0;
   uint64_t finished_ms = 0;
+  /// Failures counted apart (as Flyte does): the step's own use up its
+  /// `retries`; the system's do not. Both since the run (or its last
+  /// `receta retry`) began.
+  std::optional<uint32_t> user_failures;
+  std::optional<uint32_t> system_failures;
+  /// When a retrying step becomes ready again.
+  std::optional<uint64_t> retry_at_ms;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("run_id", s.run_id); v("index", s.index); v("name", s.name); v("state", s.state);
     v("cache_key", s.cache_key); v("cached_from_run", s.cached_from_run);
     v("attempts", s.attempts); v("outputs", s.outputs); v("metrics_json", s.metrics_json);
     v("error", s.error); v("ready_ms", s.ready_ms); v("finished_ms", s.finished_ms);
+    v("user_failures", s.user_failures); v("system_failures", s.system_failures);
+    v("retry_at_ms", s.retry_at_ms);
   }
   bool operator==(const StepRecord&) const = default;
 };
@@ -186,8 +203,9 @@ struct BlobRecord {
 
 /// One entry of the event log. `kind` is e.g. "run_submitted",
 /// "step_ready", "step_dispatched", "step_started", "step_succeeded",
-/// "step_cached", "step_failed", "step_skipped", "gate_failed",
-/// "run_succeeded", "worker_registered", "worker_lost".
+/// "step_cached", "step_failed", "step_retrying", "step_requeued",
+/// "step_skipped", "gate_failed", "run_succeeded", "run_retried",
+/// "worker_registered", "worker_lost", "alert_delivered", "alert_failed".
 struct EventRecord {
   uint64_t seq = 0;
   uint64_t time_ms = 0;

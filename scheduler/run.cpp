@@ -10,6 +10,8 @@
 #include "common/json/json_writer.h"
 #include "common/lang/gate.h"
 #include "common/lang/metrics_json.h"
+#include "scheduler/alert_rules.h"
+#include "scheduler/retry_policy.h"
 
 namespace receta::scheduler {
 namespace {
@@ -27,10 +29,11 @@ std::vector<int> DistinctNeighbours(const std::vector<DagEdge>& edges, bool upst
 
 }  // namespace
 
-void Turn::Event(EventRecord event) {
+uint64_t Turn::Event(EventRecord event) {
   event.seq = ++last_event_seq_;
   event.time_ms = now_ms_;
   changes_.events.push_back(std::move(event));
+  return last_event_seq_;
 }
 
 Result<std::unique_ptr<Run>> Run::Create(RunRecord record) {
@@ -54,6 +57,7 @@ Run::Run(RunRecord record, Dag dag, DagGraph graph)
   steps_.resize(n);
   unfinished_upstream_.assign(n, 0);
   wait_reasons_.resize(n);
+  avoid_worker_.resize(n);
   dirty_.assign(n, 0);
   for (size_t i = 0; i < n; ++i) {
     steps_[i].run_id = record_.run_id;
@@ -85,6 +89,15 @@ void Run::Restore(std::vector<StepRecord> steps) {
     steps_[step.index] = std::move(step);
   }
   for (size_t i = 0; i < steps_.size(); ++i) {
+    if (steps_[i].state == StepState::kReady) ready_.push_back(static_cast<int>(i));
+    if (steps_[i].state == StepState::kRetrying) retrying_.insert(static_cast<int>(i));
+  }
+  Recount();
+}
+
+void Run::Recount() {
+  terminal_steps_ = steps_done_ = steps_failed_ = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
     StepState state = steps_[i].state;
     if (IsTerminal(state)) ++terminal_steps_;
     if (IsDone(state)) {
@@ -92,9 +105,6 @@ void Run::Restore(std::vector<StepRecord> steps) {
     } else if (state == StepState::kFailed || state == StepState::kGateFailed) {
       ++steps_failed_;
     }
-    if (state == StepState::kReady) ready_.push_back(static_cast<int>(i));
-  }
-  for (size_t i = 0; i < steps_.size(); ++i) {
     std::vector<int> upstream = DistinctNeighbours(graph_.upstream[i], true);
     unfinished_upstream_[i] = static_cast<uint32_t>(
         std::count_if(upstream.begin(), upstream.end(), [&](int from) { return !IsDone(steps_[from].state); }));
@@ -124,7 +134,7 @@ void Run::FlushDirty(Changes& changes) {
   }
 }
 
-void Run::Emit(Turn& turn, const char* kind, int step, const std::string& message) {
+uint64_t Run::Emit(Turn& turn, const char* kind, int step, const std::string& message) {
   EventRecord event;
   event.kind = kind;
   event.run_id = record_.run_id;
@@ -141,7 +151,35 @@ void Run::Emit(Turn& turn, const char* kind, int step, const std::string& messag
   } else {
     event.state = RunStateName(record_.state);
   }
-  turn.Event(std::move(event));
+  return turn.Event(std::move(event));
+}
+
+void Run::RaiseAlert(const char* event, int step, const std::string& error, Turn& turn) {
+  std::vector<AlertSink> sinks = SinksFor(dag_, step, event);
+  if (sinks.empty()) return;
+  Alert alert;
+  // Why the last event's number: unique, and it ties the alert's outcome
+  // events back to what raised it.
+  alert.id = turn.changes().events.empty() ? 0 : turn.changes().events.back().seq;
+  alert.event = event;
+  alert.run_id = record_.run_id;
+  alert.dag_name = record_.dag_name;
+  alert.error = error;
+  alert.time_ms = turn.now_ms();
+  alert.sinks = std::move(sinks);
+  if (step >= 0) {
+    const StepRecord& record = steps_[step];
+    alert.step = record.name;
+    alert.state = StepStateName(record.state);
+    if (!record.attempts.empty()) {
+      alert.attempt_id = record.attempts.back().attempt_id;
+      alert.attempt_number = record.attempts.back().number;
+      alert.worker_name = record.attempts.back().worker_name;
+    }
+  } else {
+    alert.state = RunStateName(record_.state);
+  }
+  turn.changes().alerts.push_back(std::move(alert));
 }
 
 // ---- Inputs and cache keys ---------------------------------------------------
@@ -366,7 +404,12 @@ void Run::FinishAttempt(int step, const protocol::AttemptFinished& result, Turn&
   }
   if (!failure.empty()) {
     attempt.error = failure;
-    FailStep(step, StepState::kFailed, failure, turn);
+    if (result.system_failure.value_or(false)) {
+      SystemFailure(step, failure, turn);
+    } else {
+      UserFailure(step, failure, result, turn);
+    }
+    if (result.timed_out) RaiseAlert("timeout", step, failure, turn);
     CheckFinished(turn);
     return;
   }
@@ -394,20 +437,205 @@ void Run::FinishAttempt(int step, const protocol::AttemptFinished& result, Turn&
   CheckFinished(turn);
 }
 
-void Run::RequeueStep(int step, const std::string& why, Turn& turn) {
+void Run::RequeueStep(int step, const std::string& why, bool worker_lost, Turn& turn) {
   StepRecord& record = steps_[step];
   if (record.state != StepState::kDispatched && record.state != StepState::kRunning) return;
-  if (!record.attempts.empty()) {
-    AttemptRecord& attempt = record.attempts.back();
-    attempt.finished = true;
-    attempt.finished_ms = turn.now_ms();
-    attempt.exit_code = -1;
-    attempt.error = why;
+  if (record.attempts.empty()) return;
+  AttemptRecord& attempt = record.attempts.back();
+  attempt.finished = true;
+  attempt.finished_ms = turn.now_ms();
+  attempt.exit_code = -1;
+  attempt.error = why;
+  SystemFailure(step, why, turn);
+  if (worker_lost) RaiseAlert("worker_lost", step, why, turn);
+  CheckFinished(turn);
+}
+
+void Run::SystemFailure(int step, const std::string& why, Turn& turn) {
+  StepRecord& record = steps_[step];
+  AttemptRecord& attempt = record.attempts.back();
+  attempt.failure = "system";
+  uint32_t failures = record.system_failures.value_or(0) + 1;
+  record.system_failures = failures;
+  if (failures >= kMaxSystemFailures) {
+    FailStep(step, StepState::kFailed,
+             "gave up after " + std::to_string(failures) + " system failures in a row; the last: " + why, turn);
+    return;
   }
-  record.state = StepState::kReady;
+  avoid_worker_[step] = attempt.worker_id;
+  record.error = why;
   MarkDirty(step);
-  ready_.push_front(step);
-  Emit(turn, "step_ready", step, "requeued: " + why);
+  // Why pending is possible: an input's producer may have been reopened
+  // (its blob was corrupt) while this attempt ran.
+  record.state = unfinished_upstream_[step] == 0 ? StepState::kReady : StepState::kPending;
+  if (record.state == StepState::kReady) ready_.push_front(step);
+  Emit(turn, "step_requeued", step,
+       "attempt " + std::to_string(attempt.number) + " on " + attempt.worker_name + ": " + why +
+           "; system failure " + std::to_string(failures) + ", does not use up retries");
+}
+
+void Run::UserFailure(int step, const std::string& why, const protocol::AttemptFinished& result, Turn& turn) {
+  StepRecord& record = steps_[step];
+  AttemptRecord& attempt = record.attempts.back();
+  attempt.failure = "user";
+  const Step& spec = dag_.steps[step];
+  uint32_t failures = record.user_failures.value_or(0) + 1;
+  record.user_failures = failures;
+  bool retries_left = failures <= static_cast<uint32_t>(std::max(spec.retries, 0));
+  bool covered = RetryOnCovers(spec.retry_on, result.timed_out, result.exit_code);
+  if (!retries_left || !covered) {
+    std::string error = why;
+    if (retries_left) {
+      error += " (not retried: " + DescribeNotCovered(spec.retry_on, result.timed_out, result.exit_code) + ")";
+    } else if (spec.retries > 0) {
+      error += " (attempt " + std::to_string(attempt.number) + "; all " + std::to_string(spec.retries) +
+               " retries used)";
+    }
+    FailStep(step, StepState::kFailed, error, turn);
+    return;
+  }
+  uint64_t delay = RetryDelayMs(spec.retry_backoff_ms, failures, std::hash<std::string>()(attempt.attempt_id));
+  record.state = StepState::kRetrying;
+  record.retry_at_ms = turn.now_ms() + delay;
+  record.error = why;
+  MarkDirty(step);
+  retrying_.insert(step);
+  Emit(turn, "step_retrying", step,
+       "attempt " + std::to_string(attempt.number) + " failed: " + why + "; retry " + std::to_string(failures) +
+           " of " + std::to_string(spec.retries) + " in " + std::to_string(delay) + " ms");
+  RaiseAlert("retry", step, why, turn);
+}
+
+void Run::WakeRetries(Turn& turn) {
+  for (auto it = retrying_.begin(); it != retrying_.end();) {
+    StepRecord& record = steps_[*it];
+    if (record.state != StepState::kRetrying) {
+      it = retrying_.erase(it);
+      continue;
+    }
+    if (record.retry_at_ms.value_or(0) > turn.now_ms()) {
+      ++it;
+      continue;
+    }
+    record.state = StepState::kReady;
+    record.retry_at_ms.reset();
+    MarkDirty(*it);
+    ready_.push_back(*it);
+    Emit(turn, "step_ready", *it, "retry after backoff");
+    it = retrying_.erase(it);
+  }
+}
+
+uint32_t Run::ReopenProducersOf(const std::string& digest, Turn& turn) {
+  std::vector<int> reopened;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    StepRecord& record = steps_[i];
+    if (!IsDone(record.state)) continue;
+    bool made_it = std::any_of(record.outputs.begin(), record.outputs.end(),
+                               [&](const FileEntry& output) { return output.digest == digest; });
+    if (!made_it) continue;
+    record.state = StepState::kPending;
+    record.outputs.clear();
+    record.metrics_json.clear();
+    record.cached_from_run.clear();
+    record.finished_ms = 0;
+    MarkDirty(static_cast<int>(i));
+    reopened.push_back(static_cast<int>(i));
+    Emit(turn, "step_reopened", static_cast<int>(i),
+         "its output sha256 " + digest.substr(0, 12) + " failed verification in the scheduler's CAS and was "
+         "dropped; the step runs again");
+  }
+  if (reopened.empty()) return 0;
+  Recount();
+  run_dirty_ = true;
+  // Ready steps that read the dropped output wait for it again.
+  std::deque<int> still_ready;
+  for (int step : ready_) {
+    if (steps_[step].state == StepState::kReady && unfinished_upstream_[step] > 0) {
+      steps_[step].state = StepState::kPending;
+      MarkDirty(step);
+    } else {
+      still_ready.push_back(step);
+    }
+  }
+  ready_.swap(still_ready);
+  std::reverse(reopened.begin(), reopened.end());  // ReadySteps pops from the back
+  ReadySteps(std::move(reopened), turn);
+  return static_cast<uint32_t>(reopened.size());
+}
+
+Result<uint32_t> Run::Resume(const std::string& step_name, Turn& turn) {
+  using R = Result<uint32_t>;
+  if (record_.state == RunState::kRunning) {
+    return R::Error("run " + record_.run_id + " is still running; wait for it, or `receta cancel " +
+                    record_.run_id + "` first");
+  }
+  if (record_.state == RunState::kSucceeded) {
+    return R::Error("run " + record_.run_id + " succeeded; there is nothing to retry (submit the DAG again, "
+                    "with --no-cache to run every step anew)");
+  }
+  auto reopenable = [&](int i) {
+    StepState state = steps_[i].state;
+    return state == StepState::kFailed || state == StepState::kGateFailed || state == StepState::kSkipped ||
+           state == StepState::kCancelled;
+  };
+  std::vector<int> reopen;
+  if (step_name.empty()) {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      if (reopenable(static_cast<int>(i))) reopen.push_back(static_cast<int>(i));
+    }
+  } else {
+    int start = FindStep(step_name);
+    if (start < 0) return R::Error("run " + record_.run_id + " has no step '" + step_name + "'");
+    if (!reopenable(start)) {
+      return R::Error("step " + step_name + " of run " + record_.run_id + " is " +
+                      StepStateName(steps_[start].state) + "; only failed, skipped or cancelled steps are retried");
+    }
+    std::vector<char> seen(steps_.size(), 0);
+    std::vector<int> worklist = {start};
+    seen[start] = 1;
+    while (!worklist.empty()) {
+      int from = worklist.back();
+      worklist.pop_back();
+      reopen.push_back(from);
+      for (int next : DistinctNeighbours(graph_.downstream[from], false)) {
+        if (seen[next] || !reopenable(next)) continue;
+        seen[next] = 1;
+        worklist.push_back(next);
+      }
+    }
+    std::sort(reopen.begin(), reopen.end());
+  }
+  for (int i : reopen) {
+    StepRecord& record = steps_[i];
+    record.state = StepState::kPending;
+    record.error.clear();
+    record.cache_key.clear();
+    record.cached_from_run.clear();
+    record.outputs.clear();
+    record.metrics_json.clear();
+    record.finished_ms = 0;
+    record.user_failures.reset();
+    record.system_failures.reset();
+    record.retry_at_ms.reset();
+    avoid_worker_[i].clear();
+    MarkDirty(i);
+  }
+  Recount();
+  record_.state = RunState::kRunning;
+  record_.error.clear();
+  record_.finished_ms = 0;
+  run_dirty_ = true;
+  Emit(turn, "run_retried", -1,
+       std::to_string(reopen.size()) + " steps run again" + (step_name.empty() ? "" : " from step " + step_name));
+  std::vector<int> roots;
+  for (int i : reopen) {
+    if (unfinished_upstream_[i] == 0) roots.push_back(i);
+  }
+  std::reverse(roots.begin(), roots.end());  // ReadySteps pops from the back
+  ReadySteps(std::move(roots), turn);
+  CheckFinished(turn);
+  return static_cast<uint32_t>(reopen.size());
 }
 
 std::vector<int> Run::CompleteStep(int step, StepState state, Turn& turn) {
@@ -422,6 +650,7 @@ std::vector<int> Run::CompleteStep(int step, StepState state, Turn& turn) {
   Emit(turn, state == StepState::kCached ? "step_cached" : "step_succeeded", step,
        state == StepState::kCached ? "result of run " + record.cached_from_run
                                    : std::to_string(record.outputs.size()) + " output files");
+  if (state == StepState::kSucceeded) RaiseAlert("success", step, "", turn);
   std::vector<int> readied;
   for (int next : DistinctNeighbours(graph_.downstream[step], false)) {
     if (unfinished_upstream_[next] > 0 && --unfinished_upstream_[next] == 0) readied.push_back(next);
@@ -441,6 +670,7 @@ void Run::FailStep(int step, StepState state, const std::string& error, Turn& tu
   ++steps_failed_;
   run_dirty_ = true;
   Emit(turn, state == StepState::kGateFailed ? "gate_failed" : "step_failed", step, error);
+  RaiseAlert(state == StepState::kGateFailed ? "gate_failed" : "failure", step, error, turn);
   if (record_.error.empty()) record_.error = "step " + record.name + ": " + error;
   // Skip everything downstream that has not finished.
   std::vector<int> worklist = {step};
@@ -482,6 +712,7 @@ uint32_t Run::Cancel(const std::string& reason, Turn& turn) {
     Emit(turn, "step_cancelled", static_cast<int>(i), reason);
   }
   ready_.clear();
+  retrying_.clear();
   if (!finished()) {
     record_.state = RunState::kCancelled;
     record_.error = "cancelled: " + reason;
@@ -501,6 +732,7 @@ void Run::CheckFinished(Turn& turn) {
        record_.state == RunState::kSucceeded
            ? std::to_string(steps_done_) + " steps done"
            : record_.error);
+  if (record_.state == RunState::kSucceeded) RaiseAlert("success", -1, "", turn);
 }
 
 }  // namespace receta::scheduler

@@ -7,14 +7,18 @@
 // cached). It then becomes ready: its cache key is computed from the input
 // digests of that moment; a key found in the cache index with every output
 // blob present makes it cached at once, else it waits in the ready queue for
-// the core to dispatch it. A step that fails (or whose gate fails) skips
-// everything downstream of it; independent branches go on. The run ends when
-// every step is terminal.
+// the core to dispatch it. A failed attempt is retried as
+// scheduler/retry_policy.h says (retrying -> ready after a backoff, or
+// straight back to ready for a system failure); a step that fails for good
+// (or whose gate fails) skips everything downstream of it; independent
+// branches go on. The run ends when every step is terminal; `receta retry`
+// reopens it (Resume).
 
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,8 +40,9 @@ class Turn {
   uint64_t now_ms() const { return now_ms_; }
   Changes& changes() { return changes_; }
   ArtifactOracle& oracle() { return oracle_; }
-  /// Appends an event with the next sequence number and this turn's time.
-  void Event(EventRecord event);
+  /// Appends an event with the next sequence number and this turn's time;
+  /// returns that number.
+  uint64_t Event(EventRecord event);
 
  private:
   uint64_t now_ms_;
@@ -95,8 +100,24 @@ class Run {
   /// and readies downstream steps; anything else fails the step.
   void FinishAttempt(int step, const protocol::AttemptFinished& result, Turn& turn);
   /// The current attempt is gone without a result (worker lost, scheduler
-  /// restarted and nobody claimed it): back to ready for a new attempt.
-  void RequeueStep(int step, const std::string& why, Turn& turn);
+  /// restarted and nobody claimed it, Dispatch lost): a system failure, so
+  /// back to ready for a new attempt. `worker_lost` raises that alert.
+  void RequeueStep(int step, const std::string& why, bool worker_lost, Turn& turn);
+  /// Retrying steps whose backoff has passed become ready again.
+  void WakeRetries(Turn& turn);
+  /// `receta retry`: reopens a failed or cancelled run. Failed, skipped and
+  /// cancelled steps (only `step_name` and those downstream of it, when
+  /// given) become pending again with fresh failure counts; done steps keep
+  /// their results. Returns how many steps were reopened.
+  Result<uint32_t> Resume(const std::string& step_name, Turn& turn);
+  /// A blob that failed its digest check was dropped: steps whose result
+  /// included it become pending again (and run, their cache entry's blob
+  /// being gone), and steps waiting to read it wait for them. Returns how
+  /// many steps were reopened.
+  uint32_t ReopenProducersOf(const std::string& digest, Turn& turn);
+  /// The worker a step's last system failure happened on: dispatch avoids
+  /// it while another worker can take the step.
+  const std::string& avoid_worker(int step) const { return avoid_worker_[step]; }
   /// Every unfinished step cancelled; returns how many. The core kills the
   /// running attempts.
   uint32_t Cancel(const std::string& reason, Turn& turn);
@@ -108,7 +129,16 @@ class Run {
   Run(RunRecord record, Dag dag, DagGraph graph);
 
   void MarkDirty(int step);
-  void Emit(Turn& turn, const char* kind, int step, const std::string& message);
+  uint64_t Emit(Turn& turn, const char* kind, int step, const std::string& message);
+  /// Raises `event` to the sinks the DAG names for it (none: nothing).
+  void RaiseAlert(const char* event, int step, const std::string& error, Turn& turn);
+  /// A failed attempt of the step's own making: retrying or failed.
+  void UserFailure(int step, const std::string& why, const protocol::AttemptFinished& result, Turn& turn);
+  /// A failed attempt of the system's making: ready again, or failed after
+  /// too many.
+  void SystemFailure(int step, const std::string& why, Turn& turn);
+  /// Counters and upstream counts recomputed from the step states.
+  void Recount();
   /// Makes `steps` ready (or cached) and follows cache hits downstream.
   void ReadySteps(std::vector<int> steps, Turn& turn);
   /// Tries the cache for a step just made ready; true when it was a hit.
@@ -131,6 +161,8 @@ class Run {
   std::vector<uint32_t> unfinished_upstream_;
   std::vector<std::string> wait_reasons_;
   std::deque<int> ready_;
+  std::set<int> retrying_;                 // steps in kRetrying
+  std::vector<std::string> avoid_worker_;  // by step; see avoid_worker()
   std::vector<FileEntry> workspace_;  // sorted by path
   std::vector<char> dirty_;
   std::vector<int> dirty_list_;

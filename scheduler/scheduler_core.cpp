@@ -93,7 +93,7 @@ protocol::RegisterAck SchedulerCore::Register(const protocol::Register& request,
   protocol::RegisterAck ack;
   ack.worker_id = request.worker_id;
   ack.heartbeat_interval_ms = options_.heartbeat_interval_ms;
-  ack.heartbeat_liveness = options_.heartbeat_liveness;
+  ack.heartbeat_liveness = heartbeat_liveness();
   ack.scheduler_version = kVersion;
   // Attempts the worker still runs: adopt the current ones, fence the rest.
   std::set<std::string> claimed;
@@ -128,6 +128,36 @@ bool SchedulerCore::IsConnected(const std::string& worker_id) const {
 
 void SchedulerCore::HeardFrom(const std::string& worker_id, uint64_t now_ms) {
   if (PoolWorker* worker = pool_.Find(worker_id)) pool_.HeardFrom(*worker, now_ms);
+}
+
+uint32_t SchedulerCore::heartbeat_liveness() const {
+  uint64_t interval = std::max<uint64_t>(options_.heartbeat_interval_ms, 1);
+  return static_cast<uint32_t>(std::max<uint64_t>(2, (options_.worker_timeout_ms + interval - 1) / interval));
+}
+
+void SchedulerCore::OnHeartbeat(const std::string& worker_id, const protocol::Heartbeat& heartbeat,
+                                uint64_t now_ms) {
+  PoolWorker* worker = pool_.Find(worker_id);
+  if (worker == nullptr) return;
+  // Why a grace: a heartbeat the worker sent before the Dispatch reached it
+  // may arrive after the Dispatch left.
+  uint64_t grace = std::max<uint64_t>(3ull * options_.heartbeat_interval_ms, 2000);
+  std::set<std::string> held(heartbeat.running_attempt_ids.begin(), heartbeat.running_attempt_ids.end());
+  Turn turn = NewTurn(now_ms);
+  for (const std::string& attempt_id : std::set<std::string>(worker->attempts)) {
+    if (held.count(attempt_id)) continue;
+    std::optional<AttemptLocation> location = FindAttempt(attempt_id);
+    Run* run = location ? MutableRun(location->run_id) : nullptr;
+    if (run == nullptr) continue;
+    const StepRecord& step = run->step(location->step);
+    if (step.state != StepState::kDispatched || step.attempts.back().dispatched_ms + grace > now_ms) continue;
+    ForgetAttempt(attempt_id, *run, location->step);
+    run->RequeueStep(location->step,
+                     "worker " + worker->record.name + " never received attempt " + attempt_id +
+                         " (not in its heartbeat)",
+                     /*worker_lost=*/false, turn);
+  }
+  Schedule(turn);
 }
 
 void SchedulerCore::OnAttemptStarted(const std::string& worker_id, const protocol::AttemptStarted& started,
@@ -174,10 +204,48 @@ Result<uint32_t> SchedulerCore::Cancel(const std::string& run_id, const std::str
   return cancelled;
 }
 
+Status SchedulerCore::LoadFinishedRun(RunRecord record, std::vector<StepRecord> steps) {
+  std::string id = record.run_id;
+  if (runs_.count(id)) return Status::Ok();
+  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
+  if (!run.ok()) return run.status().WithContext("run " + id + " cannot be reloaded");
+  (*run)->Restore(std::move(steps));
+  runs_[id] = std::move(*run);
+  finished_order_.push_back(id);
+  return Status::Ok();
+}
+
+Result<uint32_t> SchedulerCore::Retry(const std::string& run_id, const std::string& step, uint64_t now_ms) {
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return Result<uint32_t>::Error("no run " + run_id + "; `receta runs` lists them");
+  Run& run = *it->second;
+  Turn turn = NewTurn(now_ms);
+  Result<uint32_t> reopened = run.Resume(step, turn);
+  if (!reopened.ok()) return reopened;
+  if (!run.finished()) {
+    std::erase(finished_order_, run_id);
+    if (std::find(run_order_.begin(), run_order_.end(), run_id) == run_order_.end()) run_order_.push_back(run_id);
+  }
+  Schedule(turn);
+  return reopened;
+}
+
+void SchedulerCore::OnBlobCorrupt(const std::string& digest, uint64_t now_ms) {
+  Turn turn = NewTurn(now_ms);
+  for (const std::string& run_id : run_order_) {
+    if (Run* run = MutableRun(run_id)) run->ReopenProducersOf(digest, turn);
+  }
+  Schedule(turn);
+}
+
 void SchedulerCore::Tick(uint64_t now_ms) {
   Turn turn = NewTurn(now_ms);
-  uint64_t timeout = uint64_t{options_.heartbeat_interval_ms} * options_.heartbeat_liveness;
-  for (const std::string& worker_id : pool_.ExpireSilent(now_ms, timeout)) LoseWorker(worker_id, turn);
+  for (const std::string& worker_id : pool_.ExpireSilent(now_ms, options_.worker_timeout_ms)) {
+    LoseWorker(worker_id, turn);
+  }
+  for (const std::string& run_id : run_order_) {
+    if (Run* run = MutableRun(run_id)) run->WakeRetries(turn);
+  }
   for (auto it = orphans_.begin(); it != orphans_.end();) {
     if (it->second > now_ms) {
       ++it;
@@ -189,7 +257,9 @@ void SchedulerCore::Tick(uint64_t now_ms) {
     Run* run = location ? MutableRun(location->run_id) : nullptr;
     if (run == nullptr) continue;
     ForgetAttempt(attempt_id, *run, location->step);
-    run->RequeueStep(location->step, "attempt " + attempt_id + " was not claimed by its worker", turn);
+    run->RequeueStep(location->step,
+                     "attempt " + attempt_id + " was not claimed by its worker after the scheduler restarted",
+                     /*worker_lost=*/false, turn);
   }
   Schedule(turn);
 }
@@ -235,7 +305,7 @@ void SchedulerCore::Schedule(Turn& turn) {
       queue.pop_front();
       if (run->step(step).state != StepState::kReady) continue;
       const Step& spec = run->dag().steps[step];
-      MatchResult match = pool_.Match(spec, run->WorkersHoldingInputs(step));
+      MatchResult match = pool_.Match(spec, run->WorkersHoldingInputs(step), run->avoid_worker(step));
       if (match.worker != nullptr) {
         DispatchStep(*run, step, *match.worker, turn);
         continue;
@@ -293,14 +363,16 @@ void SchedulerCore::LoseWorker(const std::string& worker_id, Turn& turn) {
   PoolWorker* worker = pool_.Find(worker_id);
   if (worker == nullptr) return;
   WorkerEvent(turn, "worker_lost", *worker,
-              worker->record.name + " silent for " +
-                  std::to_string(uint64_t{options_.heartbeat_interval_ms} * options_.heartbeat_liveness) + " ms");
+              worker->record.name + " silent for " + std::to_string(options_.worker_timeout_ms) + " ms");
   for (const std::string& attempt_id : std::set<std::string>(worker->attempts)) {
     std::optional<AttemptLocation> location = FindAttempt(attempt_id);
     Run* run = location ? MutableRun(location->run_id) : nullptr;
     if (run == nullptr) continue;
     ForgetAttempt(attempt_id, *run, location->step);
-    run->RequeueStep(location->step, "worker " + worker->record.name + " was lost", turn);
+    run->RequeueStep(location->step,
+                     "worker " + worker->record.name + " was lost (silent for " +
+                         std::to_string(options_.worker_timeout_ms) + " ms)",
+                     /*worker_lost=*/true, turn);
   }
   worker->attempts.clear();
   worker->used_slots = 0;

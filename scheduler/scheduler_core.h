@@ -28,8 +28,9 @@ namespace receta::scheduler {
 
 struct CoreOptions {
   uint32_t heartbeat_interval_ms = 1000;
-  /// Intervals of silence after which a worker is declared lost.
-  uint32_t heartbeat_liveness = 5;
+  /// Silence after which a worker is declared lost (and after which a
+  /// worker that cannot hear the scheduler kills its own steps).
+  uint64_t worker_timeout_ms = 10'000;
   /// After a restart, how long an attempt that was running may go
   /// unclaimed by its worker before it is dispatched again.
   uint64_t orphan_grace_ms = 10'000;
@@ -69,12 +70,28 @@ class SchedulerCore {
   protocol::RegisterAck Register(const protocol::Register& request, uint64_t now_ms);
   bool IsConnected(const std::string& worker_id) const;
   void HeardFrom(const std::string& worker_id, uint64_t now_ms);
+  /// A worker's heartbeat: an attempt dispatched to it long enough ago
+  /// that it does not list is lost (the Dispatch never arrived) and runs
+  /// again, as a system failure.
+  void OnHeartbeat(const std::string& worker_id, const protocol::Heartbeat& heartbeat, uint64_t now_ms);
   void OnAttemptStarted(const std::string& worker_id, const protocol::AttemptStarted& started,
                         uint64_t now_ms);
   void OnAttemptFinished(const std::string& worker_id, const protocol::AttemptFinished& finished,
                          uint64_t now_ms);
   /// Cancels every unfinished step; running attempts are killed.
   Result<uint32_t> Cancel(const std::string& run_id, const std::string& reason, uint64_t now_ms);
+  /// A finished run read back from the store (it is no longer held in
+  /// memory), so that Retry can reopen it.
+  Status LoadFinishedRun(RunRecord run, std::vector<StepRecord> steps);
+  /// `receta retry RUN [STEP]` (Run::Resume). The run must be held
+  /// (FindRun), else the error says so.
+  Result<uint32_t> Retry(const std::string& run_id, const std::string& step, uint64_t now_ms);
+  /// A CAS blob failed its digest check and was dropped: every unfinished
+  /// step whose result included it runs again, and what reads it waits.
+  void OnBlobCorrupt(const std::string& digest, uint64_t now_ms);
+  /// The heartbeat liveness sent to workers: worker_timeout_ms in
+  /// heartbeat intervals, rounded up.
+  uint32_t heartbeat_liveness() const;
   /// Time passing: lost workers, unclaimed attempts, then dispatch.
   void Tick(uint64_t now_ms);
 

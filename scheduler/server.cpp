@@ -333,7 +333,7 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
   } else if (auto* m = std::get_if<BlobPutEnd>(&message)) {
     OnBlobPutEnd(peer, request_id, *m, now_ms);
   } else if (auto* m = std::get_if<BlobGet>(&message)) {
-    OnBlobGet(peer, request_id, *m);
+    OnBlobGet(peer, request_id, *m, now_ms);
   } else if (auto* m = std::get_if<ListRuns>(&message)) {
     OnListRuns(peer, request_id, *m, now_ms);
   } else if (auto* m = std::get_if<RunStatus>(&message)) {
@@ -352,12 +352,33 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
     OnCacheRemove(peer, request_id, *m);
   } else if (auto* m = std::get_if<CacheGc>(&message)) {
     OnCacheGc(peer, request_id, *m);
+  } else if (auto* m = std::get_if<RetryRun>(&message)) {
+    OnRetryRun(peer, request_id, *m, now_ms);
   } else if (std::holds_alternative<Error>(message)) {
     spdlog::warn("peer {} reported an error: {}", PeerLabel(peer), std::get<Error>(message).message);
   } else {
     ReplyError(peer, request_id, ErrorCode::kBadMessage,
                std::string(NameOf(message)) + " is not a request the scheduler serves");
   }
+}
+
+void Server::OnRetryRun(const std::string& peer, uint64_t request_id, const protocol::RetryRun& request,
+                        uint64_t now_ms) {
+  if (core_->FindRun(request.run_id) == nullptr) {
+    // Finished runs leave memory after a while; read it back to reopen it.
+    Result<std::optional<RunSnapshot>> stored = Snapshot(request.run_id);
+    if (!stored.ok()) return ReplyError(peer, request_id, ErrorCode::kInternal, stored.error());
+    if (!stored->has_value()) {
+      return ReplyError(peer, request_id, ErrorCode::kNotFound,
+                        "no run " + request.run_id + "; `receta runs` lists them");
+    }
+    Status loaded = core_->LoadFinishedRun(std::move((*stored)->run), std::move((*stored)->steps));
+    if (!loaded.ok()) return ReplyError(peer, request_id, ErrorCode::kInternal, loaded.message());
+  }
+  Result<uint32_t> reopened = core_->Retry(request.run_id, request.step, now_ms);
+  if (!reopened.ok()) return ReplyError(peer, request_id, ErrorCode::kConflict, reopened.error());
+  logs_changed_ = true;
+  Reply(peer, request_id, protocol::RetryRunReply{request.run_id, *reopened});
 }
 
 std::string Server::WorkerOf(const std::string& peer) {
@@ -374,7 +395,10 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
   std::string worker_id = WorkerOf(peer);
   if (worker_id.empty()) return;
   core_->HeardFrom(worker_id, now_ms);
-  if (std::holds_alternative<Heartbeat>(message)) return;
+  if (auto* m = std::get_if<Heartbeat>(&message)) {
+    core_->OnHeartbeat(worker_id, *m, now_ms);
+    return;
+  }
   if (auto* m = std::get_if<AttemptStarted>(&message)) {
     core_->OnAttemptStarted(worker_id, *m, now_ms);
   } else if (auto* m = std::get_if<LogChunk>(&message)) {

@@ -123,7 +123,8 @@ void Server::OnBlobPutEnd(const std::string& peer, uint64_t request_id, const pr
   SendNow(socket_, peer, request_id, protocol::BlobPutDone{end.digest, end.size_bytes});
 }
 
-void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get) {
+void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get,
+                       uint64_t now_ms) {
   Result<uint64_t> size = blobs_->Size(get.digest);
   if (!size.ok()) {
     SendError(socket_, peer, request_id, ErrorCode::kNotFound, "blob " + get.digest + " is not in the scheduler's CAS");
@@ -139,7 +140,33 @@ void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const proto
   // Why a local: argument evaluation order is unspecified, and the move
   // below must not run before the size is read.
   uint64_t chunk_bytes = bytes->size();
+  CheckDownload(peer, get, *bytes, offset, *size, now_ms);
   SendNow(socket_, peer, request_id, protocol::BlobGetChunk{get.digest, offset, chunk_bytes, *size}, std::move(*bytes));
+}
+
+void Server::CheckDownload(const std::string& peer, const protocol::BlobGet& get, const std::string& bytes,
+                           uint64_t offset, uint64_t size, uint64_t now_ms) {
+  auto key = std::make_pair(peer, get.digest);
+  if (offset == 0) downloads_[key] = DownloadCheck();
+  auto it = downloads_.find(key);
+  if (it == downloads_.end()) return;
+  if (it->second.next_offset != offset) {
+    downloads_.erase(it);  // not read in order: the reader's own check is what remains
+    return;
+  }
+  it->second.hasher.Update(bytes);
+  it->second.next_offset += bytes.size();
+  it->second.last_activity_ms = now_ms;
+  if (it->second.next_offset < size) return;
+  std::string actual = it->second.hasher.Finish().ToHex();
+  downloads_.erase(it);
+  if (actual == get.digest) return;
+  spdlog::error("blob {} is corrupt in the CAS (its bytes hash to {}); dropping it, and the steps that "
+                "made it run again",
+                get.digest, actual);
+  if (Status s = blobs_->Remove(get.digest); !s.ok()) spdlog::error("{}", s.message());
+  own_changes_.blob_deletes.push_back(get.digest);
+  core_->OnBlobCorrupt(get.digest, now_ms);
 }
 
 void Server::ExpireUploads(uint64_t now_ms) {
@@ -152,6 +179,9 @@ void Server::ExpireUploads(uint64_t now_ms) {
       ++it;
     }
   }
+  std::erase_if(downloads_, [&](const auto& entry) {
+    return now_ms - entry.second.last_activity_ms > kUploadIdleTimeoutMs;
+  });
 }
 
 }  // namespace receta::scheduler

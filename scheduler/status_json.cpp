@@ -33,6 +33,7 @@ void AttemptJson(JsonWriter& json, const AttemptRecord& attempt, uint64_t now_ms
   json.Field("cpu_ms", Signed(attempt.cpu_ms));
   json.Field("max_rss_bytes", Signed(attempt.max_rss_bytes));
   json.Field("error", attempt.error);
+  json.Field("failure", attempt.failure.value_or(""));
   json.EndObject();
 }
 
@@ -57,6 +58,9 @@ void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_
   json.Field("cached", step.state == StepState::kCached);
   json.Field("cached_from_run", step.cached_from_run);
   json.Field("exit_code", step.attempts.empty() ? int64_t{0} : int64_t{step.attempts.back().exit_code});
+  json.Field("user_failures", static_cast<int64_t>(step.user_failures.value_or(0)));
+  json.Field("system_failures", static_cast<int64_t>(step.system_failures.value_or(0)));
+  json.Field("retry_at_ms", Signed(step.state == StepState::kRetrying ? step.retry_at_ms.value_or(0) : 0));
   json.Key("metrics").Raw(step.metrics_json.empty() ? "{}" : step.metrics_json);
   json.Key("outputs").BeginArray();
   for (const FileEntry& output : step.outputs) {

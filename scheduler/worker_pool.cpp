@@ -114,32 +114,41 @@ std::string WorkerPool::NeverReason(const Step& step) const {
   return "";
 }
 
-PoolWorker* WorkerPool::Best(const Step& step, const std::vector<std::string>& preferred, bool queued) {
+PoolWorker* WorkerPool::Best(const Step& step, const std::vector<std::string>& preferred, bool queued,
+                             const std::string& avoid) {
   for (const std::string& id : preferred) {
     PoolWorker* worker = Find(id);
-    if (worker != nullptr && Fits(*worker, step, false, queued)) return worker;
+    if (id != avoid && worker != nullptr && Fits(*worker, step, false, queued)) return worker;
   }
   // Room left, signed: with prefetch, used slots may exceed slots.
   auto room = [](const PoolWorker& w) { return int64_t{w.record.slots} - int64_t{w.used_slots}; };
   PoolWorker* best = nullptr;
   for (auto& [id, worker] : workers_) {
-    if (!Fits(worker, step, false, queued)) continue;
+    if (id == avoid || !Fits(worker, step, false, queued)) continue;
     if (best == nullptr || room(worker) > room(*best)) best = &worker;
   }
   return best;
 }
 
-MatchResult WorkerPool::Match(const Step& step, const std::vector<std::string>& preferred) {
+MatchResult WorkerPool::Match(const Step& step, const std::vector<std::string>& preferred,
+                              const std::string& avoid) {
   MatchResult result;
-  result.worker = Best(step, preferred, /*queued=*/false);
-  if (result.worker == nullptr && prefetch_ > 0) result.worker = Best(step, preferred, /*queued=*/true);
+  result.worker = Best(step, preferred, /*queued=*/false, avoid);
+  if (result.worker == nullptr && prefetch_ > 0) result.worker = Best(step, preferred, /*queued=*/true, avoid);
   if (result.worker != nullptr) return result;
   bool some_could = false;
+  bool another_could = false;
   for (const auto& [id, worker] : workers_) {
     if (Fits(worker, step, true)) {
       some_could = true;
-      break;
+      if (id != avoid) another_could = true;
     }
+  }
+  if (some_could && !another_could) {
+    // Only the worker it failed on can take it: better there than never.
+    result.worker = Best(step, preferred, /*queued=*/false, "");
+    if (result.worker == nullptr && prefetch_ > 0) result.worker = Best(step, preferred, /*queued=*/true, "");
+    if (result.worker != nullptr) return result;
   }
   if (!some_could) {
     result.never_reason = NeverReason(step);

@@ -66,8 +66,11 @@ class WorkerPool {
 
   /// Chooses a worker for `step`; `preferred` lists workers holding its
   /// inputs, best first. A worker with a free slot always wins over one
-  /// that would queue the attempt (prefetch).
-  MatchResult Match(const Step& step, const std::vector<std::string>& preferred);
+  /// that would queue the attempt (prefetch). `avoid` (may be empty), the
+  /// worker where the step last failed for system reasons, is taken only
+  /// when no other connected worker could ever take the step.
+  MatchResult Match(const Step& step, const std::vector<std::string>& preferred,
+                    const std::string& avoid = "");
   /// True when no connected worker has room, prefetch included (dispatch can
   /// stop early).
   bool AllBusy() const;
@@ -81,7 +84,8 @@ class WorkerPool {
   // `queued`: whether the attempt may wait in the worker's prefetch queue.
   bool Fits(const PoolWorker& worker, const Step& step, bool when_idle, bool queued = false) const;
   // The best fitting worker, or null; see the matching order above.
-  PoolWorker* Best(const Step& step, const std::vector<std::string>& preferred, bool queued);
+  PoolWorker* Best(const Step& step, const std::vector<std::string>& preferred, bool queued,
+                   const std::string& avoid);
   std::string NeverReason(const Step& step) const;
 
   uint32_t prefetch_ = 0;

@@ -48,10 +48,21 @@ struct AlertSpec {
   SourceLocation location;
 };
 
+/// Which failures of a step's own making are retried: exit codes, and
+/// whether a timeout is. Empty: any failure (exit code, timeout, missing
+/// output).
+struct RetryOn {
+  std::vector<int> exit_codes;
+  bool timeout = false;
+  bool any() const { return exit_codes.empty() && !timeout; }
+  bool operator==(const RetryOn&) const = default;
+};
+
 /// Settings a step inherits unless it sets its own.
 struct StepDefaults {
   int retries = 0;
   int64_t retry_backoff_ms = 5'000;
+  RetryOn retry_on;
   int64_t timeout_ms = 0;  // 0: no timeout
   Resources resources;
   std::vector<std::string> labels;
@@ -73,6 +84,7 @@ struct Step {
   std::vector<std::string> labels;
   int retries = 0;
   int64_t retry_backoff_ms = 0;
+  RetryOn retry_on;
   int64_t timeout_ms = 0;
   bool cache = true;
   std::string cache_version;

@@ -19,6 +19,7 @@ enum class KeyType {
   kDuration,    // "500ms", "5s", "30m", "1h30m"
   kSize,        // "512M", "1G", "2Gi"
   kStringList,  // a list of strings, or one string
+  kRetryOn,     // a list of exit codes and the word `timeout`
   kStringMap,   // map of name -> scalar
   kEnum,        // one of enum_values
   kEnumList,    // a list of enum_values

@@ -175,7 +175,7 @@ class DagParser {
     for (const MapEntry& entry : Known(node, "`defaults`", DefaultsKeys())) {
       std::string what = "`" + entry.key + "` in `defaults`";
       ReadSharedSetting(entry, what, defaults.retries, defaults.retry_backoff_ms,
-                        defaults.timeout_ms);
+                        defaults.retry_on, defaults.timeout_ms);
       if (entry.key == "resources") {
         ReadResources(entry.value, "`defaults.resources`", defaults.resources);
       } else if (entry.key == "labels") {
@@ -188,14 +188,17 @@ class DagParser {
     }
   }
 
-  // retries, retry_backoff and timeout read the same in defaults and steps.
+  // retries, retry_backoff, retry_on and timeout read the same in defaults
+  // and steps.
   void ReadSharedSetting(const MapEntry& entry, const std::string& what, int& retries,
-                         int64_t& retry_backoff_ms, int64_t& timeout_ms) {
+                         int64_t& retry_backoff_ms, RetryOn& retry_on, int64_t& timeout_ms) {
     if (entry.key == "retries") {
       if (auto value = reader_.Integer(entry.value, what, 0,
                                             FindKeySpec(StepKeys(), "retries").max_integer)) retries = *value;
     } else if (entry.key == "retry_backoff") {
       if (auto value = reader_.DurationMs(entry.value, what)) retry_backoff_ms = *value;
+    } else if (entry.key == "retry_on") {
+      if (auto value = ReadRetryOn(entry.value, what)) retry_on = *value;
     } else if (entry.key == "timeout") {
       if (auto value = reader_.DurationMs(entry.value, what)) {
         if (*value <= 0) {
@@ -207,6 +210,34 @@ class DagParser {
         }
       }
     }
+  }
+
+  // A list of exit codes (1-255) and the word `timeout`.
+  std::optional<RetryOn> ReadRetryOn(const YAML::Node& node, const std::string& what) {
+    std::vector<SourceLocation> locations;
+    std::optional<std::vector<std::string>> items = reader_.StringList(node, what, &locations);
+    if (!items) return std::nullopt;
+    RetryOn retry_on;
+    bool ok = true;
+    for (size_t i = 0; i < items->size(); ++i) {
+      const std::string& item = (*items)[i];
+      int code = 0;
+      bool numeric = !item.empty() && item.size() <= 3 &&
+                     item.find_first_not_of("0123456789") == std::string::npos;
+      if (numeric) code = std::stoi(item);
+      if (item == "timeout") {
+        retry_on.timeout = true;
+      } else if (numeric && code >= 1 && code <= 255) {
+        retry_on.exit_codes.push_back(code);
+      } else {
+        diagnostics_.Add(locations[i], "'" + item + "' in " + what +
+                                           " is neither an exit code (1 to 255) nor `timeout`; "
+                                           "write e.g. retry_on: [1, 137, timeout]");
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return retry_on;
   }
 
   std::optional<std::map<std::string, std::string>> ReadEnv(const YAML::Node& node,
@@ -329,6 +360,7 @@ class DagParser {
     const StepDefaults& defaults = dag_.defaults;
     step.retries = defaults.retries;
     step.retry_backoff_ms = defaults.retry_backoff_ms;
+    step.retry_on = defaults.retry_on;
     step.timeout_ms = defaults.timeout_ms;
     step.resources = defaults.resources;
     step.labels = defaults.labels;
@@ -348,7 +380,8 @@ class DagParser {
     for (const MapEntry& entry : entries) {
       std::string what = "`" + entry.key + "` of " + where;
       step.key_locations[entry.key] = LocationOf(entry.value);
-      ReadSharedSetting(entry, what, step.retries, step.retry_backoff_ms, step.timeout_ms);
+      ReadSharedSetting(entry, what, step.retries, step.retry_backoff_ms, step.retry_on,
+                        step.timeout_ms);
       if (entry.key == "kind") {
         if (auto text = reader_.String(entry.value, what)) {
           if (auto kind = ParseStepKind(*text)) {

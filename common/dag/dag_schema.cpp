@@ -55,6 +55,11 @@ void WriteKeySchema(JsonWriter& json, const KeySpec& key) {
     case KeyType::kStringList:
       WriteStringOrList(json, "{\"type\": \"string\"}");
       break;
+    case KeyType::kRetryOn:
+      WriteStringOrList(json,
+                        "{\"anyOf\": [{\"type\": \"integer\", \"minimum\": 1, \"maximum\": 255}, "
+                        "{\"const\": \"timeout\"}]}");
+      break;
     case KeyType::kStringMap:
     case KeyType::kParamMap:
       json.Field("type", "object").Key("additionalProperties").BeginObject();

@@ -56,9 +56,12 @@ const char* kRunJson =
     "attempt_history":[]},
    {"name":"train","state":"failed","attempts":2,"worker":"w-ab12","cache_key":"cd",
     "duration_ms":3200,"error":"exit code 1","cached":false,"cached_from_run":"","reason":"",
-    "exit_code":1,"metrics":{},"attempt_history":[
+    "exit_code":1,"user_failures":1,"system_failures":1,"metrics":{},"attempt_history":[
       {"id":"r-1.1-1","number":1,"worker":"w-ab12","state":"failed","exit_code":1,"duration_ms":1000,"error":"exit code 1"},
       {"id":"r-1.1-2","number":2,"worker":"w-ab12","state":"failed","exit_code":1,"duration_ms":2200,"error":"exit code 1"}]},
+   {"name":"eval","state":"retrying","attempts":1,"worker":"w-ab12","cache_key":"ef","duration_ms":900,
+    "error":"exited with code 3","cached":false,"cached_from_run":"","reason":"","exit_code":3,
+    "user_failures":1,"system_failures":0,"retry_at_ms":1714564805000,"metrics":{},"attempt_history":[]},
    {"name":"gpu","state":"waiting","attempts":0,"worker":"","cache_key":"","duration_ms":0,
     "error":"no live worker has labels [gpu]; start one with --labels gpu","cached":false,
     "cached_from_run":"","reason":"no matching worker","exit_code":0,"metrics":{},"attempt_history":[]}]})";
@@ -94,15 +97,17 @@ TEST_CASE("RunViewsTest.RunsTable") {
 TEST_CASE("RunViewsTest.StatusShowsWhyStepsFailOrWait") {
   std::string text = RenderStatus(Json(kRunJson), kNoon);
   CHECK(text ==
-        "run r-1  DAG iris (dags/iris/iris.yaml)  failed  started 11:58:20  1m05s  2/3 steps finished\n"
+        "run r-1  DAG iris (dags/iris/iris.yaml)  failed  started 11:58:20  1m05s  2/4 steps finished\n"
         "params: seed=2024 lr=0.1\n"
         "error: step 'train' failed\n"
         "\n"
-        "STEP     STATE    ATTEMPTS  WORKER  DURATION  CACHED\n"
-        "prepare  cached   0         -       -         yes (from r-0)\n"
-        "train    failed   2         w-ab12  3.2s      no\n"
+        "STEP     STATE     ATTEMPTS  FAILURES         WORKER  DURATION  CACHED\n"
+        "prepare  cached    0         -                -       -         yes (from r-0)\n"
+        "train    failed    2         1 own, 1 system  w-ab12  3.2s      no\n"
         "    error: exit code 1\n"
-        "gpu      waiting  0         -       -         no\n"
+        "eval     retrying  1         1 own, 0 system  w-ab12  0.9s      no\n"
+        "    retrying in 5.0s after: exited with code 3\n"
+        "gpu      waiting   0         -                -       -         no\n"
         "    waiting: no matching worker: no live worker has labels [gpu]; start one with --labels "
         "gpu\n");
   // Missing fields never crash: they print as "-".
