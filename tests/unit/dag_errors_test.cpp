@@ -272,6 +272,24 @@ steps:
 )",
        "bad.yaml:4:14: error: `retries` of step 'train' must be an integer from 0 to 100, got "
        "'three'\n"},
+      {"RetryOnNotAnExitCode", R"(
+steps:
+  train:
+    run: echo
+    retry_on: [1, 256, oom]
+)",
+       "bad.yaml:4:19: error: '256' in `retry_on` of step 'train' is neither an exit code (1 to 255) "
+       "nor `timeout`; write e.g. retry_on: [1, 137, timeout]\n"
+       "bad.yaml:4:24: error: 'oom' in `retry_on` of step 'train' is neither an exit code (1 to 255) "
+       "nor `timeout`; write e.g. retry_on: [1, 137, timeout]\n"},
+      {"RetryOnInDefaultsAsMap", R"(
+defaults:
+  retry_on: {code: 1}
+steps:
+  train:
+    run: echo
+)",
+       "bad.yaml:2:13: error: `retry_on` in `defaults` must be a list of strings, got a map\n"},
       {"InputsAsMap", R"(
 steps:
   train:
@@ -950,6 +968,30 @@ steps:
   CHECK(train.kind == receta::StepKind::kTrain);
   CHECK(train.retries == 2);
   CHECK(train.labels == std::vector<std::string>{"gpu"});
+}
+
+TEST_CASE("DagErrors.RetryOnIsInheritedFromDefaultsAndReadAsCodesAndTimeout") {
+  receta::LoadedDag loaded = Load(R"(
+defaults:
+  retries: 2
+  retry_on: [3, timeout]
+steps:
+  a:
+    run: echo
+  b:
+    run: echo
+    retry_on: 137
+  c:
+    run: echo
+    retries: 1
+)");
+  REQUIRE_MESSAGE(loaded.ok(), loaded.diagnostics.Format());
+  const receta::Dag& dag = *loaded.dag;
+  CHECK(dag.steps[0].retry_on == receta::RetryOn{{3}, true});
+  CHECK(dag.steps[1].retry_on == receta::RetryOn{{137}, false});
+  CHECK(dag.steps[2].retry_on == receta::RetryOn{{3}, true});
+  CHECK(dag.steps[2].retries == 1);
+  CHECK(receta::RetryOn{}.any());
 }
 
 TEST_CASE("DagErrors.MergeKeysInAlertsCountTowardsRequiredKeys") {
