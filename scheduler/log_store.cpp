@@ -246,4 +246,26 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& logs_dir, ui
   return std::unique_ptr<LogStore>(std::make_unique<FileLogStore>(logs_dir, cap_bytes));
 }
 
+std::vector<std::string> LastLogLines(const LogStore& logs, const std::string& run_id,
+                                      const std::string& attempt_id, size_t max_lines, uint64_t max_bytes) {
+  uint64_t size = logs.Size(run_id, attempt_id);
+  uint64_t offset = size > max_bytes ? size - max_bytes : 0;
+  Result<std::string> text = logs.Read(run_id, attempt_id, offset, max_bytes);
+  if (!text.ok()) return {};
+  std::vector<std::string> lines;
+  size_t start = 0;
+  if (offset > 0) {
+    size_t newline = text->find('\n');
+    start = newline == std::string::npos ? text->size() : newline + 1;
+  }
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    lines.push_back(text->substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.size() > max_lines) lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(max_lines));
+  return lines;
+}
+
 }  // namespace receta::scheduler

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -58,5 +59,11 @@ class LogStore {
   /// ended). A later Append reopens the file and recovers its state.
   virtual void Close(const std::string& attempt_id) = 0;
 };
+
+/// The last `max_lines` lines of an attempt's log (read from its last
+/// `max_bytes`; the first, cut line is dropped), for alerts. Empty when
+/// there is no log or it cannot be read.
+std::vector<std::string> LastLogLines(const LogStore& logs, const std::string& run_id,
+                                      const std::string& attempt_id, size_t max_lines, uint64_t max_bytes);
 
 }  // namespace receta::scheduler

@@ -47,12 +47,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(50u, 60'000u));
   std::string worker_timeout = "10s";
   std::string orphan_grace = "10s";
+  std::string alert_give_up_after = "10m";
+  std::string alert_first_retry = "1s";
   app.add_option("--worker-timeout", worker_timeout,
                  "Silence after which a worker is declared lost and its steps run elsewhere (a worker that "
                  "cannot reach the scheduler that long kills its own steps)")
       ->capture_default_str();
   app.add_option("--orphan-grace", orphan_grace,
                  "After a restart, how long a running step may go unclaimed by its worker before it runs again")
+      ->capture_default_str();
+  app.add_option("--alert-give-up-after", alert_give_up_after,
+                 "How long an alert that cannot be delivered is retried before it is given up (an event says so)")
+      ->capture_default_str();
+  app.add_option("--alert-first-retry", alert_first_retry,
+                 "Wait before the first retry of an alert delivery; doubles each time, up to a minute")
       ->capture_default_str();
   app.add_option("--log-cap", log_cap, "Largest log kept per attempt (e.g. 64MiB)")->capture_default_str();
   app.add_flag("--insecure", insecure, "Allow binding a non-loopback address without authentication");
@@ -65,7 +73,11 @@ int main(int argc, char** argv) {
   }
   options.log_cap_bytes = static_cast<uint64_t>(*cap);
   for (auto [flag, text, out] : {std::tuple{"--worker-timeout", &worker_timeout, &options.core.worker_timeout_ms},
-                                 std::tuple{"--orphan-grace", &orphan_grace, &options.core.orphan_grace_ms}}) {
+                                 std::tuple{"--orphan-grace", &orphan_grace, &options.core.orphan_grace_ms},
+                                 std::tuple{"--alert-give-up-after", &alert_give_up_after,
+                                            &options.alerts.give_up_after_ms},
+                                 std::tuple{"--alert-first-retry", &alert_first_retry,
+                                            &options.alerts.first_retry_ms}}) {
     auto ms = receta::ParseDurationMs(*text);
     if (!ms.ok() || *ms <= 0) {
       std::fprintf(stderr, "receta-scheduler: %s %s: %s\n", flag, text->c_str(),

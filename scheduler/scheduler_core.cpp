@@ -130,6 +130,19 @@ void SchedulerCore::HeardFrom(const std::string& worker_id, uint64_t now_ms) {
   if (PoolWorker* worker = pool_.Find(worker_id)) pool_.HeardFrom(*worker, now_ms);
 }
 
+void SchedulerCore::RecordAlertOutcome(const AlertOutcome& outcome, uint64_t now_ms) {
+  Turn turn = NewTurn(now_ms);
+  EventRecord event;
+  event.kind = outcome.delivered ? "alert_delivered" : "alert_failed";
+  event.run_id = outcome.run_id;
+  event.step = outcome.step;
+  event.attempt_id = outcome.attempt_id;
+  std::string tries = std::to_string(outcome.tries) + (outcome.tries == 1 ? " try" : " tries");
+  event.message = outcome.event + " alert " + std::to_string(outcome.alert_id) + " to " + outcome.sink.Describe() +
+                  (outcome.delivered ? " delivered after " + tries : " given up after " + tries + ": " + outcome.reason);
+  turn.Event(std::move(event));
+}
+
 uint32_t SchedulerCore::heartbeat_liveness() const {
   uint64_t interval = std::max<uint64_t>(options_.heartbeat_interval_ms, 1);
   return static_cast<uint32_t>(std::max<uint64_t>(2, (options_.worker_timeout_ms + interval - 1) / interval));

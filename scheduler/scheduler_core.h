@@ -89,6 +89,9 @@ class SchedulerCore {
   /// A CAS blob failed its digest check and was dropped: every unfinished
   /// step whose result included it runs again, and what reads it waits.
   void OnBlobCorrupt(const std::string& digest, uint64_t now_ms);
+  /// An alert's delivery ended (AlertSender): recorded as an event, so
+  /// `receta events` shows whether the person was told.
+  void RecordAlertOutcome(const AlertOutcome& outcome, uint64_t now_ms);
   /// The heartbeat liveness sent to workers: worker_timeout_ms in
   /// heartbeat intervals, rounded up.
   uint32_t heartbeat_liveness() const;

@@ -83,6 +83,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerOptions& options) {
   server->logs_ = std::move(*logs);
   server->oracle_ = std::make_unique<StoreOracle>(*server->store_, *server->blobs_);
   server->core_ = std::make_unique<SchedulerCore>(*server->oracle_, options.core);
+  server->alert_sender_ = std::make_unique<AlertSender>(options.alerts);
   if (Status s = server->Restore(NowMs()); !s.ok()) return s;
   if (Status s = server->Bind(); !s.ok()) return s;
   return server;
@@ -167,6 +168,7 @@ Status Server::Serve(const std::atomic<bool>& stop) {
       core_->Tick(now);
       last_tick_ms = now;
     }
+    for (const AlertOutcome& outcome : alert_sender_->TakeOutcomes()) core_->RecordAlertOutcome(outcome, now);
     uint64_t seq_before = committed_event_seq_;
     if (Status s = CommitTurn(now); !s.ok()) return s;
     SendOutbound();
@@ -202,6 +204,7 @@ Status Server::CommitTurn(uint64_t now_ms) {
     if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
   }
   for (const EventRecord& event : changes.events) spdlog::info("{}", DescribeEvent(event));
+  SendAlerts(changes.alerts);
   for (Outgoing& outgoing : changes.messages) {
     auto peer = peer_of_worker_.find(outgoing.worker_id);
     if (peer == peer_of_worker_.end()) {
@@ -213,6 +216,17 @@ Status Server::CommitTurn(uint64_t now_ms) {
     heartbeat_sent_ms_[outgoing.worker_id] = now_ms;
   }
   return Status::Ok();
+}
+
+void Server::SendAlerts(std::vector<Alert>& alerts) {
+  constexpr size_t kAlertLogLines = 20;
+  constexpr uint64_t kAlertLogBytes = 8 << 10;
+  for (Alert& alert : alerts) {
+    if (!alert.attempt_id.empty()) {
+      alert.log_tail = LastLogLines(*logs_, alert.run_id, alert.attempt_id, kAlertLogLines, kAlertLogBytes);
+    }
+    alert_sender_->Enqueue(std::move(alert));
+  }
 }
 
 void Server::SendOutbound() {

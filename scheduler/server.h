@@ -23,6 +23,7 @@
 #include "common/protocol/codec.h"
 #include "common/protocol/messages.h"
 #include "common/status.h"
+#include "scheduler/alert_sender.h"
 #include "scheduler/blob_store.h"
 #include "scheduler/log_store.h"
 #include "scheduler/scheduler_core.h"
@@ -37,6 +38,7 @@ struct ServerOptions {
   std::string listen = "tcp://127.0.0.1:7700";
   uint64_t log_cap_bytes = 64ull << 20;  // per attempt
   CoreOptions core;
+  AlertSenderOptions alerts;
 };
 
 class Server {
@@ -103,6 +105,8 @@ class Server {
   void ReplyError(const std::string& peer, uint64_t request_id, protocol::ErrorCode code,
                   const std::string& text);
   Status CommitTurn(uint64_t now_ms);
+  /// Hands the turn's alerts (committed) to the sender, with their logs' tails.
+  void SendAlerts(std::vector<Alert>& alerts);
   void SendOutbound();
   void SendHeartbeats(uint64_t now_ms);
 
@@ -152,6 +156,7 @@ class Server {
   std::unique_ptr<LogStore> logs_;
   std::unique_ptr<StoreOracle> oracle_;
   std::unique_ptr<SchedulerCore> core_;
+  std::unique_ptr<AlertSender> alert_sender_;
 
   /// Changes the server makes itself (blob index, cache removal), merged
   /// into the core's at commit.
