@@ -10,6 +10,8 @@ packages=(
   # libraries (see README "Stack")
   cppzmq-dev libzmq3-dev libmsgpack-cxx-dev librocksdb-dev libspdlog-dev
   libcli11-dev doctest-dev libyaml-cpp-dev libssl-dev
+  # alert webhooks (HTTPS, redirects, proxies)
+  libcurl4-openssl-dev
   # demo pipelines (scikit-learn's bundled data sets, no downloads)
   python3 python3-sklearn python3-numpy python3-yaml
   # tests: dot output is checked with Graphviz; sha256sum/openssl compare digests

@@ -6,17 +6,26 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace receta::scheduler {
+
+/// `url` fit for logs and events, which many people may read: without
+/// "user:password@", with the query and fragment as "?***", and with each
+/// path segment that looks like a secret token (16 or more characters
+/// holding both letters and digits, as in Slack's and Discord's webhook
+/// URLs) as "***". "http://127.0.0.1:9000/hook" is shown as it is.
+std::string ShownUrl(std::string_view url);
 
 /// Where an alert goes: exactly one of the two is set.
 struct AlertSink {
   std::string webhook;  // URL that receives an HTTP POST of the JSON document
   std::string command;  // run by /bin/sh -c on the scheduler host, JSON on stdin
 
-  /// "webhook http://..." or "command notify.sh", for events and logs.
-  std::string Describe() const { return webhook.empty() ? "command " + command : "webhook " + webhook; }
+  /// "webhook http://host/***" or "command notify.sh", for events and logs:
+  /// a webhook URL's secrets (Slack's token) are hidden, see ShownUrl.
+  std::string Describe() const { return webhook.empty() ? "command " + command : "webhook " + ShownUrl(webhook); }
   bool operator==(const AlertSink&) const = default;
 };
 

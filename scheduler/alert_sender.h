@@ -29,7 +29,9 @@ namespace receta::scheduler {
 
 struct AlertSenderOptions {
   /// A delivery that has not succeeded this long after Enqueue() is given
-  /// up (after the try that is running then, if any, has ended).
+  /// up (after the try that is running then, if any, has ended). Failures
+  /// no retry can fix (a sink without a target, a malformed URL, a scheme
+  /// other than http and https) are given up after the first try.
   uint64_t give_up_after_ms = 10 * 60 * 1000;
   /// Wait after the first failed try; doubled after each further failure,
   /// at most max_retry_ms, each wait varied by up to ±20% at random.
@@ -50,9 +52,10 @@ class AlertSender {
  public:
   /// Starts the delivery thread.
   explicit AlertSender(AlertSenderOptions options = {});
-  /// Stops the thread within about a millisecond plus the time to kill and
-  /// reap running commands; pending and running deliveries are abandoned
-  /// (logged at warn, with their alert ids), and get no outcome.
+  /// Stops the thread promptly: it wakes at once, drops running HTTP
+  /// transfers, and kills (SIGKILL) and reaps running commands. Pending and
+  /// running deliveries are abandoned (one warn line with their alert ids)
+  /// and get no outcome.
   ~AlertSender();
   AlertSender(const AlertSender&) = delete;
   AlertSender& operator=(const AlertSender&) = delete;

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "scheduler/alert.h"  // ShownUrl
 
 namespace receta::scheduler {
 
@@ -25,12 +26,6 @@ namespace receta::scheduler {
 /// the process exits, and the OS frees what it holds.
 void InitCurlOnce();
 
-/// `url` fit for logs and events, which many people may read: without
-/// "user:password@", with the query and fragment as "?***", and with each
-/// path segment that looks like a secret token (16 or more characters
-/// holding both letters and digits, as in Slack's and Discord's webhook
-/// URLs) as "***". "http://127.0.0.1:9000/hook" is shown as it is.
-std::string ShownUrl(std::string_view url);
 
 class WebhookPost {
  public:

@@ -58,6 +58,13 @@ void Server::OnBlobQuery(const std::string& peer, uint64_t request_id, const pro
 
 void Server::OnBlobPutBegin(const std::string& peer, uint64_t request_id, const protocol::BlobPutBegin& begin,
                             uint64_t now_ms) {
+  if (begin.attempt_id && !core_->FindAttempt(*begin.attempt_id)) {
+    spdlog::info("refused an upload of blob {} for attempt {}: not current", begin.digest, *begin.attempt_id);
+    SendError(socket_, peer, request_id, ErrorCode::kConflict,
+              "attempt " + *begin.attempt_id + " is no longer current (its step ran elsewhere or ended); "
+              "its outputs are refused");
+    return;
+  }
   if (blobs_->Has(begin.digest, begin.size_bytes)) {
     SendNow(socket_, peer, request_id, protocol::BlobPutDone{begin.digest, begin.size_bytes});
     return;

@@ -374,8 +374,12 @@ struct BlobPutBegin {
   static constexpr std::string_view kName = "BlobPutBegin";
   std::string digest;
   uint64_t size_bytes = 0;
+  /// Set by a worker uploading an attempt's output: the scheduler refuses
+  /// the upload (kConflict) when that attempt is no longer current, so a
+  /// stale attempt's artifacts never enter the CAS.
+  std::optional<std::string> attempt_id;
   template <typename S, typename V> static void Fields(S& s, V& v) {
-    v("digest", s.digest); v("size_bytes", s.size_bytes);
+    v("digest", s.digest); v("size_bytes", s.size_bytes); v("attempt_id", s.attempt_id);
   }
   bool operator==(const BlobPutBegin&) const = default;
 };

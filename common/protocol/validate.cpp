@@ -187,7 +187,12 @@ Status Validate(const BlobQuery& m) { return Checker(m.kName).Digests("digests",
 
 Status Validate(const BlobMissing& m) { return Checker(m.kName).Digests("digests", m.digests).status(); }
 
-Status Validate(const BlobPutBegin& m) { return Checker(m.kName).Digest("digest", m.digest).status(); }
+Status Validate(const BlobPutBegin& m) {
+  Checker checker(m.kName);
+  checker.Digest("digest", m.digest);
+  if (m.attempt_id) checker.Id("attempt_id", *m.attempt_id);
+  return checker.status();
+}
 
 Status Validate(const BlobPutCredit& m) { return Checker(m.kName).Digest("digest", m.digest).status(); }
 
