@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,11 @@ Result<std::vector<std::string>> QueryMissingBlobs(
 /// hashed is an error naming it). Restarts once if the scheduler reports a
 /// digest mismatch.
 /// `timeout` bounds each wait for the scheduler's next message.
+/// `attempt_id` (a worker uploading an attempt's output) lets the scheduler
+/// refuse the upload when that attempt is no longer current.
 Status UploadBlob(Connection& connection, const std::string& path, const std::string& digest,
-                  uint64_t size_bytes, std::chrono::milliseconds timeout = kTransferReplyTimeout);
+                  uint64_t size_bytes, std::chrono::milliseconds timeout = kTransferReplyTimeout,
+                  const std::optional<std::string>& attempt_id = std::nullopt);
 
 /// Downloads blob `digest` into `dest_path` through a temp file in the same
 /// directory, verifying size and digest before renaming. A missing blob is an

@@ -23,7 +23,8 @@ struct UploadOutcome {
 std::string Short(const std::string& digest) { return digest.substr(0, 12); }
 
 UploadOutcome UploadOnce(Connection& connection, const std::string& path, const std::string& digest,
-                         uint64_t size_bytes, std::chrono::milliseconds timeout) {
+                         uint64_t size_bytes, std::chrono::milliseconds timeout,
+                         const std::optional<std::string>& attempt_id) {
   auto fail = [](std::string message) { return UploadOutcome{Status::Error(std::move(message))}; };
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(ErrnoText("cannot open", path));
@@ -36,7 +37,7 @@ UploadOutcome UploadOnce(Connection& connection, const std::string& path, const 
   }
 
   const uint64_t request_id = connection.NextRequestId();
-  if (Status s = connection.Send(protocol::BlobPutBegin{digest, size_bytes}, request_id); !s.ok()) {
+  if (Status s = connection.Send(protocol::BlobPutBegin{digest, size_bytes, attempt_id}, request_id); !s.ok()) {
     return {s};
   }
   uint64_t sent = 0;
@@ -111,11 +112,12 @@ Result<std::vector<std::string>> QueryMissingBlobs(Connection& connection,
 }
 
 Status UploadBlob(Connection& connection, const std::string& path, const std::string& digest,
-                  uint64_t size_bytes, std::chrono::milliseconds timeout) {
-  UploadOutcome outcome = UploadOnce(connection, path, digest, size_bytes, timeout);
+                  uint64_t size_bytes, std::chrono::milliseconds timeout,
+                  const std::optional<std::string>& attempt_id) {
+  UploadOutcome outcome = UploadOnce(connection, path, digest, size_bytes, timeout, attempt_id);
   // Why once: a conflict after our own digest check passed means the bytes
   // were damaged on the way or at the scheduler; a second failure is not luck.
-  if (outcome.conflict) outcome = UploadOnce(connection, path, digest, size_bytes, timeout);
+  if (outcome.conflict) outcome = UploadOnce(connection, path, digest, size_bytes, timeout, attempt_id);
   return outcome.status;
 }
 

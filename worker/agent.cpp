@@ -95,18 +95,23 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   LocalCache::Open(options.work_dir + "/cas");
   MachineInfo machine = ReadMachineInfo();
   if (options.name.empty()) options.name = machine.hostname;
-  return std::unique_ptr<Agent>(
-      new Agent(std::move(options), std::move(*id), std::move(*cache), std::move(machine)));
+  // Why here: forked before the agent's ZeroMQ context starts its threads.
+  Result<std::unique_ptr<ProcessGroupGuard>> guard = ProcessGroupGuard::Start();
+  if (!guard.ok()) return R::Error(guard.error());
+  return std::unique_ptr<Agent>(new Agent(std::move(options), std::move(*id), std::move(*cache),
+                                          std::move(machine), std::move(*guard)));
 }
 
-Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine)
+Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine,
+             std::unique_ptr<ProcessGroupGuard> guard)
     : options_(std::move(options)),
       worker_id_(std::move(worker_id)),
       cache_(std::move(cache)),
       machine_(std::move(machine)),
       worker_env_(CurrentEnvironment()),
       pull_(context_, zmq::socket_type::pull),
-      blob_pool_(std::make_unique<NetBlobPool>(context_, options_.scheduler_endpoint)) {
+      blob_pool_(std::make_unique<NetBlobPool>(context_, options_.scheduler_endpoint)),
+      guard_(std::move(guard)) {
   static std::atomic<int> instance{0};
   events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
   pull_.bind(events_endpoint_);
@@ -175,20 +180,24 @@ void Agent::SendFinished(Unacked& unacked) {
 
 int Agent::Run(int stop_fd) {
   spdlog::info("worker {} ({}) starting: scheduler {}, work dir {}, slots {}, labels [{}], "
-               "{} cpus, {} MiB, {} gpus, {}",
+               "{} cpus, {} MiB, {} gpus, {}; process group guard pid {}",
                worker_id_, options_.name, options_.scheduler_endpoint, options_.work_dir,
                options_.slots, Join(options_.labels), machine_.cpus,
-               machine_.memory_bytes >> 20, machine_.gpus, machine_.os);
+               machine_.memory_bytes >> 20, machine_.gpus, machine_.os,
+               guard_ ? guard_->pid() : -1);
   try {
     Connect();
     SendRegister();
     last_heard_ms_ = NowMs();
     while (true) {
       int64_t now = NowMs();
-      int64_t liveness_ms = int64_t{heartbeat_interval_ms_} * heartbeat_liveness_;
+      int64_t liveness_ms = LivenessMs();
       int64_t next = registered_ ? std::min(last_sent_ms_ + heartbeat_interval_ms_,
                                             last_heard_ms_ + liveness_ms)
                                  : register_sent_ms_ + liveness_ms;
+      if (abandoned_at_heard_ms_ != last_heard_ms_) {
+        next = std::min(next, last_heard_ms_ + liveness_ms);
+      }
       for (const auto& [id, unacked] : unacked_) {
         next = std::min(next, unacked.last_sent_ms + kResendFinishedMs);
       }
@@ -214,25 +223,27 @@ int Agent::Run(int stop_fd) {
   return 0;
 }
 
+int64_t Agent::LivenessMs() const {
+  return int64_t{heartbeat_interval_ms_} * heartbeat_liveness_;
+}
+
 void Agent::OnTimers() {
   int64_t now = NowMs();
-  int64_t liveness_ms = int64_t{heartbeat_interval_ms_} * heartbeat_liveness_;
-  if (!registered_) {
-    if (now - register_sent_ms_ >= liveness_ms) {
-      spdlog::warn("no RegisterAck from {} after {} ms; reconnecting",
-                   options_.scheduler_endpoint, liveness_ms);
-      Connect();
-      SendRegister();
-    }
-    return;
-  }
-  if (now - last_heard_ms_ >= liveness_ms) {
+  int64_t liveness_ms = LivenessMs();
+  bool silent = now - last_heard_ms_ >= liveness_ms;
+  if (registered_ && silent) {
     spdlog::warn("lost the scheduler at {}: nothing heard for {} ms; reconnecting",
                  options_.scheduler_endpoint, now - last_heard_ms_);
     Connect();
     SendRegister();
-    return;
+  } else if (!registered_ && now - register_sent_ms_ >= liveness_ms) {
+    spdlog::warn("no RegisterAck from {} after {} ms; reconnecting",
+                 options_.scheduler_endpoint, liveness_ms);
+    Connect();
+    SendRegister();
   }
+  if (silent) AbandonAttempts(now - last_heard_ms_);
+  if (!registered_) return;
   for (auto& [id, unacked] : unacked_) {
     if (now - unacked.last_sent_ms >= kResendFinishedMs) SendFinished(unacked);
   }
@@ -243,6 +254,23 @@ void Agent::OnTimers() {
     heartbeat.running_attempt_ids = RunningIds();
     if (!Send(heartbeat, 0)) last_sent_ms_ = now;  // do not spin on a full queue
   }
+}
+
+void Agent::AbandonAttempts(int64_t silent_ms) {
+  if (abandoned_at_heard_ms_ == last_heard_ms_) return;
+  // Why once: until something is heard again no Dispatch can come, so
+  // nothing new can start; the kills below are in flight.
+  abandoned_at_heard_ms_ = last_heard_ms_;
+  std::vector<std::string> ids = RunningIds();
+  if (ids.empty()) return;
+  std::string reason = "lost the scheduler for " + std::to_string(silent_ms) +
+                       " ms; the scheduler will have run this step elsewhere";
+  spdlog::warn("lost the scheduler for {} ms: killing attempt(s) {} so they do not run twice",
+               silent_ms, Join(ids));
+  while (!queued_.empty()) {
+    EndQueued(queued_.front().attempt_id, "killed before it started: " + reason);
+  }
+  for (auto& [id, running] : running_) running.attempt->Kill(0, reason);
 }
 
 void Agent::HandleSchedulerFrames() {
@@ -349,7 +377,7 @@ void Agent::StartAttempt(protocol::Dispatch dispatch) {
   AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
                    options_.retention};
   auto attempt = std::make_shared<Attempt>(std::move(dispatch), cache_, std::move(dirs),
-                                           blob_pool_->Factory(), worker_env_);
+                                           blob_pool_->Factory(id), worker_env_, guard_.get());
   Running& running = running_[id];
   running.attempt = attempt;
   in_slot_.insert(id);
@@ -369,6 +397,9 @@ bool Agent::EndQueued(const std::string& attempt_id, const std::string& why) {
   finished.attempt_id = attempt_id;
   finished.exit_code = -1;
   finished.error = why;
+  // Why always the worker's: only the worker and the scheduler end a
+  // queued attempt.
+  finished.system_failure = true;
   Report(std::move(finished));
   return true;
 }
@@ -429,16 +460,20 @@ void Agent::Shutdown() {
   while (!queued_.empty()) {
     EndQueued(queued_.front().attempt_id, "the worker shut down before it started");
   }
-  if (running_.empty()) return;
-  for (auto& [id, running] : running_) {
-    running.attempt->Kill(options_.shutdown_grace_ms, "the worker is shutting down");
+  if (!running_.empty()) {
+    for (auto& [id, running] : running_) {
+      running.attempt->Kill(options_.shutdown_grace_ms, "the worker is shutting down");
+    }
+    for (auto& [id, running] : running_) {
+      if (running.thread.joinable()) running.thread.join();
+    }
+    running_.clear();
+    // Best effort: report what the kills ended before the socket goes.
+    if (dealer_ && registered_) HandleAttemptEvents();
   }
-  for (auto& [id, running] : running_) {
-    if (running.thread.joinable()) running.thread.join();
-  }
-  running_.clear();
-  // Best effort: report what the kills ended before the socket goes.
-  if (dealer_ && registered_) HandleAttemptEvents();
+  // Why last: every step is reaped by now, so the guard holds nothing and
+  // just exits when its socket closes.
+  guard_.reset();
 }
 
 }  // namespace receta::worker

@@ -10,12 +10,21 @@
 // - Heartbeat whenever nothing was sent for an interval. Silence from the
 //   scheduler for interval*liveness: the scheduler is lost; new socket,
 //   Register again (with the attempts still running).
+// - Silence for interval*liveness while attempts run or wait (registered or
+//   trying to register again): the scheduler counts this worker lost by now
+//   and runs its attempts elsewhere, so the worker kills them (grace 0) and
+//   drops its queued dispatches, all reported as system failures, so two
+//   copies of a step never run for long. Their AttemptFinished are resent
+//   after the next RegisterAck; the scheduler fences them.
 // - Error kNotFound with request_id 0 (the scheduler does not know us, e.g.
 //   it restarted): Register again at once.
 // - AttemptFinished is kept and resent every kResendFinishedMs, and right
 //   after each RegisterAck, until its AttemptFinishedAck arrives.
 // - Log chunks and AttemptStarted while unregistered are dropped (the
 //   scheduler learns running attempts from Register and Heartbeat).
+// - Steps die with the worker: a ProcessGroupGuard (process_guard.h) forked
+//   at Create holds every running step's process group and kills them if
+//   the worker dies, even by kill -9.
 // - Slots: at most `slots` attempts hold a slot (from sandbox setup until
 //   their process ends; hashing and uploading outputs take none). A Dispatch
 //   beyond that (the scheduler prefetches one) waits in a queue and starts
@@ -40,6 +49,7 @@
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
 #include "worker/machine_info.h"
+#include "worker/process_guard.h"
 
 namespace receta::worker {
 
@@ -59,10 +69,11 @@ class Agent {
  public:
   static constexpr int64_t kResendFinishedMs = 3000;
   static constexpr uint32_t kDefaultHeartbeatIntervalMs = 1000;
-  static constexpr uint32_t kDefaultHeartbeatLiveness = 5;
+  static constexpr uint32_t kDefaultHeartbeatLiveness = 10;
 
-  /// Prepares the work dir (worker id, cache, leftover sandboxes removed).
-  /// Errors say which directory could not be used.
+  /// Prepares the work dir (worker id, cache, leftover sandboxes removed)
+  /// and starts the process group guard. Errors say which directory could
+  /// not be used, or why the guard could not start.
   static Result<std::unique_ptr<Agent>> Create(AgentOptions options);
   ~Agent();
 
@@ -83,7 +94,8 @@ class Agent {
     int64_t last_sent_ms = 0;
   };
 
-  Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine);
+  Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine,
+        std::unique_ptr<ProcessGroupGuard> guard);
   void Connect();
   void SendRegister();
   bool Send(const protocol::Message& message, uint64_t request_id);
@@ -100,6 +112,10 @@ class Agent {
   void HandleAttemptEvents();
   void SendFinished(Unacked& unacked);
   void OnTimers();
+  int64_t LivenessMs() const;
+  /// Once per silence of the scheduler: kills running attempts and ends
+  /// queued ones (see the top of this file).
+  void AbandonAttempts(int64_t silent_ms);
   std::vector<std::string> RunningIds() const;
   void Shutdown();
 
@@ -119,6 +135,7 @@ class Agent {
   int64_t register_sent_ms_ = 0;
   int64_t last_sent_ms_ = 0;
   int64_t last_heard_ms_ = 0;
+  int64_t abandoned_at_heard_ms_ = -1;  // the last_heard_ms_ whose silence AbandonAttempts handled
   uint32_t heartbeat_interval_ms_ = kDefaultHeartbeatIntervalMs;
   uint32_t heartbeat_liveness_ = kDefaultHeartbeatLiveness;
 
@@ -127,6 +144,8 @@ class Agent {
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
   std::unique_ptr<NetBlobPool> blob_pool_;
+  // Reset by Shutdown once the steps are reaped; attempts hold a raw pointer.
+  std::unique_ptr<ProcessGroupGuard> guard_;
 };
 
 }  // namespace receta::worker

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "worker/attempt_env.h"
+#include "worker/disk_full.h"
 #include "worker/log_batcher.h"
-#include "worker/sandbox.h"
 
 namespace receta::worker {
 namespace {
@@ -24,12 +24,14 @@ int64_t NowMs() {
 }  // namespace
 
 Attempt::Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,
-                 BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env)
+                 BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env,
+                 ProcessGroupTracker* tracker)
     : dispatch_(std::move(dispatch)),
       cache_(cache),
       dirs_(std::move(dirs)),
       remote_factory_(std::move(remote_factory)),
-      worker_env_(std::move(worker_env)) {}
+      worker_env_(std::move(worker_env)),
+      tracker_(tracker) {}
 
 void Attempt::Kill(uint32_t grace_ms, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -102,6 +104,87 @@ Status Attempt::StoreOutputs(const std::string& sandbox,
   return Status::Ok();
 }
 
+std::optional<Attempt::Failure> Attempt::Prepare(const Sandbox& sandbox) {
+  // Why the worker's: the inputs sit in the scheduler's CAS, verified; not
+  // getting them into this sandbox is this machine's or the network's fault.
+  Status ready = FetchInputs();
+  if (ready.ok()) {
+    std::vector<bool> executable;
+    for (const protocol::InputFile& input : dispatch_.inputs) {
+      executable.push_back(input.executable.value_or(false));
+    }
+    ready = sandbox.PlaceInputs(dispatch_.inputs, cache_, executable);
+  }
+  if (!ready.ok()) return Failure{ready.message(), true};
+  // Why the step's unless the disk is full: an output declared inside an
+  // input file fails the same on every worker.
+  if (Status s = sandbox.PrepareOutputs(dispatch_.outputs); !s.ok()) {
+    return Failure{s.message(), SaysDiskFull(s.message())};
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Process>> Attempt::StartProcess(const std::string& root,
+                                                       bool* killed_first) {
+  ProcessSpec spec;
+  spec.command = dispatch_.command;
+  spec.cwd = root;
+  spec.env = BuildAttemptEnv(dispatch_, worker_env_);
+  spec.timeout_ms = dispatch_.timeout_ms;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kill_requested_) {
+    *killed_first = true;
+    return Result<std::unique_ptr<Process>>::Error("killed before it started: " + kill_reason_);
+  }
+  Result<std::unique_ptr<Process>> started = Process::Start(spec, tracker_);
+  if (started.ok()) process_ = started->get();
+  return started;
+}
+
+std::optional<Attempt::Failure> Attempt::RunProcess(Process& process, AttemptSink& sink,
+                                                    protocol::AttemptFinished& finished) {
+  sink.Started({dispatch_.attempt_id, static_cast<uint32_t>(process.pid())});
+  LogBatcher batcher(dispatch_.attempt_id, [&](protocol::LogChunk c) { sink.Log(std::move(c)); });
+  ProcessResult result = process.Wait(
+      [&](OutputStream stream, std::string_view bytes) { batcher.Add(stream, bytes, NowMs()); },
+      static_cast<int>(LogBatcher::kFlushAfterMs), [&] { batcher.Tick(NowMs()); });
+  batcher.Flush();
+  std::string kill_reason;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    process_ = nullptr;
+    kill_reason = kill_reason_;
+  }
+  sink.ProcessEnded();
+  finished.exit_code = result.exit_code;
+  finished.signal = result.signal;
+  finished.timed_out = result.timed_out;
+  finished.duration_ms = result.duration_ms;
+  finished.cpu_ms = result.cpu_ms;
+  finished.max_rss_bytes = result.max_rss_bytes;
+  // Why the timeout first: once it fired the step had failed on its own,
+  // whatever kill came during its grace.
+  if (result.timed_out) {
+    return Failure{"timed out after " + std::to_string(dispatch_.timeout_ms) +
+                       " ms; the process group was killed",
+                   false};
+  }
+  if (result.killed) return Failure{"killed: " + kill_reason, true};
+  if (result.exit_code != 0) return Failure{"", false};  // the exit code says it
+  return std::nullopt;
+}
+
+std::optional<Attempt::Failure> Attempt::Collect(const Sandbox& sandbox,
+                                                 protocol::AttemptFinished& finished) {
+  Result<std::vector<protocol::FileEntry>> outputs = sandbox.CollectOutputs(dispatch_.outputs);
+  if (!outputs.ok()) return Failure{outputs.error(), SaysDiskFull(outputs.error())};
+  if (Status s = StoreOutputs(sandbox.path(), *outputs); !s.ok()) {
+    return Failure{s.message(), true};
+  }
+  finished.outputs = std::move(*outputs);
+  return std::nullopt;
+}
+
 void Attempt::Run(AttemptSink& sink) {
   protocol::AttemptFinished finished;
   finished.attempt_id = dispatch_.attempt_id;
@@ -110,80 +193,37 @@ void Attempt::Run(AttemptSink& sink) {
   Result<Sandbox> sandbox = Sandbox::Create(dirs_.sandboxes, dispatch_.attempt_id);
   if (!sandbox.ok()) {
     finished.error = sandbox.error();
+    finished.system_failure = true;
     sink.Finished(std::move(finished));
     return;
   }
   const std::string& root = sandbox->path();
-  Status ready = FetchInputs();
-  if (ready.ok()) {
-    std::vector<bool> executable;
-    for (const protocol::InputFile& input : dispatch_.inputs) executable.push_back(input.executable.value_or(false));
-    ready = sandbox->PlaceInputs(dispatch_.inputs, cache_, executable);
-  }
-  if (ready.ok()) ready = sandbox->PrepareOutputs(dispatch_.outputs);
-
-  std::unique_ptr<Process> process;
-  if (ready.ok()) {
-    ProcessSpec spec;
-    spec.command = dispatch_.command;
-    spec.cwd = root;
-    spec.env = BuildAttemptEnv(dispatch_, worker_env_);
-    spec.timeout_ms = dispatch_.timeout_ms;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (kill_requested_) {
-      ready = Status::Error("killed before it started: " + kill_reason_);
+  std::optional<Failure> failure = Prepare(*sandbox);
+  if (!failure) {
+    bool killed_first = false;
+    Result<std::unique_ptr<Process>> process = StartProcess(root, &killed_first);
+    if (!process.ok()) {
+      // Why the worker's: the sandbox and /bin/sh are the worker's, and a
+      // kill comes from the worker or the scheduler.
+      failure = Failure{killed_first ? process.error()
+                                     : "could not start the command: " + process.error(),
+                        true};
     } else {
-      Result<std::unique_ptr<Process>> started = Process::Start(spec);
-      if (started.ok()) {
-        process = std::move(*started);
-        process_ = process.get();
-      } else {
-        ready = Status::Error("could not start the command: " + started.error());
-      }
+      failure = RunProcess(**process, sink, finished);
+      process->reset();
+      if (!failure) failure = Collect(*sandbox, finished);
     }
   }
 
-  if (process) {
-    sink.Started({dispatch_.attempt_id, static_cast<uint32_t>(process->pid())});
-    LogBatcher batcher(dispatch_.attempt_id, [&](protocol::LogChunk c) { sink.Log(std::move(c)); });
-    ProcessResult result = process->Wait(
-        [&](OutputStream stream, std::string_view bytes) { batcher.Add(stream, bytes, NowMs()); },
-        static_cast<int>(LogBatcher::kFlushAfterMs), [&] { batcher.Tick(NowMs()); });
-    batcher.Flush();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      process_ = nullptr;
-      if (result.killed) finished.error = "killed: " + kill_reason_;
-    }
-    sink.ProcessEnded();
-    finished.exit_code = result.exit_code;
-    finished.signal = result.signal;
-    finished.timed_out = result.timed_out;
-    finished.duration_ms = result.duration_ms;
-    finished.cpu_ms = result.cpu_ms;
-    finished.max_rss_bytes = result.max_rss_bytes;
-    if (result.timed_out) {
-      finished.error = "timed out after " + std::to_string(dispatch_.timeout_ms) +
-                       " ms; the process group was killed";
-    }
-    if (finished.exit_code == 0 && finished.error.empty()) {
-      Result<std::vector<protocol::FileEntry>> outputs = sandbox->CollectOutputs(dispatch_.outputs);
-      if (!outputs.ok()) {
-        finished.error = outputs.error();
-      } else if (Status s = StoreOutputs(root, *outputs); !s.ok()) {
-        finished.error = s.message();
-      } else {
-        finished.outputs = std::move(*outputs);
+  if (failure) {
+    finished.error = failure->error;
+    if (!failure->system) {
+      if (std::optional<std::string> full = DiskFullNote(root)) {
+        finished.error += (finished.error.empty() ? "" : "; ") + *full;
+        failure->system = true;
       }
     }
-  } else {
-    finished.error = ready.message();
-  }
-
-  bool success = finished.exit_code == 0 && finished.error.empty();
-  if (success) {
-    if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
-  } else {
+    finished.system_failure = failure->system;
     Result<std::string> kept = KeepFailedSandbox(root, dirs_.failed, dirs_.retention);
     if (!kept.ok()) {
       spdlog::warn("attempt {}: {}", dispatch_.attempt_id, kept.error());
@@ -191,6 +231,8 @@ void Attempt::Run(AttemptSink& sink) {
     } else if (!kept->empty()) {
       spdlog::info("attempt {}: sandbox kept for debugging at {}", dispatch_.attempt_id, *kept);
     }
+  } else if (Status s = RemoveTree(root); !s.ok()) {
+    spdlog::warn("{}", s.message());
   }
   // Why before Finished: the remote's connection goes back to its pool now,
   // for the attempt this one's end lets start.

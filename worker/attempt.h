@@ -5,6 +5,11 @@
 // store them in the local cache, upload those the scheduler lacks, keep or
 // remove the sandbox, and report AttemptFinished exactly once.
 //
+// Each failure is classified for AttemptFinished.system_failure: the
+// worker's (sandbox, inputs, storing or uploading outputs, spawning, a full
+// disk, a kill by the worker or the scheduler) or the step's own (exit code,
+// a signal it got, its timeout, a declared output it did not make).
+//
 // Sockets and the scheduler stay behind two small interfaces (BlobRemote for
 // blob transfer, AttemptSink for the messages) so tests drive a whole attempt
 // with fakes.
@@ -14,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +28,7 @@
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
 #include "worker/process.h"
+#include "worker/sandbox.h"
 
 namespace receta::worker {
 
@@ -66,21 +73,43 @@ struct AttemptDirs {
 
 class Attempt {
  public:
+  /// `tracker` (optional; the agent's process group guard) must outlive
+  /// Run().
   Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,
-          BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env);
+          BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env,
+          ProcessGroupTracker* tracker = nullptr);
 
   /// Carries the attempt out on the calling thread and reports to `sink`.
   void Run(AttemptSink& sink);
 
   /// Stops the attempt: TERM to its process group, KILL after `grace_ms`.
-  /// Before the process starts, it never starts. Thread-safe.
+  /// Before the process starts, it never starts. Either way its
+  /// AttemptFinished says "killed: `reason`" (or "killed before it started:
+  /// `reason`") and counts as a system failure: only the worker and the
+  /// scheduler kill attempts. Thread-safe.
   void Kill(uint32_t grace_ms, const std::string& reason);
 
   const protocol::Dispatch& dispatch() const { return dispatch_; }
 
  private:
+  // Why a failure is the step's or the worker's, with its text.
+  struct Failure {
+    std::string error;
+    bool system = false;
+  };
+
   // Fetches the inputs the local cache lacks. Error names the input.
   Status FetchInputs();
+  // Fetches and places the inputs and makes the outputs' directories.
+  std::optional<Failure> Prepare(const Sandbox& sandbox);
+  // Spawns the command unless a kill came first.
+  Result<std::unique_ptr<Process>> StartProcess(const std::string& root, bool* killed_first);
+  // Runs the started process to its end, streaming its output to `sink`;
+  // fills the process fields of `finished`.
+  std::optional<Failure> RunProcess(Process& process, AttemptSink& sink,
+                                    protocol::AttemptFinished& finished);
+  // Lists, stores and uploads the outputs of a step that exited 0.
+  std::optional<Failure> Collect(const Sandbox& sandbox, protocol::AttemptFinished& finished);
   // Hashes outputs into the cache and uploads what the scheduler lacks.
   Status StoreOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs);
   Result<BlobRemote*> Remote();
@@ -91,6 +120,7 @@ class Attempt {
   BlobRemoteFactory remote_factory_;
   std::unique_ptr<BlobRemote> remote_;
   std::map<std::string, std::string> worker_env_;
+  ProcessGroupTracker* tracker_;
 
   std::mutex mu_;
   bool kill_requested_ = false;  // Guarded by mu_

@@ -7,8 +7,8 @@ namespace {
 
 class NetBlobRemote : public BlobRemote {
  public:
-  NetBlobRemote(NetBlobPool& pool, std::unique_ptr<net::Connection> connection)
-      : pool_(pool), connection_(std::move(connection)) {}
+  NetBlobRemote(NetBlobPool& pool, std::unique_ptr<net::Connection> connection, std::string attempt_id)
+      : pool_(pool), connection_(std::move(connection)), attempt_id_(std::move(attempt_id)) {}
   ~NetBlobRemote() override { pool_.Give(std::move(connection_), healthy_); }
 
   // Why the try blocks: cppzmq throws zmq::error_t; nothing escapes here.
@@ -35,7 +35,7 @@ class NetBlobRemote : public BlobRemote {
   Status Upload(const std::string& path, const std::string& digest,
                 uint64_t size_bytes) override {
     try {
-      return Track(net::UploadBlob(*connection_, path, digest, size_bytes));
+      return Track(net::UploadBlob(*connection_, path, digest, size_bytes, net::kTransferReplyTimeout, attempt_id_));
     } catch (const std::exception& e) {
       healthy_ = false;
       return Status::Error(std::string("upload failed: ") + e.what());
@@ -51,6 +51,7 @@ class NetBlobRemote : public BlobRemote {
   NetBlobPool& pool_;
   std::unique_ptr<net::Connection> connection_;
   bool healthy_ = true;
+  std::string attempt_id_;
 };
 
 }  // namespace
@@ -85,11 +86,11 @@ void NetBlobPool::Give(std::unique_ptr<net::Connection> connection, bool healthy
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(connection));
 }
 
-BlobRemoteFactory NetBlobPool::Factory() {
-  return [this]() -> Result<std::unique_ptr<BlobRemote>> {
+BlobRemoteFactory NetBlobPool::Factory(const std::string& attempt_id) {
+  return [this, attempt_id]() -> Result<std::unique_ptr<BlobRemote>> {
     Result<std::unique_ptr<net::Connection>> connection = Take();
     if (!connection.ok()) return connection.status();
-    return std::unique_ptr<BlobRemote>(new NetBlobRemote(*this, std::move(*connection)));
+    return std::unique_ptr<BlobRemote>(new NetBlobRemote(*this, std::move(*connection), attempt_id));
   };
 }
 

@@ -24,9 +24,11 @@ class NetBlobPool {
   /// its factory makes.
   NetBlobPool(zmq::context_t& context, std::string endpoint);
 
-  /// A factory for Attempt: each remote holds a pooled connection (or a new
-  /// one when none is idle) until it is destroyed.
-  BlobRemoteFactory Factory();
+  /// A factory for attempt `attempt_id`: each remote holds a pooled
+  /// connection (or a new one when none is idle) until it is destroyed, and
+  /// names the attempt in its uploads, so the scheduler refuses the outputs
+  /// of an attempt that is no longer current.
+  BlobRemoteFactory Factory(const std::string& attempt_id);
 
   /// Connections waiting to be borrowed (for tests).
   size_t idle() const;

@@ -54,7 +54,8 @@ struct SpawnSetup {
 
 }  // namespace
 
-Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec) {
+Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec,
+                                                ProcessGroupTracker* tracker) {
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
   auto close_all = [&] {
@@ -110,6 +111,10 @@ Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec) {
     return Result<std::unique_ptr<Process>>::Error("cannot start /bin/sh in '" + spec.cwd +
                                                    "': " + Errno(rc));
   }
+  if (tracker != nullptr) {
+    process->tracker_ = tracker;
+    tracker->Hold(process->pid_);
+  }
   process->stdout_fd_ = out_pipe[0];
   process->stderr_fd_ = err_pipe[0];
   fcntl(process->stdout_fd_, F_SETFL, O_NONBLOCK);
@@ -132,6 +137,7 @@ Process::~Process() {
     std::lock_guard<std::mutex> lock(mu_);
     if (pid_ > 0 && !reaped_) {
       kill(-pid_, SIGKILL);
+      ReleaseGroup();
       waitpid(pid_, nullptr, 0);
       reaped_ = true;
     }
@@ -147,6 +153,10 @@ void Process::SignalGroup(int signal) {
   // Why under mu_: once the leader is reaped its pid (= the group id) may be
   // reused by an unrelated process group.
   if (!reaped_) kill(-pid_, signal);
+}
+
+void Process::ReleaseGroup() {
+  if (tracker_ != nullptr) tracker_->Release(pid_);
 }
 
 void Process::Wake() {
@@ -247,6 +257,7 @@ ProcessResult Process::Wait(const OutputCallback& on_output, int tick_ms,
         int status = 0;
         rusage usage{};
         std::lock_guard<std::mutex> lock(mu_);
+        ReleaseGroup();
         pid_t got = wait4(pid_, &status, 0, &usage);
         reaped_ = true;
         exited = true;

@@ -8,6 +8,8 @@
 // `cmd &`); killing the group reaches all of them. When the group leader
 // exits, whatever it left running in its group is killed too, so a finished
 // step never leaves processes behind that hold its pipes open.
+// If the worker itself dies, the process group guard (process_guard.h), told
+// of the group through ProcessGroupTracker, kills it.
 
 #include <sys/types.h>
 
@@ -47,6 +49,17 @@ struct ProcessResult {
   uint64_t max_rss_bytes = 0;
 };
 
+/// Told of each step's process group while its id is the step's: from just
+/// after spawn until just before the leader is reaped (after which the id
+/// may be reused). The process group guard (process_guard.h) implements it
+/// to kill the groups still held if the worker dies. Thread-safe.
+class ProcessGroupTracker {
+ public:
+  virtual ~ProcessGroupTracker() = default;
+  virtual void Hold(pid_t pgid) = 0;
+  virtual void Release(pid_t pgid) = 0;
+};
+
 /// Receives output on the thread that calls Wait(), in the order read.
 using OutputCallback = std::function<void(OutputStream stream, std::string_view bytes)>;
 
@@ -54,7 +67,9 @@ class Process {
  public:
   /// Spawns the command. Errors name the command's cwd and the errno text
   /// (e.g. a missing /bin/sh or cwd). The process runs until Wait() returns.
-  static Result<std::unique_ptr<Process>> Start(const ProcessSpec& spec);
+  /// `tracker` (optional) must outlive the Process.
+  static Result<std::unique_ptr<Process>> Start(const ProcessSpec& spec,
+                                                ProcessGroupTracker* tracker = nullptr);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -78,6 +93,7 @@ class Process {
   Process() = default;
   void SignalGroup(int signal);  // takes mu_
   void Wake();
+  void ReleaseGroup();  // tells the tracker; call under mu_ just before reaping
 
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
@@ -87,6 +103,7 @@ class Process {
   uint64_t timeout_ms_ = 0;
   uint32_t timeout_grace_ms_ = 0;
   int64_t start_ns_ = 0;
+  ProcessGroupTracker* tracker_ = nullptr;
 
   std::mutex mu_;
   bool reaped_ = false;            // Guarded by mu_: pgid may be reused after

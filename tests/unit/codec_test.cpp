@@ -77,7 +77,7 @@ std::vector<Message> Samples() {
       KillAttempt{.attempt_id = "a-3", .reason = "run cancelled", .grace_ms = 5000},
       BlobQuery{.digests = {kDigestA, kDigestB}},
       BlobMissing{.digests = {kDigestB}},
-      BlobPutBegin{.digest = kDigestB, .size_bytes = 9'876'543'210},
+      BlobPutBegin{.digest = kDigestB, .size_bytes = 9'876'543'210, .attempt_id = "r-7.3-2"},
       BlobPutCredit{.digest = kDigestB, .offset = 1 << 20, .credit_bytes = 8 << 20},
       BlobPutChunk{.digest = kDigestB, .offset = 1 << 20, .length = 1 << 20},
       BlobPutEnd{.digest = kDigestB, .size_bytes = 9'876'543'210},
@@ -480,6 +480,9 @@ TEST_CASE("ValidateTest.BlobChunks") {
   CHECK(Validate(BlobGetChunk{.digest = kDigestA, .offset = 10, .length = 0, .total_size_bytes = 10}).ok());
   CHECK(Contains(Validate(BlobQuery{.digests = {kDigestA, "nope"}}).message(), "BlobQuery: digests[1]"));
   CHECK(Contains(Validate(BlobPutBegin{.digest = "", .size_bytes = 1}).message(), "BlobPutBegin: digest"));
+  CHECK(Contains(Validate(BlobPutBegin{.digest = kDigestA, .size_bytes = 1, .attempt_id = ""}).message(),
+                 "attempt_id is empty"));
+  CHECK(Validate(BlobPutBegin{.digest = kDigestA, .size_bytes = 1, .attempt_id = "r-1.0-1"}).ok());
   CHECK(ValidateChunkFrame(1024, 1024).ok());
   CHECK(ValidateChunkFrame(1024, 1000).message() == "chunk header declares 1024 bytes but its blob frame has 1000");
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -382,6 +383,78 @@ TEST_CASE("AgentTest.KillingAQueuedAttemptEndsItWithoutStartingIt") {
   REQUIRE(finished);
   CHECK(finished->second.attempt_id == "r.0-1");
   CHECK(finished->second.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  worker.Stop();
+}
+
+TEST_CASE("AgentTest.KillsItsStepsWhenItLosesTheScheduler") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  AgentOptions options;
+  options.scheduler_endpoint = scheduler.endpoint();
+  options.work_dir = dir.Path("work");
+  options.slots = 1;
+  worker.Start(options);
+  auto reg = scheduler.Expect<protocol::Register>();
+  REQUIRE(reg);
+  std::string worker_id = reg->second.worker_id;
+  std::string identity = reg->first.identity;
+  // A loss timeout of 50 ms x 4 = 200 ms.
+  scheduler.Send(identity, protocol::RegisterAck{worker_id, 50, 4, {}, "test"},
+                 reg->first.request_id);
+
+  protocol::Dispatch running;
+  running.run_id = "r";
+  running.step = "s";
+  running.attempt_id = "r.0-1";
+  running.command = "sleep 1000";
+  scheduler.Send(identity, running, 0);
+  REQUIRE(scheduler.Expect<protocol::AttemptStarted>());
+  protocol::Dispatch queued = running;
+  queued.attempt_id = "r.1-1";
+  queued.command = "true";
+  scheduler.Send(identity, queued, 0);  // waits for the one slot
+
+  SUBCASE("silent while registered") {}
+  SUBCASE("silent while registering again") {
+    // The worker registers again at once, and that Register goes unanswered.
+    scheduler.Send(identity,
+                   protocol::Error{protocol::ErrorCode::kNotFound, "worker is not registered"},
+                   0);
+  }
+
+  // The scheduler goes silent. Past the loss timeout the worker kills the
+  // running attempt, drops the queued one, and keeps registering; its
+  // reports wait for a RegisterAck. Once a Register says it holds nothing,
+  // both have ended.
+  std::optional<FromWorker> last_register;
+  while (!last_register) {
+    auto from = scheduler.Receive();
+    REQUIRE(from);
+    CHECK_FALSE(std::holds_alternative<protocol::AttemptFinished>(from->message));
+    auto* again = std::get_if<protocol::Register>(&from->message);
+    if (again && again->running_attempt_ids.empty()) last_register = from;
+  }
+  scheduler.Send(last_register->identity, protocol::RegisterAck{worker_id, 1000, 10, {}, "test"},
+                 last_register->request_id);
+
+  std::map<std::string, protocol::AttemptFinished> reported;
+  while (reported.size() < 2) {
+    auto finished = scheduler.Expect<protocol::AttemptFinished>();
+    REQUIRE(finished);
+    reported[finished->second.attempt_id] = finished->second;
+  }
+  const std::string why = " ms; the scheduler will have run this step elsewhere";
+  const protocol::AttemptFinished& killed = reported["r.0-1"];
+  CHECK(killed.signal == SIGKILL);
+  CHECK(killed.error.rfind("killed: lost the scheduler for ", 0) == 0);
+  CHECK(killed.error.find(why) != std::string::npos);
+  CHECK(killed.system_failure == true);
+  const protocol::AttemptFinished& dropped = reported["r.1-1"];
+  CHECK(dropped.exit_code == -1);
+  CHECK(dropped.error.rfind("killed before it started: lost the scheduler for ", 0) == 0);
+  CHECK(dropped.system_failure == true);
   CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
   worker.Stop();
 }

@@ -164,6 +164,21 @@ TEST_CASE("ProcessTest.TimeoutKillsAStepThatTrapsTerm") {
   CHECK(took < std::chrono::seconds(5));
 }
 
+TEST_CASE("ProcessTest.TimeoutKillsAStepThatIgnoresTermAndItsChildren") {
+  TempDir dir;
+  // The background sleep inherits the ignored TERM; only KILL ends either.
+  ProcessSpec spec = Spec("trap '' TERM; sleep 1000 & echo $! > pid; sleep 1000", dir.Path());
+  spec.timeout_ms = 300;
+  spec.timeout_grace_ms = 100;
+  Captured c = Run(spec);
+  CHECK(c.result.timed_out);
+  CHECK(c.result.signal == SIGKILL);
+  std::string pid = ReadFile(dir.Path("pid"));
+  REQUIRE_FALSE(pid.empty());
+  pid_t child = std::stoi(pid);
+  CHECK(WaitFor([&] { return !ProcessAlive(child); }));
+}
+
 TEST_CASE("ProcessTest.LeftoverBackgroundProcessesAreKilledWhenTheLeaderExits") {
   TempDir dir;
   Captured c = Run(Spec("sleep 1000 & echo $!", dir.Path()));

@@ -1,0 +1,239 @@
+// One Attempt driven directly, with a fake BlobRemote and a sink that
+// collects its messages: which failures are the step's own and which the
+// worker's (AttemptFinished.system_failure). Real processes and files.
+#include <doctest/doctest.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "common/hash/sha256.h"
+#include "test_files.h"
+#include "test_support.h"
+#include "worker/attempt.h"
+#include "worker/disk_full.h"
+
+using receta::Result;
+using receta::Status;
+using receta::testing::Must;
+using receta::testing::TempDir;
+using namespace receta::worker;
+namespace protocol = receta::protocol;
+
+namespace {
+
+// Serves nothing; fails each kind of transfer on demand.
+class FakeRemote : public BlobRemote {
+ public:
+  std::string download_error = "connection reset by the scheduler";
+  std::string upload_error;  // empty: uploads succeed
+
+  Status Download(const std::string&, uint64_t, const std::string&) override {
+    return Status::Error(download_error);
+  }
+  Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) override {
+    return digests;
+  }
+  Status Upload(const std::string&, const std::string&, uint64_t) override {
+    return upload_error.empty() ? Status::Ok() : Status::Error(upload_error);
+  }
+};
+
+// Collects an attempt's messages; Started can be waited for from another
+// thread.
+class CollectingSink : public AttemptSink {
+ public:
+  void Started(protocol::AttemptStarted started) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = started;
+    cv_.notify_all();
+  }
+  void Log(protocol::LogChunk) override {}
+  void Finished(protocol::AttemptFinished finished) override { this->finished = finished; }
+
+  bool WaitStarted() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return started_.has_value(); });
+  }
+  std::optional<protocol::AttemptStarted> started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
+
+  std::optional<protocol::AttemptFinished> finished;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<protocol::AttemptStarted> started_;
+};
+
+// A work dir with a cache and the attempt's directories, and a remote the
+// test configures before the attempt runs.
+struct Fixture {
+  TempDir dir;
+  LocalCache cache = Must(LocalCache::Open(dir.Path("cas")));
+  FakeRemote remote;
+
+  protocol::Dispatch Dispatch(const std::string& command) {
+    protocol::Dispatch d;
+    d.run_id = "r";
+    d.step = "s";
+    d.attempt_id = "r.0-1";
+    d.command = command;
+    return d;
+  }
+  std::unique_ptr<Attempt> Make(protocol::Dispatch d, ProcessGroupTracker* tracker = nullptr) {
+    AttemptDirs dirs{dir.Path("sandboxes"), dir.Path("failed"), {}};
+    // The attempt owns what the factory makes: a copy of the configured one.
+    BlobRemoteFactory factory = [this]() -> Result<std::unique_ptr<BlobRemote>> {
+      return std::unique_ptr<BlobRemote>(new FakeRemote(remote));
+    };
+    return std::make_unique<Attempt>(std::move(d), cache, dirs, factory,
+                                     std::map<std::string, std::string>{}, tracker);
+  }
+  protocol::AttemptFinished Run(protocol::Dispatch d) {
+    auto attempt = Make(std::move(d));
+    CollectingSink sink;
+    attempt->Run(sink);
+    REQUIRE(sink.finished);
+    return *sink.finished;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("AttemptTest.SuccessLeavesSystemFailureUnset") {
+  Fixture f;
+  protocol::AttemptFinished finished = f.Run(f.Dispatch("true"));
+  CHECK(finished.exit_code == 0);
+  CHECK(finished.error == "");
+  CHECK_FALSE(finished.system_failure.has_value());
+}
+
+TEST_CASE("AttemptTest.NonZeroExitIsTheStepsFailure") {
+  Fixture f;
+  protocol::AttemptFinished finished = f.Run(f.Dispatch("exit 3"));
+  CHECK(finished.exit_code == 3);
+  CHECK(finished.system_failure == false);
+}
+
+TEST_CASE("AttemptTest.ASignalTheStepSentItselfIsTheStepsFailure") {
+  Fixture f;
+  protocol::AttemptFinished finished = f.Run(f.Dispatch("kill -KILL $$"));
+  CHECK(finished.signal == SIGKILL);
+  CHECK(finished.system_failure == false);
+}
+
+TEST_CASE("AttemptTest.MissingDeclaredOutputIsTheStepsFailure") {
+  Fixture f;
+  protocol::Dispatch d = f.Dispatch("true");
+  d.outputs = {"model/m.pkl"};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.exit_code == 0);
+  CHECK(finished.error == "declared output 'model/m.pkl' was not created by the step");
+  CHECK(finished.system_failure == false);
+}
+
+TEST_CASE("AttemptTest.TimeoutIsTheStepsFailure") {
+  Fixture f;
+  protocol::Dispatch d = f.Dispatch("sleep 1000");
+  d.timeout_ms = 100;
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.timed_out);
+  CHECK(finished.signal == SIGTERM);
+  CHECK(finished.error == "timed out after 100 ms; the process group was killed");
+  CHECK(finished.system_failure == false);
+}
+
+TEST_CASE("AttemptTest.InputThatCannotBeFetchedIsASystemFailure") {
+  Fixture f;
+  protocol::Dispatch d = f.Dispatch("cat data/in.csv");
+  std::string digest = receta::HashBytes("1,2,3\n").ToHex();
+  d.inputs = {{"data/in.csv", digest, "file", 6, std::nullopt}};
+  auto attempt = f.Make(d);
+  CollectingSink sink;
+  attempt->Run(sink);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error == "could not fetch input 'data/in.csv' (sha256 " + digest +
+                                    "): connection reset by the scheduler");
+  CHECK(sink.finished->system_failure == true);
+  CHECK_FALSE(sink.started());  // the command never ran
+}
+
+TEST_CASE("AttemptTest.OutputThatCannotBeUploadedIsASystemFailure") {
+  Fixture f;
+  f.remote.upload_error = "the scheduler's disk is full";
+  protocol::Dispatch d = f.Dispatch("echo weights > m.pkl");
+  d.outputs = {"m.pkl"};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.exit_code == 0);
+  CHECK(finished.error.find("could not upload output 'm.pkl'") == 0);
+  CHECK(finished.system_failure == true);
+}
+
+TEST_CASE("AttemptTest.KilledBeforeItStartsIsASystemFailure") {
+  Fixture f;
+  auto attempt = f.Make(f.Dispatch("true"));
+  attempt->Kill(0, "run cancelled");
+  CollectingSink sink;
+  attempt->Run(sink);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error == "killed before it started: run cancelled");
+  CHECK(sink.finished->system_failure == true);
+  CHECK_FALSE(sink.started());
+}
+
+TEST_CASE("AttemptTest.KilledWhileRunningIsASystemFailure") {
+  Fixture f;
+  auto attempt = f.Make(f.Dispatch("sleep 1000"));
+  CollectingSink sink;
+  std::thread runner([&] { attempt->Run(sink); });
+  bool started = sink.WaitStarted();
+  attempt->Kill(0,
+                "lost the scheduler for 200 ms; the scheduler will have run this step "
+                "elsewhere");
+  runner.join();
+  REQUIRE(started);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->signal == SIGKILL);
+  CHECK(sink.finished->error ==
+        "killed: lost the scheduler for 200 ms; the scheduler will have run this step "
+        "elsewhere");
+  CHECK(sink.finished->system_failure == true);
+}
+
+TEST_CASE("AttemptTest.TellsTheTrackerOfItsProcessGroup") {
+  struct Tracker : ProcessGroupTracker {
+    std::vector<std::string> calls;
+    void Hold(pid_t pgid) override { calls.push_back("hold " + std::to_string(pgid)); }
+    void Release(pid_t pgid) override { calls.push_back("release " + std::to_string(pgid)); }
+  } tracker;
+  Fixture f;
+  auto attempt = f.Make(f.Dispatch("true"), &tracker);
+  CollectingSink sink;
+  attempt->Run(sink);
+  REQUIRE(sink.started());
+  std::string pid = std::to_string(sink.started()->pid);
+  CHECK(tracker.calls == std::vector<std::string>{"hold " + pid, "release " + pid});
+}
+
+TEST_CASE("DiskFullTest.RecognisesEnospcText") {
+  CHECK(SaysDiskFull(std::string("cannot write 'x': ") + strerror(ENOSPC)));
+  CHECK(SaysDiskFull("cannot copy: " +
+                     std::make_error_code(std::errc::no_space_on_device).message()));
+  CHECK_FALSE(SaysDiskFull("cannot write 'x': Permission denied"));
+}
+
+TEST_CASE("DiskFullTest.NoNoteForADiskWithRoom") {
+  TempDir dir;
+  CHECK_FALSE(DiskFullNote(dir.Path()).has_value());
+  CHECK_FALSE(DiskFullNote(dir.Path("does-not-exist")).has_value());
+}
