@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "common/fs/spawn_setup.h"
 #include "common/lang/utf8.h"
 
 extern char** environ;
@@ -25,24 +26,6 @@ constexpr size_t kShownOutputBytes = 200;
 // looks this often.
 constexpr auto kExitCheckWithoutPidfd = std::chrono::milliseconds(20);
 
-void CloseFd(int& fd) {
-  if (fd >= 0) close(fd);
-  fd = -1;
-}
-
-// Owns the posix_spawn attribute objects for the duration of one spawn.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-};
 
 // write(2) that returns EPIPE instead of killing the scheduler with SIGPIPE
 // when the command exited without reading its stdin (`exit 3` does).

@@ -17,6 +17,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/fs/spawn_setup.h"
+
 namespace receta::worker {
 namespace {
 
@@ -33,24 +35,6 @@ int64_t NowNs() {
 
 std::string Errno(int err) { return strerror(err); }
 
-void CloseFd(int& fd) {
-  if (fd >= 0) close(fd);
-  fd = -1;
-}
-
-// Owns the posix_spawn attribute objects for the duration of one spawn.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-};
 
 }  // namespace
 
