@@ -93,18 +93,7 @@ Result<std::unique_ptr<AlertCommand>> AlertCommand::Start(const std::string& com
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
   // Why: the sender's thread blocks SIGPIPE, and a blocked or ignored
   // signal would be inherited by the command.
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setflags(&setup.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&setup.attr, 0);
-  posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
-  posix_spawnattr_setsigdefault(&setup.attr, &defaults);
+  setup.NewProcessGroupWithDefaultSignals();
 
   std::string shell = "/bin/sh";
   std::string dash_c = "-c";

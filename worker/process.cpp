@@ -61,18 +61,7 @@ Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec,
   // Why: the worker blocks SIGTERM/SIGINT (it reads them from a signalfd)
   // and a blocked or ignored disposition would be inherited by the step,
   // which then could not be stopped with TERM.
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setflags(&setup.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&setup.attr, 0);
-  posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
-  posix_spawnattr_setsigdefault(&setup.attr, &defaults);
+  setup.NewProcessGroupWithDefaultSignals();
 
   std::vector<std::string> env_strings;
   env_strings.reserve(spec.env.size());

@@ -3,6 +3,7 @@
 // spawn, initialised and destroyed together (the worker's step processes
 // and the scheduler's alert commands both spawn this way).
 
+#include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 
@@ -18,6 +19,24 @@ struct SpawnSetup {
   ~SpawnSetup() {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
+  }
+  /// The child leads a new process group (so the whole group can be
+  /// killed) with an empty signal mask and default dispositions. Why: the
+  /// spawning thread may block or ignore signals (SIGTERM read from a
+  /// signalfd, SIGPIPE blocked), and the child would inherit that and could
+  /// then not be stopped with TERM.
+  void NewProcessGroupWithDefaultSignals() {
+    sigset_t empty_mask;
+    sigemptyset(&empty_mask);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM}) {
+      sigaddset(&defaults, sig);
+    }
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &empty_mask);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
   }
   SpawnSetup(const SpawnSetup&) = delete;
   SpawnSetup& operator=(const SpawnSetup&) = delete;
