@@ -195,7 +195,8 @@ std::string CacheEntriesJson(const std::vector<CacheEntry>& entries) {
     for (const FileEntry& output : entry.outputs) size += output.size_bytes;
     json.BeginObject();
     json.Field("key", entry.key).Field("dag", entry.dag_name).Field("step", entry.step);
-    json.Field("run_id", entry.run_id).Field("created_ms", Signed(entry.created_ms));
+    json.Field("run_id", entry.run_id).Field("attempt_id", entry.attempt_id);
+    json.Field("created_ms", Signed(entry.created_ms));
     json.Field("files", static_cast<int64_t>(entry.outputs.size()));
     json.Field("size_bytes", Signed(size));
     json.EndObject();
