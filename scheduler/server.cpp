@@ -407,6 +407,14 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
                                  uint64_t now_ms) {
   using namespace protocol;
   std::string worker_id = WorkerOf(peer);
+  if (auto* m = std::get_if<LogChunk>(&message)) {
+    // Why also from an unregistered peer: chunks a worker queued while this
+    // scheduler was restarting arrive before it registers again; the lines
+    // of an attempt that is still current are worth keeping.
+    StoreLogChunk(*m, worker_id);
+    if (!worker_id.empty()) core_->HeardFrom(worker_id, now_ms);
+    return;
+  }
   if (worker_id.empty()) return;
   core_->HeardFrom(worker_id, now_ms);
   if (auto* m = std::get_if<Heartbeat>(&message)) {
@@ -415,16 +423,6 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
   }
   if (auto* m = std::get_if<AttemptStarted>(&message)) {
     core_->OnAttemptStarted(worker_id, *m, now_ms);
-  } else if (auto* m = std::get_if<LogChunk>(&message)) {
-    std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
-    if (!location) return;  // stale attempt: its output is not kept
-    uint64_t& next = next_log_seq_[m->attempt_id];
-    if (m->seq < next) return;  // duplicate
-    next = m->seq + 1;
-    logs_changed_ = true;
-    if (Status s = logs_->Append(location->run_id, m->attempt_id, m->data); !s.ok()) {
-      spdlog::error("cannot store log of attempt {}: {}", m->attempt_id, s.message());
-    }
   } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
@@ -434,6 +432,21 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
     if (!location) spdlog::info("ignored a result for attempt {}: not current", m->attempt_id);
     // Acknowledged after the commit: the ack is queued behind it.
     Reply(peer, request_id, AttemptFinishedAck{m->attempt_id});
+  }
+}
+
+void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id) {
+  std::optional<AttemptLocation> location = core_->FindAttempt(chunk.attempt_id);
+  if (!location) return;  // stale attempt: its output is not kept
+  const Run* run = core_->FindRun(location->run_id);
+  const std::string& owner = run->step(location->step).attempts.back().worker_id;
+  if (!worker_id.empty() && worker_id != owner) return;  // not this worker's attempt
+  uint64_t& next = next_log_seq_[chunk.attempt_id];
+  if (chunk.seq < next) return;  // duplicate
+  next = chunk.seq + 1;
+  logs_changed_ = true;
+  if (Status s = logs_->Append(location->run_id, chunk.attempt_id, chunk.data); !s.ok()) {
+    spdlog::error("cannot store log of attempt {}: {}", chunk.attempt_id, s.message());
   }
 }
 

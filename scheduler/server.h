@@ -100,6 +100,10 @@ class Server {
   std::string WorkerOf(const std::string& peer);
   void HandleWorkerMessage(const std::string& peer, uint64_t request_id, protocol::Message& message,
                            uint64_t now_ms);
+  /// Appends a log chunk of a current attempt (from its worker, or from a
+  /// peer not registered yet: `worker_id` empty); drops stale and duplicate
+  /// chunks.
+  void StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id);
   void Reply(const std::string& peer, uint64_t request_id, const protocol::Message& message,
              std::optional<std::string> blob = std::nullopt);
   void ReplyError(const std::string& peer, uint64_t request_id, protocol::ErrorCode code,

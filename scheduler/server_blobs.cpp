@@ -43,8 +43,10 @@ void SendError(zmq::socket_t& socket, const std::string& peer, uint64_t request_
 
 // Bytes an uploader may send ahead of what is written: eight 1 MiB chunks.
 constexpr uint64_t kUploadWindowBytes = 8ull << 20;
-// An upload silent this long is abandoned and its temp file removed.
-constexpr uint64_t kUploadIdleTimeoutMs = 60'000;
+// An upload silent this long is abandoned and its temp file removed. A live
+// uploader sends chunks as fast as credit allows; this long a silence means it
+// is gone (e.g. its worker was killed mid-upload).
+constexpr uint64_t kUploadIdleTimeoutMs = 20'000;
 
 }  // namespace
 

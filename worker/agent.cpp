@@ -310,11 +310,19 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
       spdlog::info("attempt {} is stale; killing it", stale);
       it->second.attempt->Kill(0, "the scheduler no longer expects this attempt");
     }
+    // Held log lines first: the scheduler closes an attempt's log when its
+    // result arrives.
+    for (const std::string& held : held_events_) SendEncoded(held);
+    held_events_.clear();
+    held_event_bytes_ = 0;
     for (auto& [id, unacked] : unacked_) SendFinished(unacked);
   } else if (auto* error = std::get_if<protocol::Error>(&message)) {
     if (request_id == register_request_id_) {
       spdlog::error("the scheduler refused to register this worker: {}", error->message);
     } else if (request_id == 0 && error->code == protocol::ErrorCode::kNotFound) {
+      // Why only once: every message queued while the scheduler restarted
+      // gets this answer; one Register is enough (the timer retries it).
+      if (!registered_) return;
       spdlog::warn("the scheduler does not know this worker ({}); registering again",
                    error->message);
       SendRegister();
@@ -427,7 +435,11 @@ void Agent::HandleAttemptEvents() {
       continue;
     }
     if (kind != kEventFinished) {
-      if (registered_) SendEncoded(std::string(header));
+      if (registered_) {
+        SendEncoded(std::string(header));
+      } else {
+        HoldEvent(std::string(header));
+      }
       if (kind == kEventStarted) {
         Result<protocol::Envelope> e = protocol::Decode(header);
         if (e.ok()) {
@@ -453,6 +465,21 @@ void Agent::HandleAttemptEvents() {
     in_slot_.erase(finished.attempt_id);
     Report(std::move(finished));
     StartQueued();
+  }
+}
+
+void Agent::HoldEvent(std::string header) {
+  held_event_bytes_ += header.size();
+  held_events_.push_back(std::move(header));
+  size_t dropped = 0;
+  while (held_event_bytes_ > kMaxHeldEventBytes && held_events_.size() > 1) {
+    held_event_bytes_ -= held_events_.front().size();
+    held_events_.pop_front();
+    ++dropped;
+  }
+  if (dropped > 0) {
+    spdlog::warn("unregistered for long: dropped the {} oldest held log chunk(s) (over {} MiB held)", dropped,
+                 kMaxHeldEventBytes >> 20);
   }
 }
 

@@ -20,8 +20,9 @@
 //   it restarted): Register again at once.
 // - AttemptFinished is kept and resent every kResendFinishedMs, and right
 //   after each RegisterAck, until its AttemptFinishedAck arrives.
-// - Log chunks and AttemptStarted while unregistered are dropped (the
-//   scheduler learns running attempts from Register and Heartbeat).
+// - Log chunks and AttemptStarted while unregistered (e.g. the scheduler
+//   is restarting) are kept, up to kMaxHeldEventBytes, and sent right after
+//   the next RegisterAck, so a step's log survives a scheduler crash.
 // - Steps die with the worker: a ProcessGroupGuard (process_guard.h) forked
 //   at Create holds every running step's process group and kills them if
 //   the worker dies, even by kill -9.
@@ -68,6 +69,7 @@ struct AgentOptions {
 class Agent {
  public:
   static constexpr int64_t kResendFinishedMs = 3000;
+  static constexpr size_t kMaxHeldEventBytes = 16u << 20;
   static constexpr uint32_t kDefaultHeartbeatIntervalMs = 1000;
   static constexpr uint32_t kDefaultHeartbeatLiveness = 10;
 
@@ -110,6 +112,8 @@ class Agent {
   bool EndQueued(const std::string& attempt_id, const std::string& why);
   void Report(protocol::AttemptFinished finished);
   void HandleAttemptEvents();
+  /// Keeps an attempt event for after the next RegisterAck.
+  void HoldEvent(std::string header);
   void SendFinished(Unacked& unacked);
   void OnTimers();
   int64_t LivenessMs() const;
@@ -143,6 +147,10 @@ class Agent {
   std::set<std::string> in_slot_;            // of running_: those holding a slot
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
+  /// Encoded AttemptStarted/LogChunk headers held while unregistered, oldest
+  /// first, and their total size.
+  std::deque<std::string> held_events_;
+  size_t held_event_bytes_ = 0;
   std::unique_ptr<NetBlobPool> blob_pool_;
   // Reset by Shutdown once the steps are reaped; attempts hold a raw pointer.
   std::unique_ptr<ProcessGroupGuard> guard_;
