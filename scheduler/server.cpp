@@ -314,6 +314,7 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
     peer_of_worker_[m->worker_id] = peer;
     worker_of_peer_[peer] = m->worker_id;
     heartbeat_sent_ms_[m->worker_id] = now_ms;
+    ReplayUnclaimedLogs(peer, m->worker_id);
     Reply(peer, request_id, ack);
   } else if (std::holds_alternative<Heartbeat>(message) || std::holds_alternative<AttemptStarted>(message) ||
              std::holds_alternative<LogChunk>(message) || std::holds_alternative<AttemptFinished>(message)) {
@@ -407,15 +408,13 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
                                  uint64_t now_ms) {
   using namespace protocol;
   std::string worker_id = WorkerOf(peer);
-  if (auto* m = std::get_if<LogChunk>(&message)) {
-    // Why also from an unregistered peer: chunks a worker queued while this
-    // scheduler was restarting arrive before it registers again; the lines
-    // of an attempt that is still current are worth keeping.
-    StoreLogChunk(*m, worker_id);
-    if (!worker_id.empty()) core_->HeardFrom(worker_id, now_ms);
+  if (worker_id.empty()) {
+    // Why keep them: chunks a worker queued while this scheduler was
+    // restarting arrive before it registers again. They are stored only if
+    // this peer then registers as the worker of their attempt.
+    if (auto* m = std::get_if<LogChunk>(&message)) HoldUnclaimedLog(peer, std::move(*m), now_ms);
     return;
   }
-  if (worker_id.empty()) return;
   core_->HeardFrom(worker_id, now_ms);
   if (auto* m = std::get_if<Heartbeat>(&message)) {
     core_->OnHeartbeat(worker_id, *m, now_ms);
@@ -423,6 +422,8 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
   }
   if (auto* m = std::get_if<AttemptStarted>(&message)) {
     core_->OnAttemptStarted(worker_id, *m, now_ms);
+  } else if (auto* m = std::get_if<LogChunk>(&message)) {
+    StoreLogChunk(*m, worker_id);
   } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
@@ -435,12 +436,34 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
   }
 }
 
+void Server::HoldUnclaimedLog(const std::string& peer, protocol::LogChunk chunk, uint64_t now_ms) {
+  // Bounded: a peer that never registers (or a rogue one) cannot grow it.
+  constexpr size_t kMaxUnclaimedBytes = 16u << 20;
+  constexpr uint64_t kUnclaimedTtlMs = 60'000;
+  std::erase_if(unclaimed_logs_, [&](const UnclaimedLog& held) {
+    bool expired = now_ms - held.received_ms > kUnclaimedTtlMs;
+    if (expired) unclaimed_log_bytes_ -= held.chunk.data.size();
+    return expired;
+  });
+  if (unclaimed_log_bytes_ + chunk.data.size() > kMaxUnclaimedBytes) return;
+  unclaimed_log_bytes_ += chunk.data.size();
+  unclaimed_logs_.push_back({peer, std::move(chunk), now_ms});
+}
+
+void Server::ReplayUnclaimedLogs(const std::string& peer, const std::string& worker_id) {
+  std::erase_if(unclaimed_logs_, [&](const UnclaimedLog& held) {
+    if (held.peer != peer) return false;
+    StoreLogChunk(held.chunk, worker_id);
+    unclaimed_log_bytes_ -= held.chunk.data.size();
+    return true;
+  });
+}
+
 void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id) {
   std::optional<AttemptLocation> location = core_->FindAttempt(chunk.attempt_id);
   if (!location) return;  // stale attempt: its output is not kept
   const Run* run = core_->FindRun(location->run_id);
-  const std::string& owner = run->step(location->step).attempts.back().worker_id;
-  if (!worker_id.empty() && worker_id != owner) return;  // not this worker's attempt
+  if (run->step(location->step).attempts.back().worker_id != worker_id) return;  // not this worker's
   uint64_t& next = next_log_seq_[chunk.attempt_id];
   if (chunk.seq < next) return;  // duplicate
   next = chunk.seq + 1;
