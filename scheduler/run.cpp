@@ -27,6 +27,24 @@ std::vector<int> DistinctNeighbours(const std::vector<DagEdge>& edges, bool upst
   return steps;
 }
 
+// An attempt that ends with no result of its own (lost, cancelled).
+void EndAttemptWithoutResult(AttemptRecord& attempt, uint64_t now_ms, std::string why) {
+  attempt.finished = true;
+  attempt.finished_ms = now_ms;
+  attempt.exit_code = -1;
+  attempt.error = std::move(why);
+}
+
+// A step back to pending with no result (reopened by a corrupt blob or by
+// `receta retry`); its attempts stay, for their logs.
+void ClearResult(StepRecord& record) {
+  record.state = StepState::kPending;
+  record.outputs.clear();
+  record.metrics_json.clear();
+  record.cached_from_run.clear();
+  record.finished_ms = 0;
+}
+
 }  // namespace
 
 uint64_t Turn::Event(EventRecord event) {
@@ -441,11 +459,7 @@ void Run::RequeueStep(int step, const std::string& why, bool worker_lost, Turn& 
   StepRecord& record = steps_[step];
   if (record.state != StepState::kDispatched && record.state != StepState::kRunning) return;
   if (record.attempts.empty()) return;
-  AttemptRecord& attempt = record.attempts.back();
-  attempt.finished = true;
-  attempt.finished_ms = turn.now_ms();
-  attempt.exit_code = -1;
-  attempt.error = why;
+  EndAttemptWithoutResult(record.attempts.back(), turn.now_ms(), why);
   SystemFailure(step, why, turn);
   if (worker_lost) RaiseAlert("worker_lost", step, why, turn);
   CheckFinished(turn);
@@ -534,11 +548,7 @@ uint32_t Run::ReopenProducersOf(const std::string& digest, Turn& turn) {
     bool made_it = std::any_of(record.outputs.begin(), record.outputs.end(),
                                [&](const FileEntry& output) { return output.digest == digest; });
     if (!made_it) continue;
-    record.state = StepState::kPending;
-    record.outputs.clear();
-    record.metrics_json.clear();
-    record.cached_from_run.clear();
-    record.finished_ms = 0;
+    ClearResult(record);
     MarkDirty(static_cast<int>(i));
     reopened.push_back(static_cast<int>(i));
     Emit(turn, "step_reopened", static_cast<int>(i),
@@ -608,13 +618,9 @@ Result<uint32_t> Run::Resume(const std::string& step_name, Turn& turn) {
   }
   for (int i : reopen) {
     StepRecord& record = steps_[i];
-    record.state = StepState::kPending;
+    ClearResult(record);
     record.error.clear();
     record.cache_key.clear();
-    record.cached_from_run.clear();
-    record.outputs.clear();
-    record.metrics_json.clear();
-    record.finished_ms = 0;
     record.user_failures.reset();
     record.system_failures.reset();
     record.retry_at_ms.reset();
@@ -697,11 +703,7 @@ uint32_t Run::Cancel(const std::string& reason, Turn& turn) {
     StepRecord& record = steps_[i];
     if (IsTerminal(record.state)) continue;
     if (!record.attempts.empty() && !record.attempts.back().finished) {
-      AttemptRecord& attempt = record.attempts.back();
-      attempt.finished = true;
-      attempt.finished_ms = turn.now_ms();
-      attempt.exit_code = -1;
-      attempt.error = "cancelled: " + reason;
+      EndAttemptWithoutResult(record.attempts.back(), turn.now_ms(), "cancelled: " + reason);
     }
     record.state = StepState::kCancelled;
     record.error = reason;
