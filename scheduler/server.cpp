@@ -59,6 +59,19 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+// Requests whose answer promises that what they changed survives a crash
+// of the machine: their turn's batch is fsync'ed before the answer goes
+// out. The rest (AttemptStarted, heartbeats, log chunks, registration,
+// dispatches made by ticks) change only what a restart derives again:
+// their batches reach the disk with the next synced one.
+bool AnswerNeedsSyncedState(const protocol::Message& message) {
+  return std::holds_alternative<protocol::AttemptFinished>(message) ||
+         std::holds_alternative<protocol::SubmitRun>(message) || std::holds_alternative<protocol::Cancel>(message) ||
+         std::holds_alternative<protocol::RetryRun>(message) ||
+         std::holds_alternative<protocol::CacheRemove>(message) ||
+         std::holds_alternative<protocol::CacheGc>(message) || std::holds_alternative<protocol::BlobPutEnd>(message);
+}
+
 }  // namespace
 
 Server::Server(const ServerOptions& options) : options_(options), context_(1), socket_(context_, zmq::socket_type::router) {}
@@ -196,13 +209,14 @@ Status Server::CommitTurn(uint64_t now_ms) {
     for (const std::string& digest : changes.blob_deletes) batch->DeleteBlob(digest);
     for (const WorkerRecord& worker : changes.workers) batch->PutWorker(worker);
     for (const EventRecord& event : changes.events) batch->AppendEvent(event);
-    if (Status s = store_->Commit(*batch); !s.ok()) {
+    if (Status s = store_->Commit(*batch, sync_this_turn_); !s.ok()) {
       // Why stop: acting on a transition that is not durable would break
       // the promise that a restart loses nothing that was acknowledged.
       return Status::Error("cannot persist scheduler state, stopping: " + s.message());
     }
     if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
   }
+  sync_this_turn_ = false;
   for (const EventRecord& event : changes.events) spdlog::info("{}", DescribeEvent(event));
   SendAlerts(changes.alerts);
   for (Outgoing& outgoing : changes.messages) {
@@ -212,6 +226,7 @@ Status Server::CommitTurn(uint64_t now_ms) {
                    protocol::NameOf(outgoing.message));
       continue;
     }
+    if (auto* dispatch = std::get_if<protocol::Dispatch>(&outgoing.message)) AttachInlineInputs(*dispatch, now_ms);
     Reply(peer->second, outgoing.request_id, outgoing.message);
     heartbeat_sent_ms_[outgoing.worker_id] = now_ms;
   }
@@ -301,6 +316,7 @@ void Server::HandleFrames(std::vector<zmq::message_t>& parts, uint64_t now_ms) {
   }
   std::string blob;
   if (parts.size() == 4) blob.assign(parts[3].data<char>(), parts[3].size());
+  if (AnswerNeedsSyncedState(envelope->message)) sync_this_turn_ = true;
   Handle(peer, envelope->request_id, envelope->message, blob, now_ms);
 }
 
@@ -426,6 +442,8 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
     StoreLogChunk(*m, worker_id);
   } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
+    // A stale attempt's outputs never enter the CAS (as with its uploads).
+    if (m->inline_blobs && IsCurrentAttemptOf(m->attempt_id, worker_id)) StoreInlineBlobs(*m, now_ms);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
     logs_->Close(m->attempt_id);
     logs_changed_ = true;
@@ -459,11 +477,17 @@ void Server::ReplayUnclaimedLogs(const std::string& peer, const std::string& wor
   });
 }
 
-void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id) {
-  std::optional<AttemptLocation> location = core_->FindAttempt(chunk.attempt_id);
-  if (!location) return;  // stale attempt: its output is not kept
+bool Server::IsCurrentAttemptOf(const std::string& attempt_id, const std::string& worker_id) const {
+  std::optional<AttemptLocation> location = core_->FindAttempt(attempt_id);
+  if (!location) return false;
   const Run* run = core_->FindRun(location->run_id);
-  if (run->step(location->step).attempts.back().worker_id != worker_id) return;  // not this worker's
+  return run->step(location->step).attempts.back().worker_id == worker_id;
+}
+
+void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id) {
+  // A stale attempt's output, or another worker's, is not kept.
+  if (!IsCurrentAttemptOf(chunk.attempt_id, worker_id)) return;
+  std::optional<AttemptLocation> location = core_->FindAttempt(chunk.attempt_id);
   uint64_t& next = next_log_seq_[chunk.attempt_id];
   if (chunk.seq < next) return;  // duplicate
   next = chunk.seq + 1;

@@ -106,6 +106,8 @@ class Server {
   std::string WorkerOf(const std::string& peer);
   void HandleWorkerMessage(const std::string& peer, uint64_t request_id, protocol::Message& message,
                            uint64_t now_ms);
+  /// True when `attempt_id` is current and dispatched to `worker_id`.
+  bool IsCurrentAttemptOf(const std::string& attempt_id, const std::string& worker_id) const;
   /// Appends a log chunk of a current attempt of `worker_id`; drops stale,
   /// foreign and duplicate chunks.
   void StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id);
@@ -131,6 +133,15 @@ class Server {
                       const std::string& bytes, uint64_t now_ms);
   void OnBlobPutEnd(const std::string& peer, uint64_t request_id, const protocol::BlobPutEnd& end,
                     uint64_t now_ms);
+  /// Puts the bytes of the dispatch's small inputs into it, up to
+  /// protocol::kMaxInlineBlobBytes (server_blobs.cpp).
+  void AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms);
+  /// Removes a blob whose bytes hash to `actual`, not to `digest`, and
+  /// reopens the steps that made it.
+  void DropCorruptBlob(const std::string& digest, const std::string& actual, uint64_t now_ms);
+  /// Stores the outputs carried in `finished` (server_blobs.cpp); one that
+  /// cannot be stored makes `finished` a system failure saying why.
+  void StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_ms);
   void OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get, uint64_t now_ms);
   /// Feeds a served chunk to the download's check; on the last chunk, a
   /// mismatch drops the blob and tells the core.
@@ -187,6 +198,7 @@ class Server {
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;
   bool logs_changed_ = false;  // a log grew or an attempt ended this turn
+  bool sync_this_turn_ = false;  // a request this turn is answered only once its change is on disk
   uint64_t dropped_frames_ = 0;
 };
 

@@ -1,8 +1,11 @@
 // The scheduler's side of blob transfer (common/protocol/README.md): uploads
 // into the CAS with credit-based flow control, chunked downloads, queries.
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
+#include "common/hash/sha256.h"
 #include "common/protocol/codec.h"
 #include "common/protocol/validate.h"
 #include "net/frames.h"
@@ -132,6 +135,50 @@ void Server::OnBlobPutEnd(const std::string& peer, uint64_t request_id, const pr
   SendNow(socket_, peer, request_id, protocol::BlobPutDone{end.digest, end.size_bytes});
 }
 
+void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
+  std::vector<protocol::InlineBlob> blobs;
+  uint64_t total = 0;
+  for (const protocol::InputFile& input : dispatch.inputs) {
+    if (total + input.size_bytes > protocol::kMaxInlineBlobBytes) continue;
+    bool listed = std::any_of(blobs.begin(), blobs.end(),
+                              [&](const protocol::InlineBlob& b) { return b.digest == input.digest; });
+    if (listed) continue;
+    Result<std::string> bytes = blobs_->ReadChunk(input.digest, 0, input.size_bytes);
+    // Why not an error: the worker fetches what is not inline, and its
+    // fetch reports a missing blob as clearly as anything here could.
+    if (!bytes.ok() || bytes->size() != input.size_bytes) continue;
+    // Checked here as downloads are (CheckDownload): a corrupt blob is
+    // dropped and its producer runs again, instead of every reader failing.
+    if (std::string actual = HashBytes(*bytes).ToHex(); actual != input.digest) {
+      DropCorruptBlob(input.digest, actual, now_ms);
+      continue;
+    }
+    total += bytes->size();
+    blobs.push_back({input.digest, std::move(*bytes)});
+  }
+  if (!blobs.empty()) dispatch.inline_blobs = std::move(blobs);
+}
+
+void Server::StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_ms) {
+  for (const protocol::InlineBlob& blob : *finished.inline_blobs) {
+    if (blobs_->Has(blob.digest, blob.data.size())) continue;
+    Result<std::unique_ptr<BlobWriter>> writer = blobs_->BeginWrite(blob.digest, blob.data.size());
+    Status stored = writer.ok() ? (*writer)->Write(0, blob.data) : writer.status();
+    if (stored.ok()) stored = (*writer)->Finish();
+    if (!stored.ok()) {
+      // Why a system failure: the step did its part; the scheduler could
+      // not keep the result (full disk, or bytes that do not hash to their
+      // digest on the way), so it runs again, elsewhere if it can.
+      spdlog::warn("attempt {}: cannot store its output {} in the CAS: {}", finished.attempt_id, blob.digest,
+                   stored.message());
+      finished.error = "the scheduler could not store output sha256 " + blob.digest + ": " + stored.message();
+      finished.system_failure = true;
+      return;
+    }
+    own_changes_.blobs.push_back(BlobRecord{blob.digest, blob.data.size(), now_ms});
+  }
+}
+
 void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get,
                        uint64_t now_ms) {
   Result<uint64_t> size = blobs_->Size(get.digest);
@@ -169,13 +216,16 @@ void Server::CheckDownload(const std::string& peer, const protocol::BlobGet& get
   if (it->second.next_offset < size) return;
   std::string actual = it->second.hasher.Finish().ToHex();
   downloads_.erase(it);
-  if (actual == get.digest) return;
+  if (actual != get.digest) DropCorruptBlob(get.digest, actual, now_ms);
+}
+
+void Server::DropCorruptBlob(const std::string& digest, const std::string& actual, uint64_t now_ms) {
   spdlog::error("blob {} is corrupt in the CAS (its bytes hash to {}); dropping it, and the steps that "
                 "made it run again",
-                get.digest, actual);
-  if (Status s = blobs_->Remove(get.digest); !s.ok()) spdlog::error("{}", s.message());
-  own_changes_.blob_deletes.push_back(get.digest);
-  core_->OnBlobCorrupt(get.digest, now_ms);
+                digest, actual);
+  if (Status s = blobs_->Remove(digest); !s.ok()) spdlog::error("{}", s.message());
+  own_changes_.blob_deletes.push_back(digest);
+  core_->OnBlobCorrupt(digest, now_ms);
 }
 
 void Server::ExpireUploads(uint64_t now_ms) {

@@ -188,14 +188,14 @@ class RocksStore final : public Store {
 
   std::unique_ptr<Batch> NewBatch() override { return std::make_unique<RocksBatch>(cfs_); }
 
-  Status Commit(Batch& batch) override {
+  Status Commit(Batch& batch, bool sync) override {
     auto& rocks = static_cast<RocksBatch&>(batch);
     if (!rocks.status().ok())
       return rocks.status().WithContext("store " + dir_ + ": nothing committed");
     // Why: the loop commits every iteration; an empty batch must not cost an fsync.
     if (rocks.count() == 0) return Status::Ok();
     rocksdb::WriteOptions options;
-    options.sync = true;
+    options.sync = sync;
     rocksdb::Status s = db_->Write(options, &rocks.batch());
     if (!s.ok()) {
       return Status::Error("store " + dir_ + ": cannot commit a batch of " +

@@ -7,9 +7,12 @@
 // (big-endian u64 seq -> EventRecord), "meta" (counters such as the next run
 // sequence). Values are msgpack via common/protocol/record_codec.h.
 //
-// Writes go through a Batch committed with sync=true: the scheduler's loop
-// collects every transition of one iteration into one Batch (group commit:
-// many transitions, one fsync) and acts on them only after Commit succeeds.
+// Writes go through a Batch: the scheduler's loop collects every transition
+// of one iteration into one Batch (group commit: many transitions, at most
+// one fsync) and acts on them only after Commit succeeds. A batch committed
+// with sync=false is in the WAL (it survives the process being killed) and
+// reaches the disk with the next synced one; the loop syncs every batch it
+// acknowledges to a peer (Server::CommitTurn).
 // Only the scheduler's loop thread uses a Store. The key layout, value
 // encoding and format version are written down at the top of store.cpp.
 //
@@ -59,9 +62,9 @@ class Store {
     virtual size_t count() const = 0;
   };
   virtual std::unique_ptr<Batch> NewBatch() = 0;
-  /// Writes the batch with sync=true. Nothing of it is visible on failure.
-  /// An empty batch returns Ok without touching the disk.
-  virtual Status Commit(Batch& batch) = 0;
+  /// Writes the batch, fsync'ed when `sync`. Nothing of it is visible on
+  /// failure. An empty batch returns Ok without touching the disk.
+  virtual Status Commit(Batch& batch, bool sync = true) = 0;
 
   // ---- Reads (point lookups and scans, for startup and for queries) -------
   virtual Result<std::optional<RunRecord>> GetRun(const std::string& run_id) = 0;

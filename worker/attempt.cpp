@@ -1,10 +1,13 @@
 #include "worker/attempt.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
+#include "common/fs/fd_io.h"
 #include "worker/attempt_env.h"
 #include "worker/disk_full.h"
 #include "worker/log_batcher.h"
@@ -57,6 +60,11 @@ Status Attempt::FetchInputs() {
       return Status::Error("could not fetch input '" + input.path + "' (sha256 " + input.digest +
                            "): " + why);
     };
+    if (const protocol::InlineBlob* sent = InlineInput(input.digest)) {
+      if (Status s = cache_.InsertBytes(sent->data, input.digest); !s.ok()) return fail(s.message());
+      fetched.insert(input.digest);
+      continue;
+    }
     Result<BlobRemote*> remote = Remote();
     if (!remote.ok()) return fail(remote.error());
     std::string temp = cache_.TempPath();
@@ -69,18 +77,32 @@ Status Attempt::FetchInputs() {
   return Status::Ok();
 }
 
+const protocol::InlineBlob* Attempt::InlineInput(const std::string& digest) const {
+  if (!dispatch_.inline_blobs) return nullptr;
+  for (const protocol::InlineBlob& blob : *dispatch_.inline_blobs) {
+    if (blob.digest == digest) return &blob;
+  }
+  return nullptr;
+}
+
 Status Attempt::StoreOutputs(const std::string& sandbox,
-                             const std::vector<protocol::FileEntry>& outputs) {
+                             const std::vector<protocol::FileEntry>& outputs,
+                             protocol::AttemptFinished& finished) {
   if (outputs.empty()) return Status::Ok();
   std::vector<std::string> digests;
+  uint64_t distinct_bytes = 0;
   for (const protocol::FileEntry& entry : outputs) {
     // Why first into the local cache: a later step on this worker reads it
     // from there, and the upload reads a file no one can change any more.
     if (Status s = cache_.InsertCopyOf(sandbox + "/" + entry.path, entry.digest); !s.ok()) {
       return Status::Error("could not store output '" + entry.path + "': " + s.message());
     }
+    if (std::find(digests.begin(), digests.end(), entry.digest) == digests.end()) {
+      distinct_bytes += entry.size_bytes;
+    }
     digests.push_back(entry.digest);
   }
+  if (distinct_bytes <= protocol::kMaxInlineBlobBytes) return InlineOutputs(outputs, finished);
   Result<BlobRemote*> remote = Remote();
   if (!remote.ok()) return Status::Error("could not upload outputs: " + remote.error());
   std::set<std::string> to_upload(digests.begin(), digests.end());
@@ -101,6 +123,28 @@ Status Attempt::StoreOutputs(const std::string& sandbox,
                            entry.digest + "): " + s.message());
     }
   }
+  return Status::Ok();
+}
+
+Status Attempt::InlineOutputs(const std::vector<protocol::FileEntry>& outputs,
+                              protocol::AttemptFinished& finished) {
+  std::vector<protocol::InlineBlob> blobs;
+  for (const protocol::FileEntry& entry : outputs) {
+    bool seen = std::any_of(blobs.begin(), blobs.end(),
+                            [&](const protocol::InlineBlob& b) { return b.digest == entry.digest; });
+    if (seen) continue;
+    // From the cache: the 0444 copy the step's processes no longer write.
+    std::string path = cache_.BlobPath(entry.digest);
+    protocol::InlineBlob blob{entry.digest, {}};
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    Status read = fd.valid() ? PreadExact(fd.get(), 0, entry.size_bytes, path, &blob.data)
+                             : Status::Error(ErrnoText("cannot open", path));
+    if (!read.ok()) {
+      return Status::Error("could not read output '" + entry.path + "' back: " + read.message());
+    }
+    blobs.push_back(std::move(blob));
+  }
+  finished.inline_blobs = std::move(blobs);
   return Status::Ok();
 }
 
@@ -178,7 +222,7 @@ std::optional<Attempt::Failure> Attempt::Collect(const Sandbox& sandbox,
                                                  protocol::AttemptFinished& finished) {
   Result<std::vector<protocol::FileEntry>> outputs = sandbox.CollectOutputs(dispatch_.outputs);
   if (!outputs.ok()) return Failure{outputs.error(), SaysDiskFull(outputs.error())};
-  if (Status s = StoreOutputs(sandbox.path(), *outputs); !s.ok()) {
+  if (Status s = StoreOutputs(sandbox.path(), *outputs, finished); !s.ok()) {
     return Failure{s.message(), true};
   }
   finished.outputs = std::move(*outputs);

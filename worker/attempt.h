@@ -98,8 +98,11 @@ class Attempt {
     bool system = false;
   };
 
-  // Fetches the inputs the local cache lacks. Error names the input.
+  // Fetches the inputs the local cache lacks (those sent inline in the
+  // Dispatch need no fetch). Error names the input.
   Status FetchInputs();
+  // The bytes of input `digest` sent inline in the Dispatch, or nullptr.
+  const protocol::InlineBlob* InlineInput(const std::string& digest) const;
   // Fetches and places the inputs and makes the outputs' directories.
   std::optional<Failure> Prepare(const Sandbox& sandbox);
   // Spawns the command unless a kill came first.
@@ -110,8 +113,14 @@ class Attempt {
                                     protocol::AttemptFinished& finished);
   // Lists, stores and uploads the outputs of a step that exited 0.
   std::optional<Failure> Collect(const Sandbox& sandbox, protocol::AttemptFinished& finished);
-  // Hashes outputs into the cache and uploads what the scheduler lacks.
-  Status StoreOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs);
+  // Hashes outputs into the cache and gets them to the scheduler: inline in
+  // `finished` when small (protocol::kMaxInlineOutputBytes), else uploads
+  // what the scheduler lacks.
+  Status StoreOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs,
+                      protocol::AttemptFinished& finished);
+  // Puts the bytes of each distinct output into finished.inline_blobs.
+  Status InlineOutputs(const std::vector<protocol::FileEntry>& outputs,
+                       protocol::AttemptFinished& finished);
   Result<BlobRemote*> Remote();
 
   protocol::Dispatch dispatch_;

@@ -233,6 +233,23 @@ struct Heartbeat {
 /// free slot. The worker fetches missing inputs (BlobGet), then answers with
 /// AttemptStarted, LogChunks and finally AttemptFinished. The worker kills
 /// the process group (TERM, then KILL) after timeout_ms; 0 means no limit.
+/// The bytes of one small blob carried inside a message: an input in
+/// Dispatch, an output in AttemptFinished.
+struct InlineBlob {
+  std::string digest;
+  std::string data;
+  template <typename S, typename V> static void Fields(S& s, V& v) {
+    v("digest", s.digest); v("data", s.data);
+  }
+  bool operator==(const InlineBlob&) const = default;
+};
+
+/// The most blob bytes a Dispatch or an AttemptFinished carries inline. Why
+/// inline: a separate download or upload is a round trip or two and several
+/// messages more per step, which for small files cost more than the step
+/// itself. Larger blobs go through BlobGet / BlobPutBegin with flow control.
+inline constexpr uint64_t kMaxInlineBlobBytes = 256u << 10;
+
 struct Dispatch {
   static constexpr MessageType kType = MessageType::kDispatch;
   static constexpr std::string_view kName = "Dispatch";
@@ -245,10 +262,13 @@ struct Dispatch {
   std::vector<std::string> outputs;  // declared output paths
   uint64_t timeout_ms = 0;
   Resources resources;
+  /// Bytes of small inputs (distinct digests, kMaxInlineBlobBytes in all),
+  /// so the worker need not fetch them; it still verifies each digest.
+  std::optional<std::vector<InlineBlob>> inline_blobs;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("run_id", s.run_id); v("step", s.step); v("attempt_id", s.attempt_id);
     v("command", s.command); v("env", s.env); v("inputs", s.inputs); v("outputs", s.outputs);
-    v("timeout_ms", s.timeout_ms); v("resources", s.resources);
+    v("timeout_ms", s.timeout_ms); v("resources", s.resources); v("inline_blobs", s.inline_blobs);
   }
   bool operator==(const Dispatch&) const = default;
 };
@@ -309,11 +329,15 @@ struct AttemptFinished {
   /// a kill because the worker lost the scheduler or shut down. The
   /// scheduler retries those elsewhere without using up the step's retries.
   std::optional<bool> system_failure;
+  /// Bytes of outputs (distinct digests, kMaxInlineBlobBytes in all) the
+  /// scheduler stores in its CAS when it accepts the result; every other
+  /// output was uploaded before.
+  std::optional<std::vector<InlineBlob>> inline_blobs;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("attempt_id", s.attempt_id); v("exit_code", s.exit_code); v("signal", s.signal);
     v("timed_out", s.timed_out); v("outputs", s.outputs); v("duration_ms", s.duration_ms);
     v("cpu_ms", s.cpu_ms); v("max_rss_bytes", s.max_rss_bytes); v("error", s.error);
-    v("system_failure", s.system_failure);
+    v("system_failure", s.system_failure); v("inline_blobs", s.inline_blobs);
   }
   bool operator==(const AttemptFinished&) const = default;
 };

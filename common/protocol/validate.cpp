@@ -1,5 +1,6 @@
 #include "common/protocol/validate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -61,6 +62,30 @@ class Checker {
       Digest(field + "[" + std::to_string(i) + "].digest", files[i].digest);
     }
     return *this;
+  }
+  // Each inline blob is one of `files` (same digest and size), none twice,
+  // kMaxInlineBlobBytes in all.
+  template <typename File>
+  Checker& InlineBlobs(const std::optional<std::vector<InlineBlob>>& blobs, const std::vector<File>& files,
+                       const std::string& what) {
+    if (!blobs) return *this;
+    uint64_t total = 0;
+    std::set<std::string_view> seen;
+    for (std::size_t i = 0; i < blobs->size() && status_.ok(); ++i) {
+      const InlineBlob& blob = (*blobs)[i];
+      std::string where = "inline_blobs[" + std::to_string(i) + "]";
+      Digest(where + ".digest", blob.digest);
+      That(seen.insert(blob.digest).second, where + ": digest " + blob.digest + " is listed twice");
+      bool listed = std::any_of(files.begin(), files.end(), [&](const File& f) {
+        return f.digest == blob.digest && f.size_bytes == blob.data.size();
+      });
+      That(listed, where + ": no " + what + " has digest " + blob.digest + " and size " +
+                       std::to_string(blob.data.size()));
+      total += blob.data.size();
+    }
+    return That(total <= kMaxInlineBlobBytes, "inline_blobs hold " + std::to_string(total) +
+                                                  " bytes, over the limit of " +
+                                                  std::to_string(kMaxInlineBlobBytes));
   }
   Checker& ChunkLength(uint64_t offset, uint64_t length) {
     That(length > 0, "length is 0; send chunks of 1 to " + std::to_string(kMaxBlobChunkBytes) + " bytes");
@@ -160,6 +185,7 @@ Status Validate(const Dispatch& m) {
   c.Paths("outputs", m.outputs, [](const std::string& p) -> const std::string& { return p; });
   c.That(std::isfinite(m.resources.cpus) && m.resources.cpus >= 0,
          "resources.cpus must be a finite number >= 0");
+  c.InlineBlobs(m.inline_blobs, m.inputs, "input");
   return c.status();
 }
 
@@ -174,7 +200,11 @@ Status Validate(const LogChunk& m) {
 }
 
 Status Validate(const AttemptFinished& m) {
-  return Checker(m.kName).Id("attempt_id", m.attempt_id).Files("outputs", m.outputs).status();
+  return Checker(m.kName)
+      .Id("attempt_id", m.attempt_id)
+      .Files("outputs", m.outputs)
+      .InlineBlobs(m.inline_blobs, m.outputs, "output")
+      .status();
 }
 
 Status Validate(const AttemptFinishedAck& m) {

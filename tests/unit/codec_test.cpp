@@ -58,7 +58,8 @@ std::vector<Message> Samples() {
                           {"data/train.csv", kDigestB, "file", 9'876'543'210, std::nullopt}},
                .outputs = {"model/model.pkl"},
                .timeout_ms = 30 * 60 * 1000,
-               .resources = {.cpus = 0.5, .memory_bytes = 1ull << 30, .gpus = 1}},
+               .resources = {.cpus = 0.5, .memory_bytes = 1ull << 30, .gpus = 1},
+               .inline_blobs = std::vector<InlineBlob>{{kDigestA, std::string(1234, 'p')}}},
       AttemptStarted{.attempt_id = "a-3", .pid = 31337},
       LogChunk{.attempt_id = "a-3", .stream = "stderr", .seq = 17,
                .data = std::string("epoch 1\0\xff\x80\n", 11)},
@@ -72,7 +73,8 @@ std::vector<Message> Samples() {
                       .cpu_ms = 59'000,
                       .max_rss_bytes = 1ull << 40,
                       .error = "killed after 30m timeout",
-                      .system_failure = false},
+                      .system_failure = false,
+                      .inline_blobs = std::vector<InlineBlob>{{kDigestB, std::string(77, '\xff')}}},
       AttemptFinishedAck{.attempt_id = "a-3"},
       KillAttempt{.attempt_id = "a-3", .reason = "run cancelled", .grace_ms = 5000},
       BlobQuery{.digests = {kDigestA, kDigestB}},
@@ -449,6 +451,30 @@ TEST_CASE("ValidateTest.AttemptFinishedOutputs") {
   finished = std::get<AttemptFinished>(Samples()[7]);
   finished.outputs[1].digest = kDigestA.substr(0, 63) + "Z";
   CHECK(Contains(Validate(finished).message(), "outputs[1].digest"));
+}
+
+TEST_CASE("ValidateTest.InlineBlobsMustBeDeclaredFilesWithinTheLimit") {
+  AttemptFinished finished = std::get<AttemptFinished>(Samples()[7]);
+  REQUIRE(Validate(finished).ok());
+  finished.inline_blobs->front().data += "x";
+  CHECK(Validate(finished).message() ==
+        "AttemptFinished: inline_blobs[0]: no output has digest " + kDigestB + " and size 78");
+  finished = std::get<AttemptFinished>(Samples()[7]);
+  finished.inline_blobs->push_back(finished.inline_blobs->front());
+  CHECK(Contains(Validate(finished).message(), "inline_blobs[1]: digest " + kDigestB + " is listed twice"));
+  finished = std::get<AttemptFinished>(Samples()[7]);
+  finished.inline_blobs->front().digest = "abc";
+  CHECK(Contains(Validate(finished).message(), "inline_blobs[0].digest"));
+
+  Dispatch dispatch = std::get<Dispatch>(Samples()[4]);
+  REQUIRE(Validate(dispatch).ok());
+  dispatch.inputs[0].size_bytes = kMaxInlineBlobBytes + 1;
+  dispatch.inline_blobs->front().data = std::string(kMaxInlineBlobBytes + 1, 'p');
+  CHECK(Validate(dispatch).message() == "Dispatch: inline_blobs hold " + std::to_string(kMaxInlineBlobBytes + 1) +
+                                            " bytes, over the limit of " + std::to_string(kMaxInlineBlobBytes));
+  dispatch = std::get<Dispatch>(Samples()[4]);
+  dispatch.inline_blobs->front().digest = kDigestB;  // an input, but not of this size
+  CHECK(Contains(Validate(dispatch).message(), "inline_blobs[0]: no input has digest " + kDigestB));
 }
 
 TEST_CASE("ValidateTest.RegisterAndHeartbeat") {

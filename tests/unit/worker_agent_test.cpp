@@ -195,7 +195,6 @@ TEST_CASE("AgentTest.RegisterDispatchStreamFinishAck") {
       scheduler.queried = q->digests;
       scheduler.Send(from->identity, protocol::BlobMissing{}, from->request_id);
     } else if (auto* b = std::get_if<protocol::BlobPutBegin>(&from->message)) {
-      // One output: uploaded without a BlobQuery; Begin is answered "have it".
       scheduler.queried = {b->digest};
       scheduler.Send(from->identity, protocol::BlobPutDone{b->digest, b->size_bytes},
                      from->request_id);
@@ -208,7 +207,12 @@ TEST_CASE("AgentTest.RegisterDispatchStreamFinishAck") {
   REQUIRE(finished->outputs.size() == 1);
   CHECK(finished->outputs[0].path == "model/m.txt");
   CHECK(finished->outputs[0].digest == input_digest);
-  CHECK(scheduler.queried == std::vector<std::string>{input_digest});
+  // A small output travels inside AttemptFinished: no query, no upload.
+  CHECK(scheduler.queried.empty());
+  REQUIRE(finished->inline_blobs.has_value());
+  REQUIRE(finished->inline_blobs->size() == 1);
+  CHECK(finished->inline_blobs->at(0).digest == input_digest);
+  CHECK(finished->inline_blobs->at(0).data == scheduler.served_blob);
   CHECK(finished_request != 0);
 
   // Unacknowledged, it comes again; the ack ends that.

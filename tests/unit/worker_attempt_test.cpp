@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/hash/sha256.h"
+#include "common/protocol/validate.h"
 #include "test_files.h"
 #include "test_support.h"
 #include "worker/attempt.h"
@@ -34,14 +36,19 @@ class FakeRemote : public BlobRemote {
  public:
   std::string download_error = "connection reset by the scheduler";
   std::string upload_error;  // empty: uploads succeed
+  // Shared by the copies the attempts get.
+  std::shared_ptr<int> uploads = std::make_shared<int>(0);
+  std::shared_ptr<int> downloads = std::make_shared<int>(0);
 
   Status Download(const std::string&, uint64_t, const std::string&) override {
+    ++*downloads;
     return Status::Error(download_error);
   }
   Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) override {
     return digests;
   }
   Status Upload(const std::string&, const std::string&, uint64_t) override {
+    ++*uploads;
     return upload_error.empty() ? Status::Ok() : Status::Error(upload_error);
   }
 };
@@ -171,12 +178,61 @@ TEST_CASE("AttemptTest.InputThatCannotBeFetchedIsASystemFailure") {
 TEST_CASE("AttemptTest.OutputThatCannotBeUploadedIsASystemFailure") {
   Fixture f;
   f.remote.upload_error = "the scheduler's disk is full";
-  protocol::Dispatch d = f.Dispatch("echo weights > m.pkl");
+  // Over the inline limit: only such outputs are uploaded on their own.
+  protocol::Dispatch d = f.Dispatch("head -c " + std::to_string(protocol::kMaxInlineBlobBytes + 1) +
+                                    " /dev/zero > m.pkl");
   d.outputs = {"m.pkl"};
   protocol::AttemptFinished finished = f.Run(d);
   CHECK(finished.exit_code == 0);
   CHECK(finished.error.find("could not upload output 'm.pkl'") == 0);
   CHECK(finished.system_failure == true);
+  CHECK(*f.remote.uploads == 1);
+}
+
+TEST_CASE("AttemptTest.SmallOutputsTravelInsideAttemptFinished") {
+  Fixture f;
+  f.remote.upload_error = "no upload was expected";
+  protocol::Dispatch d = f.Dispatch("printf 'w1' > a.pkl; printf 'w1' > b.pkl; printf 'metrics' > m.json");
+  d.outputs = {"a.pkl", "b.pkl", "m.json"};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.error == "");
+  CHECK(*f.remote.uploads == 0);
+  REQUIRE(finished.outputs.size() == 3);
+  REQUIRE(finished.inline_blobs.has_value());
+  // One blob per distinct digest, each the output's bytes.
+  REQUIRE(finished.inline_blobs->size() == 2);
+  CHECK(finished.inline_blobs->at(0).digest == receta::HashBytes("w1").ToHex());
+  CHECK(finished.inline_blobs->at(0).data == "w1");
+  CHECK(finished.inline_blobs->at(1).data == "metrics");
+  CHECK(protocol::Validate(finished).ok());
+}
+
+TEST_CASE("AttemptTest.InlineInputIsPlacedWithoutAFetch") {
+  Fixture f;
+  protocol::Dispatch d = f.Dispatch("cat data/in.csv > out.csv");
+  std::string digest = receta::HashBytes("1,2,3\n").ToHex();
+  d.inputs = {{"data/in.csv", digest, "file", 6, std::nullopt}};
+  d.inline_blobs = std::vector<protocol::InlineBlob>{{digest, "1,2,3\n"}};
+  d.outputs = {"out.csv"};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.error == "");
+  CHECK(*f.remote.downloads == 0);
+  CHECK(f.cache.Contains(digest));
+  REQUIRE(finished.outputs.size() == 1);
+  CHECK(finished.outputs[0].digest == digest);
+}
+
+TEST_CASE("AttemptTest.InlineInputWithWrongBytesIsASystemFailure") {
+  Fixture f;
+  protocol::Dispatch d = f.Dispatch("cat data/in.csv");
+  std::string digest = receta::HashBytes("1,2,3\n").ToHex();
+  d.inputs = {{"data/in.csv", digest, "file", 6, std::nullopt}};
+  d.inline_blobs = std::vector<protocol::InlineBlob>{{digest, "9,9,9\n"}};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.error == "could not fetch input 'data/in.csv' (sha256 " + digest + "): the 6 bytes sent for blob " +
+                              digest + " hash to " + receta::HashBytes("9,9,9\n").ToHex());
+  CHECK(finished.system_failure == true);
+  CHECK_FALSE(f.cache.Contains(digest));
 }
 
 TEST_CASE("AttemptTest.KilledBeforeItStartsIsASystemFailure") {
