@@ -54,7 +54,13 @@ uint64_t Turn::Event(EventRecord event) {
   return last_event_seq_;
 }
 
-Result<std::unique_ptr<Run>> Run::Create(RunRecord record) {
+Result<std::unique_ptr<Run>> Run::Create(RunRecord record, ParsedDagCache* cache) {
+  std::string key = cache != nullptr ? ParsedDagCache::KeyOf(record) : "";
+  if (std::shared_ptr<const ParsedDag> parsed = cache != nullptr ? cache->Find(key) : nullptr) {
+    record.dag_name = parsed->dag.name;
+    record.step_count = static_cast<uint32_t>(parsed->dag.steps.size());
+    return std::unique_ptr<Run>(new Run(std::move(record), std::move(parsed)));
+  }
   MemoryFileSystem workspace;
   for (const FileEntry& file : record.workspace) workspace.AddFile(file.path);
   ParseOptions options;
@@ -66,11 +72,13 @@ Result<std::unique_ptr<Run>> Run::Create(RunRecord record) {
   }
   record.dag_name = loaded.dag->name;
   record.step_count = static_cast<uint32_t>(loaded.dag->steps.size());
-  return std::unique_ptr<Run>(new Run(std::move(record), std::move(*loaded.dag), std::move(loaded.graph)));
+  auto parsed = std::make_shared<const ParsedDag>(ParsedDag{std::move(*loaded.dag), std::move(loaded.graph)});
+  if (cache != nullptr) cache->Remember(std::move(key), parsed);
+  return std::unique_ptr<Run>(new Run(std::move(record), std::move(parsed)));
 }
 
-Run::Run(RunRecord record, Dag dag, DagGraph graph)
-    : record_(std::move(record)), dag_(std::move(dag)), graph_(std::move(graph)) {
+Run::Run(RunRecord record, std::shared_ptr<const ParsedDag> parsed)
+    : record_(std::move(record)), parsed_(std::move(parsed)), dag_(parsed_->dag), graph_(parsed_->graph) {
   size_t n = dag_.steps.size();
   steps_.resize(n);
   unfinished_upstream_.assign(n, 0);

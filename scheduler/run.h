@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "scheduler/artifact_oracle.h"
 #include "scheduler/changes.h"
+#include "scheduler/parsed_dag_cache.h"
 #include "scheduler/records.h"
 
 namespace receta::scheduler {
@@ -54,8 +55,10 @@ class Turn {
 class Run {
  public:
   /// Parses and validates the DAG kept in `record` against its workspace
-  /// manifest. The error is the DAG's diagnostics, as `dag validate` prints.
-  static Result<std::unique_ptr<Run>> Create(RunRecord record);
+  /// manifest, or takes the same parse from `cache` (optional), which then
+  /// remembers this one. The error is the DAG's diagnostics, as `dag
+  /// validate` prints.
+  static Result<std::unique_ptr<Run>> Create(RunRecord record, ParsedDagCache* cache = nullptr);
 
   /// A new run: every step pending, then the steps with no upstream become
   /// ready (or cached).
@@ -126,7 +129,7 @@ class Run {
   void FlushDirty(Changes& changes);
 
  private:
-  Run(RunRecord record, Dag dag, DagGraph graph);
+  Run(RunRecord record, std::shared_ptr<const ParsedDag> parsed);
 
   void MarkDirty(int step);
   uint64_t Emit(Turn& turn, const char* kind, int step, const std::string& message);
@@ -155,8 +158,9 @@ class Run {
   std::vector<FileEntry> FilesOfInput(int step, size_t input_index) const;
 
   RunRecord record_;
-  Dag dag_;
-  DagGraph graph_;
+  std::shared_ptr<const ParsedDag> parsed_;  // shared with other runs of the same DAG
+  const Dag& dag_;                           // parsed_->dag
+  const DagGraph& graph_;                    // parsed_->graph
   std::vector<StepRecord> steps_;
   std::vector<uint32_t> unfinished_upstream_;
   std::vector<std::string> wait_reasons_;

@@ -22,7 +22,7 @@ void SchedulerCore::RestoreWorker(WorkerRecord worker) { pool_.Restore(std::move
 
 Status SchedulerCore::RestoreRun(RunRecord record, std::vector<StepRecord> steps, uint64_t now_ms) {
   std::string id = record.run_id;
-  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
+  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record), &parsed_dags_);
   if (!run.ok()) return run.status().WithContext("run " + id + " cannot be reloaded");
   (*run)->Restore(std::move(steps));
   for (const StepRecord& step : (*run)->steps()) {
@@ -60,7 +60,7 @@ Result<std::string> SchedulerCore::Submit(const protocol::SubmitRun& submit, uin
   record.workspace = submit.workspace;
   record.submitted_ms = now_ms;
   *error_code = protocol::ErrorCode::kInvalidArgument;
-  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
+  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record), &parsed_dags_);
   if (!run.ok()) return run.status();
   last_run_sequence_ = (*run)->record().sequence;
   std::string id = (*run)->id();
@@ -220,7 +220,7 @@ Result<uint32_t> SchedulerCore::Cancel(const std::string& run_id, const std::str
 Status SchedulerCore::LoadFinishedRun(RunRecord record, std::vector<StepRecord> steps) {
   std::string id = record.run_id;
   if (runs_.count(id)) return Status::Ok();
-  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record));
+  Result<std::unique_ptr<Run>> run = Run::Create(std::move(record), &parsed_dags_);
   if (!run.ok()) return run.status().WithContext("run " + id + " cannot be reloaded");
   (*run)->Restore(std::move(steps));
   runs_[id] = std::move(*run);

@@ -125,6 +125,7 @@ class SchedulerCore {
   uint64_t last_event_seq_ = 0;
   uint64_t last_run_sequence_ = 0;
   WorkerPool pool_;
+  ParsedDagCache parsed_dags_;
   std::map<std::string, std::unique_ptr<Run>> runs_;
   std::vector<std::string> run_order_;       // unfinished runs, submission order
   std::deque<std::string> finished_order_;  // finished runs held, oldest first
