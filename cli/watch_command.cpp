@@ -33,9 +33,11 @@ TerminalSize QueryTerminal() {
   return size;
 }
 
-Result<JsonValue> Snapshot(SchedulerClient& client, const std::string& run_id, std::string* raw) {
+// `brief` (protocol::RunStatus::brief) is all the view and the summary read.
+Result<JsonValue> Snapshot(SchedulerClient& client, const std::string& run_id, std::string* raw,
+                           bool brief) {
   Result<protocol::RunStatusReply> reply =
-      client.Call<protocol::RunStatusReply>(protocol::RunStatus{run_id});
+      client.Call<protocol::RunStatusReply>(protocol::RunStatus{run_id, brief});
   if (!reply.ok()) return reply.status();
   if (raw) *raw = reply->run_json;
   return ParseDocument(reply->run_json, "run");
@@ -68,7 +70,7 @@ void PrintSummary(const JsonValue& run, std::ostream& out) {
 
 int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& out,
               std::ostream& err, bool tty, bool json) {
-  Result<JsonValue> run = Snapshot(client, run_id, nullptr);
+  Result<JsonValue> run = Snapshot(client, run_id, nullptr, /*brief=*/true);
   if (!run.ok()) return Fail(err, run.status());
   WatchView view = WatchView::FromRun(*run);
   uint64_t after_seq = static_cast<uint64_t>((*run)["event_seq"].AsInt());
@@ -122,9 +124,13 @@ int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& 
     if (!tty && !json) out.flush();
     draw();
   }
-  // The final document: exact durations and errors, as persisted.
+  // The final document: exact durations and errors, as persisted; the first
+  // one when the run had already finished (a fully cached rerun), unless
+  // --json asks for the whole document.
   std::string raw;
-  Result<JsonValue> final_run = Snapshot(client, run_id, &raw);
+  bool finished_at_start = (*run)["state"].AsString() != "running";
+  Result<JsonValue> final_run = finished_at_start && !json ? std::move(run)
+                                                           : Snapshot(client, run_id, &raw, /*brief=*/!json);
   if (!final_run.ok()) return Fail(err, final_run.status());
   if (json) {
     out << raw << "\n";

@@ -85,7 +85,8 @@ void Server::OnRunStatus(const std::string& peer, uint64_t request_id, const pro
     return ReplyError(peer, request_id, ErrorCode::kNotFound,
                       "no run " + request.run_id + "; `receta runs` lists the recent ones");
   }
-  Reply(peer, request_id, protocol::RunStatusReply{RunStatusJson(**snapshot, core_->last_event_seq(), now_ms)});
+  Reply(peer, request_id,
+        protocol::RunStatusReply{RunStatusJson(**snapshot, core_->last_event_seq(), now_ms, request.brief.value_or(false))});
 }
 
 void Server::OnEvents(const std::string& peer, uint64_t request_id, const protocol::Events& request,

@@ -37,7 +37,8 @@ void AttemptJson(JsonWriter& json, const AttemptRecord& attempt, uint64_t now_ms
   json.EndObject();
 }
 
-void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_reason, uint64_t now_ms) {
+void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_reason, uint64_t now_ms,
+              bool brief) {
   json.BeginObject();
   json.Field("name", step.name);
   json.Field("state", ShownStepState(step, wait_reason));
@@ -61,15 +62,18 @@ void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_
   json.Field("user_failures", static_cast<int64_t>(step.user_failures.value_or(0)));
   json.Field("system_failures", static_cast<int64_t>(step.system_failures.value_or(0)));
   json.Field("retry_at_ms", Signed(step.state == StepState::kRetrying ? step.retry_at_ms.value_or(0) : 0));
-  json.Key("metrics").Raw(step.metrics_json.empty() ? "{}" : step.metrics_json);
-  json.Key("outputs").BeginArray();
-  for (const FileEntry& output : step.outputs) {
-    json.BeginObject().Field("path", output.path).Field("digest", output.digest);
-    json.Field("size_bytes", Signed(output.size_bytes)).EndObject();
+  if (!brief) {
+    json.Key("metrics").Raw(step.metrics_json.empty() ? "{}" : step.metrics_json);
+    json.Key("outputs").BeginArray();
+    for (const FileEntry& output : step.outputs) {
+      json.BeginObject().Field("path", output.path).Field("digest", output.digest);
+      json.Field("size_bytes", Signed(output.size_bytes)).EndObject();
+    }
+    json.EndArray();
   }
-  json.EndArray();
   json.Key("attempt_history").BeginArray();
-  for (const AttemptRecord& attempt : step.attempts) AttemptJson(json, attempt, now_ms);
+  size_t first = brief && !step.attempts.empty() ? step.attempts.size() - 1 : 0;
+  for (size_t i = first; i < step.attempts.size(); ++i) AttemptJson(json, step.attempts[i], now_ms);
   json.EndArray();
   json.EndObject();
 }
@@ -105,7 +109,7 @@ std::string RunListJson(const std::vector<RunRecord>& runs, uint64_t now_ms) {
   return json.str();
 }
 
-std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms) {
+std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms, bool brief) {
   JsonWriter json;
   json.BeginObject();
   RunSummaryFields(json, snapshot.run, now_ms);
@@ -120,7 +124,7 @@ std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint6
   static const std::string kNoReason;
   for (size_t i = 0; i < snapshot.steps.size(); ++i) {
     StepJson(json, snapshot.steps[i], i < snapshot.wait_reasons.size() ? snapshot.wait_reasons[i] : kNoReason,
-             now_ms);
+             now_ms, brief);
   }
   json.EndArray();
   json.EndObject();

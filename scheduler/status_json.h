@@ -26,7 +26,8 @@ struct RunSnapshot {
 std::string ShownStepState(const StepRecord& step, const std::string& wait_reason);
 
 std::string RunListJson(const std::vector<RunRecord>& runs, uint64_t now_ms);
-std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms);
+/// `brief`: see protocol::RunStatus::brief.
+std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms, bool brief = false);
 std::string EventsJson(const std::vector<EventRecord>& events);
 std::string WorkersJson(const WorkerPool& pool, uint64_t now_ms, bool include_lost);
 /// The outputs of `steps` (all when `only_step` is empty).

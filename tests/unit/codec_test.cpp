@@ -95,7 +95,7 @@ std::vector<Message> Samples() {
       SubmitReply{.run_id = "r-42"},
       ListRuns{.limit = 20, .dag_name = "iris"},
       ListRunsReply{.runs_json = R"([{"run_id":"r-42","state":"running"}])"},
-      RunStatus{.run_id = "r-42"},
+      RunStatus{.run_id = "r-42", .brief = true},
       RunStatusReply{.run_json = R"({"run_id":"r-42","steps":{"train":"running"}})"},
       Events{.run_id = "r-42", .after_seq = 1'000'000'000'000ull, .limit = 100, .wait_ms = 30'000},
       EventsReply{.events_json = R"([{"seq":5,"kind":"step_started"}])", .last_seq = 5},

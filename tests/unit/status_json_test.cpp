@@ -1,0 +1,65 @@
+// The run status document: full, and brief (what `submit --wait` follows a
+// run with; small enough for a 100,000-step run).
+#include <doctest/doctest.h>
+
+#include "common/json/json_value.h"
+#include "scheduler/status_json.h"
+
+using namespace receta;
+using namespace receta::scheduler;
+
+namespace {
+
+RunSnapshot TwoAttemptStep() {
+  RunSnapshot snapshot;
+  snapshot.run.run_id = "r-3";
+  snapshot.run.dag_name = "train";
+  snapshot.run.step_count = 1;
+  StepRecord step;
+  step.name = "fit";
+  step.state = StepState::kSucceeded;
+  step.metrics_json = "{\"accuracy\": 0.9}";
+  step.outputs = {{"model.pkl", std::string(64, 'a'), 10, false}};
+  AttemptRecord first;
+  first.attempt_id = "r-3.0-1";
+  first.number = 1;
+  first.finished = true;
+  first.exit_code = 1;
+  first.error = "exited with code 1";
+  AttemptRecord second = first;
+  second.attempt_id = "r-3.0-2";
+  second.number = 2;
+  second.exit_code = 0;
+  second.error.clear();
+  second.started_ms = 1000;
+  step.attempts = {first, second};
+  snapshot.steps = {step};
+  return snapshot;
+}
+
+}  // namespace
+
+TEST_CASE("StatusJsonTest.BriefKeepsTheLatestAttemptAndLeavesOutOutputsAndMetrics") {
+  RunSnapshot snapshot = TwoAttemptStep();
+  Result<JsonValue> full = ParseJson(RunStatusJson(snapshot, 7, 2000));
+  REQUIRE(full.ok());
+  const JsonValue& step = (*full)["steps"][0];
+  CHECK(step["attempt_history"].size() == 2);
+  CHECK(step["outputs"].size() == 1);
+  CHECK(step["metrics"]["accuracy"].AsNumber() == doctest::Approx(0.9));
+
+  std::string brief_text = RunStatusJson(snapshot, 7, 2000, /*brief=*/true);
+  Result<JsonValue> brief = ParseJson(brief_text);
+  REQUIRE(brief.ok());
+  const JsonValue& brief_step = (*brief)["steps"][0];
+  CHECK((*brief)["id"].AsString() == "r-3");
+  CHECK((*brief)["event_seq"].AsInt() == 7);
+  CHECK(brief_step["state"].AsString() == "succeeded");
+  CHECK(brief_step["attempts"].AsInt() == 2);
+  REQUIRE(brief_step["attempt_history"].size() == 1);
+  CHECK(brief_step["attempt_history"][0]["id"].AsString() == "r-3.0-2");
+  CHECK(brief_step["attempt_history"][0]["started_ms"].AsInt() == 1000);
+  CHECK_FALSE(brief_step.Has("outputs"));
+  CHECK_FALSE(brief_step.Has("metrics"));
+  CHECK(brief_text.size() < RunStatusJson(snapshot, 7, 2000).size());
+}
