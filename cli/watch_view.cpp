@@ -45,23 +45,25 @@ WatchView WatchView::FromRun(const JsonValue& run) {
     row.duration_ms = step["duration_ms"].AsInt();
     // A step already running: its start, so the finish line shows the whole
     // duration, not just what passed since the snapshot.
+    // (started_ms in a brief status; the latest attempt's in a full one)
     const JsonValue& attempts = step["attempt_history"];
-    if (row.state == "running" && attempts.size() > 0) {
-      row.started_ms = attempts[attempts.size() - 1]["started_ms"].AsInt();
+    if (row.state == "running") {
+      row.started_ms = step.Has("started_ms") ? step["started_ms"].AsInt()
+                       : attempts.size() > 0  ? attempts[attempts.size() - 1]["started_ms"].AsInt()
+                                              : 0;
     }
     row.message = step["error"].AsString();
     if (row.message.empty()) row.message = step["reason"].AsString();
+    view.row_of_.emplace(row.name, view.steps_.size());
     view.steps_.push_back(std::move(row));
   }
   return view;
 }
 
 WatchView::StepRow& WatchView::Row(const std::string& name) {
-  for (StepRow& row : steps_) {
-    if (row.name == name) return row;
-  }
-  steps_.push_back(StepRow{name, "pending", "", 0, 0, ""});
-  return steps_.back();
+  auto [it, added] = row_of_.emplace(name, steps_.size());
+  if (added) steps_.push_back(StepRow{name, "pending", "", 0, 0, ""});
+  return steps_[it->second];
 }
 
 std::optional<std::string> WatchView::Apply(const JsonValue& event) {

@@ -37,8 +37,26 @@ void AttemptJson(JsonWriter& json, const AttemptRecord& attempt, uint64_t now_ms
   json.EndObject();
 }
 
-void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_reason, uint64_t now_ms,
-              bool brief) {
+// Brief (protocol::RunStatus::brief): what a follower shows of a step, a
+// tenth of the full entry.
+void BriefStepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_reason, uint64_t now_ms) {
+  const AttemptRecord* last = step.attempts.empty() ? nullptr : &step.attempts.back();
+  json.BeginObject();
+  json.Field("name", step.name);
+  json.Field("state", ShownStepState(step, wait_reason));
+  json.Field("worker", last != nullptr ? last->worker_name : std::string());
+  json.Field("started_ms", Signed(last != nullptr ? last->started_ms : 0));
+  json.Field("duration_ms",
+             Signed(last != nullptr ? DurationMs(last->started_ms ? last->started_ms : last->dispatched_ms,
+                                                 last->finished_ms, now_ms)
+                                    : 0));
+  bool waiting = !wait_reason.empty() && step.state == StepState::kReady;
+  json.Field("error", waiting ? wait_reason : step.error);
+  json.Field("reason", waiting ? wait_reason : std::string());
+  json.EndObject();
+}
+
+void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_reason, uint64_t now_ms) {
   json.BeginObject();
   json.Field("name", step.name);
   json.Field("state", ShownStepState(step, wait_reason));
@@ -62,18 +80,15 @@ void StepJson(JsonWriter& json, const StepRecord& step, const std::string& wait_
   json.Field("user_failures", static_cast<int64_t>(step.user_failures.value_or(0)));
   json.Field("system_failures", static_cast<int64_t>(step.system_failures.value_or(0)));
   json.Field("retry_at_ms", Signed(step.state == StepState::kRetrying ? step.retry_at_ms.value_or(0) : 0));
-  if (!brief) {
-    json.Key("metrics").Raw(step.metrics_json.empty() ? "{}" : step.metrics_json);
-    json.Key("outputs").BeginArray();
-    for (const FileEntry& output : step.outputs) {
-      json.BeginObject().Field("path", output.path).Field("digest", output.digest);
-      json.Field("size_bytes", Signed(output.size_bytes)).EndObject();
-    }
-    json.EndArray();
+  json.Key("metrics").Raw(step.metrics_json.empty() ? "{}" : step.metrics_json);
+  json.Key("outputs").BeginArray();
+  for (const FileEntry& output : step.outputs) {
+    json.BeginObject().Field("path", output.path).Field("digest", output.digest);
+    json.Field("size_bytes", Signed(output.size_bytes)).EndObject();
   }
+  json.EndArray();
   json.Key("attempt_history").BeginArray();
-  size_t first = brief && !step.attempts.empty() ? step.attempts.size() - 1 : 0;
-  for (size_t i = first; i < step.attempts.size(); ++i) AttemptJson(json, step.attempts[i], now_ms);
+  for (const AttemptRecord& attempt : step.attempts) AttemptJson(json, attempt, now_ms);
   json.EndArray();
   json.EndObject();
 }
@@ -123,8 +138,12 @@ std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint6
   json.Key("steps").BeginArray();
   static const std::string kNoReason;
   for (size_t i = 0; i < snapshot.steps.size(); ++i) {
-    StepJson(json, snapshot.steps[i], i < snapshot.wait_reasons.size() ? snapshot.wait_reasons[i] : kNoReason,
-             now_ms, brief);
+    const std::string& reason = i < snapshot.wait_reasons.size() ? snapshot.wait_reasons[i] : kNoReason;
+    if (brief) {
+      BriefStepJson(json, snapshot.steps[i], reason, now_ms);
+    } else {
+      StepJson(json, snapshot.steps[i], reason, now_ms);
+    }
   }
   json.EndArray();
   json.EndObject();

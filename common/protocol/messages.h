@@ -552,8 +552,8 @@ struct RunStatus {
   static constexpr MessageType kType = MessageType::kRunStatus;
   static constexpr std::string_view kName = "RunStatus";
   std::string run_id;
-  /// Steps without outputs and metrics, and with only their latest attempt
-  /// in attempt_history: what a follower needs, a third of the size (a
+  /// Each step as name, state, worker, started_ms, duration_ms, error and
+  /// reason only: what a follower shows, a tenth of the size (a
   /// 100,000-step run's full status is over kMaxMessageBytes).
   std::optional<bool> brief;
   template <typename S, typename V> static void Fields(S& s, V& v) { v("run_id", s.run_id); v("brief", s.brief); }

@@ -184,6 +184,23 @@ TEST_CASE("WatchViewTest.AppliesEventsInOrderAndRendersLinesAndScreen") {
   CHECK(RedrawText({"a", "b"}, 3) == "\x1b[3A\x1b[2Ka\n\x1b[2Kb\n\x1b[J");
 }
 
+TEST_CASE("WatchViewTest.FollowsABriefStatusAndStepsItHadNotSeen") {
+  // A brief status (RunStatus.brief) gives a running step's start directly.
+  WatchView view = WatchView::FromRun(Json(R"({"id":"r-2","state":"running","steps":[
+    {"name":"fit","state":"running","worker":"w1","started_ms":1714564800000,"duration_ms":0,
+     "error":"","reason":""}]})"));
+  auto apply = [&](const std::string& event) { return view.Apply(Json(event)).value_or("<none>"); };
+  CHECK(apply(R"({"time_ms":1714564803000,"kind":"step_succeeded","run_id":"r-2","step":"fit",
+    "state":"succeeded","message":""})") == "12:00:03 fit succeeded (3.0s)");
+  // A step the snapshot did not list gets a row once, however many events.
+  CHECK(apply(R"({"time_ms":1714564804000,"kind":"step_started","run_id":"r-2","step":"eval"})") ==
+        "12:00:04 eval running");
+  CHECK(apply(R"({"time_ms":1714564805000,"kind":"step_succeeded","run_id":"r-2","step":"eval",
+    "state":"succeeded"})") == "12:00:05 eval succeeded (1.0s)");
+  REQUIRE(view.steps().size() == 2);
+  CHECK(view.steps_done() == 2);
+}
+
 TEST_CASE("WorkspaceInputsTest.CollectsUnproducedInputsFollowingSymlinks") {
   TempDir dir;
   std::filesystem::create_directories(dir.Path("ws/data/sub"));
