@@ -443,7 +443,7 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
   } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
     // A stale attempt's outputs never enter the CAS (as with its uploads).
-    if (m->inline_blobs && IsCurrentAttemptOf(m->attempt_id, worker_id)) StoreInlineBlobs(*m, now_ms);
+    if (m->inline_blobs && CurrentAttemptOf(m->attempt_id, worker_id)) StoreInlineBlobs(*m, now_ms);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
     logs_->Close(m->attempt_id);
     logs_changed_ = true;
@@ -477,17 +477,19 @@ void Server::ReplayUnclaimedLogs(const std::string& peer, const std::string& wor
   });
 }
 
-bool Server::IsCurrentAttemptOf(const std::string& attempt_id, const std::string& worker_id) const {
+std::optional<AttemptLocation> Server::CurrentAttemptOf(const std::string& attempt_id,
+                                                        const std::string& worker_id) const {
   std::optional<AttemptLocation> location = core_->FindAttempt(attempt_id);
-  if (!location) return false;
+  if (!location) return std::nullopt;
   const Run* run = core_->FindRun(location->run_id);
-  return run->step(location->step).attempts.back().worker_id == worker_id;
+  if (run->step(location->step).attempts.back().worker_id != worker_id) return std::nullopt;
+  return location;
 }
 
 void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id) {
   // A stale attempt's output, or another worker's, is not kept.
-  if (!IsCurrentAttemptOf(chunk.attempt_id, worker_id)) return;
-  std::optional<AttemptLocation> location = core_->FindAttempt(chunk.attempt_id);
+  std::optional<AttemptLocation> location = CurrentAttemptOf(chunk.attempt_id, worker_id);
+  if (!location) return;
   uint64_t& next = next_log_seq_[chunk.attempt_id];
   if (chunk.seq < next) return;  // duplicate
   next = chunk.seq + 1;

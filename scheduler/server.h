@@ -106,8 +106,9 @@ class Server {
   std::string WorkerOf(const std::string& peer);
   void HandleWorkerMessage(const std::string& peer, uint64_t request_id, protocol::Message& message,
                            uint64_t now_ms);
-  /// True when `attempt_id` is current and dispatched to `worker_id`.
-  bool IsCurrentAttemptOf(const std::string& attempt_id, const std::string& worker_id) const;
+  /// Where `attempt_id` is, if it is current and dispatched to `worker_id`.
+  std::optional<AttemptLocation> CurrentAttemptOf(const std::string& attempt_id,
+                                                  const std::string& worker_id) const;
   /// Appends a log chunk of a current attempt of `worker_id`; drops stale,
   /// foreign and duplicate chunks.
   void StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id);
