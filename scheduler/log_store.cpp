@@ -71,8 +71,15 @@ class FileLogStore final : public LogStore {
  public:
   FileLogStore(std::string dir, uint64_t cap_bytes) : dir_(std::move(dir)), cap_bytes_(cap_bytes) {}
 
-  Status Append(const std::string& run_id, const std::string& attempt_id,
+  Status Append(const std::string& run_id, const std::string& attempt_id, uint64_t offset,
                 std::string_view bytes) override;
+
+  uint64_t Received(const std::string& run_id, const std::string& attempt_id) override {
+    if (!ValidateIds(run_id, attempt_id).ok()) return 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    Result<Attempt*> loaded = Load(run_id, attempt_id);
+    return loaded.ok() ? (*loaded)->received_bytes : 0;
+  }
 
   uint64_t Size(const std::string& run_id, const std::string& attempt_id) const override {
     if (!ValidateIds(run_id, attempt_id).ok()) return 0;
@@ -115,6 +122,7 @@ class FileLogStore final : public LogStore {
     bool cut = false;
     uint64_t marker_offset = 0;  // where the marker line starts, once cut
     uint64_t dropped_bytes = 0;
+    uint64_t received_bytes = 0;  // see Received()
   };
 
   std::string PathOf(const std::string& run_id, const std::string& attempt_id) const {
@@ -124,6 +132,8 @@ class FileLogStore final : public LogStore {
   Result<Attempt*> Load(const std::string& run_id, const std::string& attempt_id);
   Status EnsureOpen(const std::string& attempt_id, Attempt& attempt);
   Status Cut(Attempt& attempt, uint64_t dropped_bytes);
+  /// Stores bytes that follow what is stored: kept up to the cap, then cut.
+  Status Store(Attempt& attempt, std::string_view bytes);
 
   const std::string dir_;
   const uint64_t cap_bytes_;
@@ -157,6 +167,7 @@ Result<FileLogStore::Attempt*> FileLogStore::Load(const std::string& run_id,
         attempt.marker_offset = attempt.size_bytes - marker_bytes;
       }
     }
+    attempt.received_bytes = attempt.cut ? cap_bytes_ + attempt.dropped_bytes : attempt.size_bytes;
   } else if (errno != ENOENT) {
     return Status::Error("cannot stat the log " + attempt.path + ": " + ErrnoText());
   }
@@ -210,14 +221,40 @@ Status FileLogStore::Cut(Attempt& attempt, uint64_t dropped_bytes) {
 }
 
 Status FileLogStore::Append(const std::string& run_id, const std::string& attempt_id,
-                            std::string_view bytes) {
+                            uint64_t offset, std::string_view bytes) {
   if (Status s = ValidateIds(run_id, attempt_id); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   Result<Attempt*> loaded = Load(run_id, attempt_id);
   if (!loaded.ok()) return loaded.status();
   Attempt& attempt = **loaded;
+  // Why skip rather than refuse: a resent chunk overlaps what the scheduler
+  // stored before it crashed; its new tail is still wanted.
+  if (offset < attempt.received_bytes) {
+    uint64_t seen = attempt.received_bytes - offset;
+    if (seen >= bytes.size()) return Status::Ok();
+    bytes.remove_prefix(static_cast<size_t>(seen));
+    offset = attempt.received_bytes;
+  }
   if (bytes.empty()) return Status::Ok();
   if (Status s = EnsureOpen(attempt_id, attempt); !s.ok()) return s;
+  if (offset > attempt.received_bytes) {
+    uint64_t lost = offset - attempt.received_bytes;
+    if (attempt.cut) {
+      attempt.dropped_bytes += lost;  // counted by the marker's next rewrite
+    } else {
+      std::string note = std::string(attempt.size_bytes > 0 ? "\n" : "") + "[receta: " +
+                         std::to_string(lost) +
+                         " bytes of this log were lost here (not resent after a scheduler restart)]\n";
+      if (Status s = Store(attempt, note); !s.ok()) return s;
+    }
+    attempt.received_bytes = offset;
+  }
+  if (Status s = Store(attempt, bytes); !s.ok()) return s;
+  attempt.received_bytes += bytes.size();
+  return Status::Ok();
+}
+
+Status FileLogStore::Store(Attempt& attempt, std::string_view bytes) {
   if (attempt.cut) {
     attempt.dropped_bytes += bytes.size();
     return PwriteAll(attempt.fd.get(), attempt.marker_offset,

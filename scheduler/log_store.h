@@ -44,10 +44,20 @@ class LogStore {
   static Result<std::unique_ptr<LogStore>> Open(const std::string& logs_dir, uint64_t cap_bytes);
   virtual ~LogStore() = default;
 
-  /// Appends bytes for the attempt (creating its file). Chunks arrive in seq
-  /// order per attempt; the caller drops duplicates.
+  /// Adds `bytes`, which start at `offset` of everything the attempt
+  /// printed, to the attempt's log (creating its file). Idempotent, because
+  /// workers send chunks at least once: only the bytes past Received() are
+  /// kept. When `offset` is past Received() the bytes between were lost (a
+  /// worker keeps only a bounded tail to resend): a note line saying how
+  /// many is written where they were, then `bytes`.
   virtual Status Append(const std::string& run_id, const std::string& attempt_id,
-                        std::string_view bytes) = 0;
+                        uint64_t offset, std::string_view bytes) = 0;
+  /// How far into the attempt's output the log reaches: bytes received,
+  /// whether kept or dropped past the cap, lost bytes included (0 when none
+  /// or when an id is invalid). After a restart it is recovered from the
+  /// file: its size, or the cap plus the marker's count once cut (so a
+  /// lost-bytes note then counts as its own length, not the bytes it names).
+  virtual uint64_t Received(const std::string& run_id, const std::string& attempt_id) = 0;
   /// Bytes stored so far for the attempt, the marker included (0 when none
   /// or when an id is invalid).
   virtual uint64_t Size(const std::string& run_id, const std::string& attempt_id) const = 0;

@@ -330,7 +330,6 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
     peer_of_worker_[m->worker_id] = peer;
     worker_of_peer_[peer] = m->worker_id;
     heartbeat_sent_ms_[m->worker_id] = now_ms;
-    ReplayUnclaimedLogs(peer, m->worker_id);
     Reply(peer, request_id, ack);
   } else if (std::holds_alternative<Heartbeat>(message) || std::holds_alternative<AttemptStarted>(message) ||
              std::holds_alternative<LogChunk>(message) || std::holds_alternative<AttemptFinished>(message)) {
@@ -424,13 +423,10 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
                                  uint64_t now_ms) {
   using namespace protocol;
   std::string worker_id = WorkerOf(peer);
-  if (worker_id.empty()) {
-    // Why keep them: chunks a worker queued while this scheduler was
-    // restarting arrive before it registers again. They are stored only if
-    // this peer then registers as the worker of their attempt.
-    if (auto* m = std::get_if<LogChunk>(&message)) HoldUnclaimedLog(peer, std::move(*m), now_ms);
-    return;
-  }
+  // Why drop even log chunks: a worker sends every chunk of its unfinished
+  // attempts again after it registers (at least once), so the chunks it
+  // queued while this scheduler restarted are not lost.
+  if (worker_id.empty()) return;
   core_->HeardFrom(worker_id, now_ms);
   if (auto* m = std::get_if<Heartbeat>(&message)) {
     core_->OnHeartbeat(worker_id, *m, now_ms);
@@ -442,39 +438,17 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
     StoreLogChunk(*m, worker_id);
   } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
+    std::optional<AttemptLocation> current = CurrentAttemptOf(m->attempt_id, worker_id);
     // A stale attempt's outputs never enter the CAS (as with its uploads).
-    if (m->inline_blobs && CurrentAttemptOf(m->attempt_id, worker_id)) StoreInlineBlobs(*m, now_ms);
+    if (m->inline_blobs && current) StoreInlineBlobs(*m, now_ms);
+    if (current) CheckLogComplete(*current, *m);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
     logs_->Close(m->attempt_id);
     logs_changed_ = true;
-    next_log_seq_.erase(m->attempt_id);
     if (!location) spdlog::info("ignored a result for attempt {}: not current", m->attempt_id);
     // Acknowledged after the commit: the ack is queued behind it.
     Reply(peer, request_id, AttemptFinishedAck{m->attempt_id});
   }
-}
-
-void Server::HoldUnclaimedLog(const std::string& peer, protocol::LogChunk chunk, uint64_t now_ms) {
-  // Bounded: a peer that never registers (or a rogue one) cannot grow it.
-  constexpr size_t kMaxUnclaimedBytes = 16u << 20;
-  constexpr uint64_t kUnclaimedTtlMs = 60'000;
-  std::erase_if(unclaimed_logs_, [&](const UnclaimedLog& held) {
-    bool expired = now_ms - held.received_ms > kUnclaimedTtlMs;
-    if (expired) unclaimed_log_bytes_ -= held.chunk.data.size();
-    return expired;
-  });
-  if (unclaimed_log_bytes_ + chunk.data.size() > kMaxUnclaimedBytes) return;
-  unclaimed_log_bytes_ += chunk.data.size();
-  unclaimed_logs_.push_back({peer, std::move(chunk), now_ms});
-}
-
-void Server::ReplayUnclaimedLogs(const std::string& peer, const std::string& worker_id) {
-  std::erase_if(unclaimed_logs_, [&](const UnclaimedLog& held) {
-    if (held.peer != peer) return false;
-    StoreLogChunk(held.chunk, worker_id);
-    unclaimed_log_bytes_ -= held.chunk.data.size();
-    return true;
-  });
 }
 
 std::optional<AttemptLocation> Server::CurrentAttemptOf(const std::string& attempt_id,
@@ -490,13 +464,21 @@ void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& w
   // A stale attempt's output, or another worker's, is not kept.
   std::optional<AttemptLocation> location = CurrentAttemptOf(chunk.attempt_id, worker_id);
   if (!location) return;
-  uint64_t& next = next_log_seq_[chunk.attempt_id];
-  if (chunk.seq < next) return;  // duplicate
-  next = chunk.seq + 1;
   logs_changed_ = true;
-  if (Status s = logs_->Append(location->run_id, chunk.attempt_id, chunk.data); !s.ok()) {
+  uint64_t offset = chunk.offset ? *chunk.offset : logs_->Received(location->run_id, chunk.attempt_id);
+  if (Status s = logs_->Append(location->run_id, chunk.attempt_id, offset, chunk.data); !s.ok()) {
     spdlog::error("cannot store log of attempt {}: {}", chunk.attempt_id, s.message());
   }
+}
+
+void Server::CheckLogComplete(const AttemptLocation& location,
+                              const protocol::AttemptFinished& finished) {
+  if (!finished.log_bytes) return;  // an older worker does not say
+  uint64_t received = logs_->Received(location.run_id, finished.attempt_id);
+  if (received >= *finished.log_bytes) return;
+  spdlog::warn("attempt {} (run {}) finished with {} bytes of log, but only {} arrived: the "
+               "rest was lost",
+               finished.attempt_id, location.run_id, *finished.log_bytes, received);
 }
 
 }  // namespace receta::scheduler

@@ -76,11 +76,6 @@ class Server {
     uint64_t next_offset = 0;
     uint64_t last_activity_ms = 0;
   };
-  struct UnclaimedLog {
-    std::string peer;
-    protocol::LogChunk chunk;
-    uint64_t received_ms = 0;
-  };
   struct EventsWaiter {
     std::string peer;
     uint64_t request_id = 0;
@@ -109,13 +104,11 @@ class Server {
   /// Where `attempt_id` is, if it is current and dispatched to `worker_id`.
   std::optional<AttemptLocation> CurrentAttemptOf(const std::string& attempt_id,
                                                   const std::string& worker_id) const;
-  /// Appends a log chunk of a current attempt of `worker_id`; drops stale,
-  /// foreign and duplicate chunks.
+  /// Adds a log chunk of a current attempt of `worker_id` to its log (the
+  /// LogStore keeps each byte once); drops stale and foreign chunks.
   void StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id);
-  /// A chunk from a peer not registered (yet): kept, bounded, until the
-  /// peer registers (ReplayUnclaimedLogs stores it then) or it expires.
-  void HoldUnclaimedLog(const std::string& peer, protocol::LogChunk chunk, uint64_t now_ms);
-  void ReplayUnclaimedLogs(const std::string& peer, const std::string& worker_id);
+  /// Warns when a finished attempt's log lacks bytes its worker printed.
+  void CheckLogComplete(const AttemptLocation& location, const protocol::AttemptFinished& finished);
   void Reply(const std::string& peer, uint64_t request_id, const protocol::Message& message,
              std::optional<std::string> blob = std::nullopt);
   void ReplyError(const std::string& peer, uint64_t request_id, protocol::ErrorCode code,
@@ -190,9 +183,6 @@ class Server {
   std::map<std::string, std::string> peer_of_worker_;
   std::map<std::string, std::string> worker_of_peer_;
   std::map<std::string, uint64_t> heartbeat_sent_ms_;  // by worker id
-  std::map<std::string, uint64_t> next_log_seq_;       // by attempt id
-  std::deque<UnclaimedLog> unclaimed_logs_;            // oldest first
-  size_t unclaimed_log_bytes_ = 0;
   std::map<std::pair<std::string, std::string>, UploadSession> uploads_;  // (peer, digest)
   std::map<std::pair<std::string, std::string>, DownloadCheck> downloads_;  // (peer, digest)
   std::vector<EventsWaiter> events_waiters_;

@@ -310,11 +310,13 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
       spdlog::info("attempt {} is stale; killing it", stale);
       it->second.attempt->Kill(0, "the scheduler no longer expects this attempt");
     }
-    // Held log lines first: the scheduler closes an attempt's log when its
-    // result arrives.
+    // Logs before results: the scheduler closes an attempt's log when its
+    // result arrives. All retained chunks, not just those made while
+    // unregistered: a new scheduler may lack what the old one never read.
     for (const std::string& held : held_events_) SendEncoded(held);
     held_events_.clear();
     held_event_bytes_ = 0;
+    retained_logs_.ForEach([this](const std::string& chunk) { SendEncoded(chunk); });
     for (auto& [id, unacked] : unacked_) SendFinished(unacked);
   } else if (auto* error = std::get_if<protocol::Error>(&message)) {
     if (request_id == register_request_id_) {
@@ -340,6 +342,7 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
     it->second.attempt->Kill(kill->grace_ms, kill->reason);
   } else if (auto* done = std::get_if<protocol::AttemptFinishedAck>(&message)) {
     unacked_.erase(done->attempt_id);
+    retained_logs_.Forget(done->attempt_id);
   } else if (!std::holds_alternative<protocol::Heartbeat>(message)) {
     spdlog::warn("ignored unexpected {} from the scheduler", protocol::NameOf(message));
   }
@@ -434,18 +437,24 @@ void Agent::HandleAttemptEvents() {
       StartQueued();
       continue;
     }
-    if (kind != kEventFinished) {
+    if (kind == kEventLog) {
+      Result<protocol::Envelope> e = protocol::Decode(header);
+      if (!e.ok()) continue;  // encoded by us: cannot happen
+      const auto& chunk = std::get<protocol::LogChunk>(e->message);
+      if (registered_) SendEncoded(std::string(header));  // else sent after the RegisterAck
+      retained_logs_.Add(chunk.attempt_id, std::string(header));
+      continue;
+    }
+    if (kind == kEventStarted) {
       if (registered_) {
         SendEncoded(std::string(header));
       } else {
         HoldEvent(std::string(header));
       }
-      if (kind == kEventStarted) {
-        Result<protocol::Envelope> e = protocol::Decode(header);
-        if (e.ok()) {
-          const auto& started = std::get<protocol::AttemptStarted>(e->message);
-          spdlog::info("attempt {} started: pid {}", started.attempt_id, started.pid);
-        }
+      Result<protocol::Envelope> e = protocol::Decode(header);
+      if (e.ok()) {
+        const auto& started = std::get<protocol::AttemptStarted>(e->message);
+        spdlog::info("attempt {} started: pid {}", started.attempt_id, started.pid);
       }
       continue;
     }
@@ -478,7 +487,7 @@ void Agent::HoldEvent(std::string header) {
     ++dropped;
   }
   if (dropped > 0) {
-    spdlog::warn("unregistered for long: dropped the {} oldest held log chunk(s) (over {} MiB held)", dropped,
+    spdlog::warn("unregistered for long: dropped the {} oldest held start event(s) (over {} MiB held)", dropped,
                  kMaxHeldEventBytes >> 20);
   }
 }

@@ -20,9 +20,13 @@
 //   it restarted): Register again at once.
 // - AttemptFinished is kept and resent every kResendFinishedMs, and right
 //   after each RegisterAck, until its AttemptFinishedAck arrives.
-// - Log chunks and AttemptStarted while unregistered (e.g. the scheduler
-//   is restarting) are kept, up to kMaxHeldEventBytes, and sent right after
-//   the next RegisterAck, so a step's log survives a scheduler crash.
+// - AttemptStarted while unregistered (e.g. the scheduler is restarting) is
+//   kept, up to kMaxHeldEventBytes, and sent right after the next
+//   RegisterAck. Log chunks are delivered at least once: every chunk of an
+//   attempt is retained (RetainedLogs, bounded) until its
+//   AttemptFinishedAck and sent again after each RegisterAck, so a step's
+//   log survives a scheduler crash, even the chunks the dead scheduler
+//   never read.
 // - Steps die with the worker: a ProcessGroupGuard (process_guard.h) forked
 //   at Create holds every running step's process group and kills them if
 //   the worker dies, even by kill -9.
@@ -51,6 +55,7 @@
 #include "worker/local_cache.h"
 #include "worker/machine_info.h"
 #include "worker/process_guard.h"
+#include "worker/retained_logs.h"
 
 namespace receta::worker {
 
@@ -147,10 +152,11 @@ class Agent {
   std::set<std::string> in_slot_;            // of running_: those holding a slot
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
-  /// Encoded AttemptStarted/LogChunk headers held while unregistered, oldest
-  /// first, and their total size.
+  /// Encoded AttemptStarted headers held while unregistered, oldest first,
+  /// and their total size.
   std::deque<std::string> held_events_;
   size_t held_event_bytes_ = 0;
+  RetainedLogs retained_logs_;
   std::unique_ptr<NetBlobPool> blob_pool_;
   // Reset by Shutdown once the steps are reaped; attempts hold a raw pointer.
   std::unique_ptr<ProcessGroupGuard> guard_;

@@ -193,6 +193,7 @@ std::optional<Attempt::Failure> Attempt::RunProcess(Process& process, AttemptSin
       [&](OutputStream stream, std::string_view bytes) { batcher.Add(stream, bytes, NowMs()); },
       static_cast<int>(LogBatcher::kFlushAfterMs), [&] { batcher.Tick(NowMs()); });
   batcher.Flush();
+  finished.log_bytes = batcher.bytes_emitted();
   std::string kill_reason;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -38,6 +38,8 @@ void LogBatcher::Flush() {
   chunk.stream = std::string(stream_ == OutputStream::kStdout ? protocol::kStdout
                                                               : protocol::kStderr);
   chunk.seq = next_seq_++;
+  chunk.offset = next_offset_;
+  next_offset_ += pending_.size();
   chunk.data = std::move(pending_);
   pending_.clear();
   emit_(std::move(chunk));

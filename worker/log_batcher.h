@@ -32,6 +32,8 @@ class LogBatcher {
   void Flush();
 
   uint64_t chunks_emitted() const { return next_seq_; }
+  /// Bytes in the chunks emitted so far: the next chunk's offset.
+  uint64_t bytes_emitted() const { return next_offset_; }
 
  private:
   std::string attempt_id_;
@@ -40,6 +42,7 @@ class LogBatcher {
   std::string pending_;
   int64_t first_byte_ms_ = 0;
   uint64_t next_seq_ = 0;
+  uint64_t next_offset_ = 0;
 };
 
 }  // namespace receta::worker

@@ -291,8 +291,14 @@ inline constexpr std::string_view kStdout = "stdout";
 inline constexpr std::string_view kStderr = "stderr";
 
 /// Sent by a worker while an attempt runs, for output it read from the
-/// process. seq counts chunks of the attempt from 0 across both streams, so
-/// the scheduler can drop duplicates and see gaps. Not answered.
+/// process. seq counts chunks of the attempt from 0 across both streams;
+/// offset is where `data` starts in everything the attempt printed (both
+/// streams, in the order read; absent from older workers: the chunk then
+/// continues the log). Delivery is at least once: the worker keeps
+/// an attempt's chunks until its AttemptFinishedAck and sends them all again
+/// after every RegisterAck, so the scheduler keeps only the bytes past what
+/// it already has (by offset) and a chunk lost in a crashed scheduler's
+/// socket still reaches the log. Not answered.
 struct LogChunk {
   static constexpr MessageType kType = MessageType::kLogChunk;
   static constexpr std::string_view kName = "LogChunk";
@@ -300,9 +306,10 @@ struct LogChunk {
   std::string stream;  // kStdout or kStderr
   uint64_t seq = 0;
   std::string data;    // raw bytes
+  std::optional<uint64_t> offset;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("attempt_id", s.attempt_id); v("stream", s.stream); v("seq", s.seq);
-    v("data", s.data, kAsBytes);
+    v("data", s.data, kAsBytes); v("offset", s.offset);
   }
   bool operator==(const LogChunk&) const = default;
 };
@@ -333,11 +340,15 @@ struct AttemptFinished {
   /// scheduler stores in its CAS when it accepts the result; every other
   /// output was uploaded before.
   std::optional<std::vector<InlineBlob>> inline_blobs;
+  /// Bytes the attempt printed in all (the end of its last LogChunk), so the
+  /// scheduler can tell a complete log from one that lost bytes.
+  std::optional<uint64_t> log_bytes;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("attempt_id", s.attempt_id); v("exit_code", s.exit_code); v("signal", s.signal);
     v("timed_out", s.timed_out); v("outputs", s.outputs); v("duration_ms", s.duration_ms);
     v("cpu_ms", s.cpu_ms); v("max_rss_bytes", s.max_rss_bytes); v("error", s.error);
     v("system_failure", s.system_failure); v("inline_blobs", s.inline_blobs);
+    v("log_bytes", s.log_bytes);
   }
   bool operator==(const AttemptFinished&) const = default;
 };

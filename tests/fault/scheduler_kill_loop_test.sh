@@ -111,7 +111,6 @@ def around_kill(a):
     hit = [str(i + 1) for i, k in enumerate(kills) if a["dispatched_ms"] <= k <= a["finished_ms"]]
     return f" (dispatched before crash {','.join(hit)}, finished after it)" if hit else " (no crash while it ran)"
 problems = []
-lost_across_crash = []
 for s in status["steps"]:
     won = [a for a in s["attempt_history"] if a["state"] == "succeeded"]
     if len(won) != 1:
@@ -119,20 +118,12 @@ for s in status["steps"]:
         continue
     path = os.path.join(logs_dir, status["id"], won[0]["id"] + ".log")
     text = open(path, errors="replace").read() if os.path.exists(path) else None
-    if text is None and "dispatched before crash" in around_kill(won[0]):
-        # KNOWN GAP (issue 5 note): log chunks are fire-and-forget, so one the
-        # worker sent just before a kill -9 dies unread with the scheduler;
-        # AttemptFinished survives because it is re-sent until acked. Shown,
-        # bounded, until log delivery is made at-least-once.
-        lost_across_crash.append(f"{s['name']}: attempt {won[0]['id']}{around_kill(won[0])}")
-    elif text is None:
+    if text is None:
         problems.append(f"{s['name']}: attempt {won[0]['id']} has no log file {path}{around_kill(won[0])}")
+    elif "were lost here" in text:
+        problems.append(f"{s['name']}: log {path} says bytes were lost: {text[-300:]!r}{around_kill(won[0])}")
     elif f"{s['name']}-output" not in text:
         problems.append(f"{s['name']}: log {path} lacks '{s['name']}-output': {text[-200:]!r}{around_kill(won[0])}")
-if lost_across_crash:
-    print("kill-loop: KNOWN GAP, logs lost across a crash: " + "; ".join(lost_across_crash))
-if len(lost_across_crash) > 3:
-    problems.append(f"{len(lost_across_crash)} attempts lost their logs across crashes (more than the known gap's 3)")
 ran = collections.Counter(open(ran_log).read().split())
 twice = sorted(n for n, c in ran.items() if c > 1)
 missing = sorted(s["name"] for s in status["steps"] if s["name"] not in ran)

@@ -24,7 +24,8 @@ std::unique_ptr<LogStore> OpenLogs(const std::string& dir, uint64_t cap_bytes) {
 
 void Append(LogStore& logs, const std::string& run, const std::string& attempt,
             std::string_view bytes) {
-  Status s = logs.Append(run, attempt, bytes);
+  // Each call continues where the log is, as a worker's next chunk does.
+  Status s = logs.Append(run, attempt, logs.Received(run, attempt), bytes);
   REQUIRE_MESSAGE(s.ok(), s.message());
 }
 
@@ -141,17 +142,63 @@ TEST_CASE("LogStoreTest.RefusesIdsThatCouldEscape") {
         std::string("a..b"), std::string("a b"), std::string("a\0b", 3), std::string(256, 'a'),
         std::string("é")}) {
     CAPTURE(bad);
-    Status as_run = logs->Append(bad, "a", "x");
+    Status as_run = logs->Append(bad, "a", 0, "x");
     REQUIRE_FALSE(as_run.ok());
     CHECK(as_run.message().rfind("run id '", 0) == 0);
     CHECK(as_run.message().find("[A-Za-z0-9._-]") != std::string::npos);
-    Status as_attempt = logs->Append("r", bad, "x");
+    Status as_attempt = logs->Append("r", bad, 0, "x");
     REQUIRE_FALSE(as_attempt.ok());
     CHECK(as_attempt.message().rfind("attempt id '", 0) == 0);
     CHECK_FALSE(logs->Read(bad, "a", 0, 10).ok());
     CHECK_FALSE(logs->Read("r", bad, 0, 10).ok());
     CHECK(logs->Size(bad, "a") == 0);
+    CHECK(logs->Received(bad, "a") == 0);
   }
   CHECK(ReadFile(dir.Path("x.log")).empty());
   Append(*logs, "r-1_2.3", "r-1_2.3.0-1", "ok");  // the id forms receta uses
+}
+
+// Workers send chunks at least once (again after every RegisterAck), so the
+// store must take each byte once, whatever is sent twice.
+TEST_CASE("LogStoreTest.ResentChunksAreStoredOnce") {
+  TempDir dir;
+  auto logs = OpenLogs(dir.Path(), 1u << 20);
+  REQUIRE(logs->Append("r", "a", 0, "one\n").ok());
+  REQUIRE(logs->Append("r", "a", 4, "two\n").ok());
+  REQUIRE(logs->Append("r", "a", 0, "one\n").ok());       // resent whole
+  REQUIRE(logs->Append("r", "a", 4, "two\nthr").ok());    // overlaps: only "thr" is new
+  REQUIRE(logs->Append("r", "a", 11, "ee\n").ok());
+  CHECK(ReadAll(*logs, "r", "a") == "one\ntwo\nthree\n");
+  CHECK(logs->Received("r", "a") == 14);
+  // A restarted scheduler knows what it has from the file.
+  logs->Close("a");
+  auto reopened = OpenLogs(dir.Path(), 1u << 20);
+  CHECK(reopened->Received("r", "a") == 14);
+  REQUIRE(reopened->Append("r", "a", 0, "one\ntwo\nthree\nfour\n").ok());
+  CHECK(ReadAll(*reopened, "r", "a") == "one\ntwo\nthree\nfour\n");
+}
+
+TEST_CASE("LogStoreTest.BytesNeverResentAreNamedWhereTheyWere") {
+  TempDir dir;
+  auto logs = OpenLogs(dir.Path(), 1u << 20);
+  REQUIRE(logs->Append("r", "a", 0, "start\n").ok());
+  REQUIRE(logs->Append("r", "a", 106, "end\n").ok());  // bytes 6..105 never arrived
+  CHECK(ReadAll(*logs, "r", "a") ==
+        "start\n\n[receta: 100 bytes of this log were lost here (not resent after a scheduler "
+        "restart)]\nend\n");
+  CHECK(logs->Received("r", "a") == 110);
+  REQUIRE(logs->Append("r", "a", 6, std::string(104, 'x')).ok());  // too late: already named
+  CHECK(logs->Received("r", "a") == 110);
+}
+
+TEST_CASE("LogStoreTest.ResentChunksPastTheCapCountOnce") {
+  TempDir dir;
+  auto logs = OpenLogs(dir.Path(), 8);
+  REQUIRE(logs->Append("r", "a", 0, "12345678abcd").ok());  // 8 kept, 4 dropped
+  REQUIRE(logs->Append("r", "a", 8, "abcdef").ok());        // "ef" new
+  CHECK(ReadAll(*logs, "r", "a") == "12345678\n" + Marker(8, 6));
+  REQUIRE(logs->Append("r", "a", 20, "z").ok());  // 14..19 lost: counted as dropped
+  CHECK(ReadAll(*logs, "r", "a") == "12345678\n" + Marker(8, 13));
+  logs->Close("a");
+  CHECK(logs->Received("r", "a") == 21);
 }

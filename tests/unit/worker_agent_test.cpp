@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -460,5 +461,80 @@ TEST_CASE("AgentTest.KillsItsStepsWhenItLosesTheScheduler") {
   CHECK(dropped.error.rfind("killed before it started: lost the scheduler for ", 0) == 0);
   CHECK(dropped.system_failure == true);
   CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  worker.Stop();
+}
+
+// A chunk sent just before the scheduler died may never have been read, so
+// after each RegisterAck the worker sends the whole log of every attempt the
+// scheduler has not acknowledged, before the attempt's result; an
+// acknowledged attempt's log is not sent again.
+TEST_CASE("AgentTest.ResendsTheLogOfUnacknowledgedAttemptsAfterRegistering") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  const std::string gate = dir.Path("gate");
+  protocol::Dispatch d = GatedDispatch("r.0-1", gate);
+  d.command = "echo first; " + d.command + "; echo second >&2";
+  scheduler.Send(identity, d, 0);
+
+  // Collects LogChunks up to the next AttemptFinished.
+  auto collect = [&](std::string& log, std::vector<uint64_t>& offsets) {
+    while (true) {
+      std::optional<FromWorker> from = scheduler.Receive();
+      REQUIRE(from);
+      if (auto* chunk = std::get_if<protocol::LogChunk>(&from->message)) {
+        CHECK(chunk->attempt_id == "r.0-1");
+        offsets.push_back(chunk->offset.value_or(~uint64_t{0}));
+        log += chunk->data;
+      } else if (auto* f = std::get_if<protocol::AttemptFinished>(&from->message)) {
+        CHECK(f->log_bytes == log.size());
+        return from->request_id;
+      }
+    }
+  };
+  auto first_chunk = scheduler.Expect<protocol::LogChunk>();
+  REQUIRE(first_chunk);
+  CHECK(first_chunk->second.data == "first\n");
+  CHECK(first_chunk->second.offset == 0);
+  std::ofstream(gate).put('x');
+  std::string log = first_chunk->second.data;
+  std::vector<uint64_t> offsets = {0};
+  collect(log, offsets);
+  CHECK(log == "first\nsecond\n");
+  CHECK(offsets == std::vector<uint64_t>{0, 6});
+
+  // Not acknowledged; the scheduler restarts and forgets the worker.
+  scheduler.Send(identity, protocol::Error{protocol::ErrorCode::kNotFound, "not registered"}, 0);
+  auto again = scheduler.Expect<protocol::Register>();
+  REQUIRE(again);
+  scheduler.Send(again->first.identity,
+                 protocol::RegisterAck{again->second.worker_id, 1000, 5, {}, "test"},
+                 again->first.request_id);
+  std::string resent;
+  std::vector<uint64_t> resent_offsets;
+  uint64_t finished_request = collect(resent, resent_offsets);
+  CHECK(resent == "first\nsecond\n");
+  CHECK(resent_offsets == std::vector<uint64_t>{0, 6});
+  scheduler.Send(again->first.identity, protocol::AttemptFinishedAck{"r.0-1"}, finished_request);
+
+  // Acknowledged: a later registration sends no log of it. The next log the
+  // scheduler sees is the next attempt's.
+  scheduler.Send(identity, protocol::Error{protocol::ErrorCode::kNotFound, "not registered"}, 0);
+  auto third = scheduler.Expect<protocol::Register>();
+  REQUIRE(third);
+  scheduler.Send(third->first.identity,
+                 protocol::RegisterAck{third->second.worker_id, 1000, 5, {}, "test"},
+                 third->first.request_id);
+  protocol::Dispatch next;
+  next.run_id = "r";
+  next.step = "s";
+  next.attempt_id = "r.0-2";
+  next.command = "echo next";
+  scheduler.Send(third->first.identity, next, 0);
+  auto next_chunk = scheduler.Expect<protocol::LogChunk>();
+  REQUIRE(next_chunk);
+  CHECK(next_chunk->second.attempt_id == "r.0-2");
+  CHECK(next_chunk->second.data == "next\n");
   worker.Stop();
 }

@@ -240,6 +240,12 @@ TEST_CASE("LogBatcherTest.FlushesOnStreamChangeSizeAndAge") {
   CHECK(chunks[3].data.size() == 10);
   batcher.Flush();
   CHECK(chunks.size() == 4);
+  // Offsets run through both streams, so a resent chunk can be placed.
+  CHECK(chunks[0].offset == 0);
+  CHECK(chunks[1].offset == 2);
+  CHECK(chunks[2].offset == 3);
+  CHECK(chunks[3].offset == 3 + LogBatcher::kFlushBytes);
+  CHECK(batcher.bytes_emitted() == 3 + LogBatcher::kFlushBytes + 10);
 }
 
 // ---- Attempt environment -------------------------------------------------------
