@@ -65,49 +65,27 @@ class FileBlobWriter final : public BlobWriter {
       : fd_(std::move(fd)),
         temp_path_(std::move(temp_path)),
         final_path_(std::move(final_path)),
-        digest_(std::move(digest)),
-        size_bytes_(size_bytes) {}
+        check_(std::move(digest), size_bytes) {}
   ~FileBlobWriter() override { Abort(); }
 
   Status Write(uint64_t offset, std::string_view bytes) override {
-    if (!fd_.valid()) return Status::Error(Name() + ": the writer is closed (finished or aborted)");
-    if (offset != written_) {
-      return Status::Error(Name() + ": chunk at offset " + std::to_string(offset) + ", but " +
-                           std::to_string(written_) +
-                           " bytes are written; chunks must arrive in order");
-    }
-    if (bytes.size() > size_bytes_ - written_) {
-      return Status::Error(Name() + ": chunk of " + std::to_string(bytes.size()) +
-                           " bytes at offset " + std::to_string(offset) +
-                           " runs past the declared size of " + std::to_string(size_bytes_) +
-                           " bytes");
-    }
-    if (Status s = WriteAll(fd_.get(), bytes, temp_path_); !s.ok()) return s.WithContext(Name());
-    hasher_.Update(bytes);
-    written_ += bytes.size();
+    if (!fd_.valid()) return Status::Error(check_.Name() + ": the writer is closed (finished or aborted)");
+    if (Status s = check_.Accept(offset, bytes); !s.ok()) return s;
+    if (Status s = WriteAll(fd_.get(), bytes, temp_path_); !s.ok()) return s.WithContext(check_.Name());
     return Status::Ok();
   }
 
-  uint64_t bytes_written() const override { return written_; }
+  uint64_t bytes_written() const override { return check_.written(); }
 
   Status Finish() override {
-    if (!fd_.valid()) return Status::Error(Name() + ": the writer is closed (finished or aborted)");
-    if (written_ != size_bytes_) {
+    if (!fd_.valid()) return Status::Error(check_.Name() + ": the writer is closed (finished or aborted)");
+    if (Status s = check_.Complete(); !s.ok()) {
       Abort();
-      return Status::Error(Name() + ": " + std::to_string(written_) + " bytes arrived, " +
-                           std::to_string(size_bytes_) +
-                           " were declared; the upload was cut short");
-    }
-    std::string actual = hasher_.Finish().ToHex();
-    if (actual != digest_) {
-      Abort();
-      return Status::Error(Name() + ": the " + std::to_string(written_) +
-                           " bytes that arrived hash to " + actual +
-                           ", not to the digest declared; nothing was stored");
+      return s;
     }
     if (Status s = Install(fd_.get(), temp_path_, final_path_); !s.ok()) {
       Abort();
-      return s.WithContext(Name());
+      return s.WithContext(check_.Name());
     }
     fd_.Reset();
     return Status::Ok();
@@ -120,15 +98,10 @@ class FileBlobWriter final : public BlobWriter {
   }
 
  private:
-  std::string Name() const { return "blob " + digest_; }
-
   UniqueFd fd_;  // valid until Finish or Abort
   std::string temp_path_;
   std::string final_path_;
-  std::string digest_;
-  uint64_t size_bytes_;
-  uint64_t written_ = 0;
-  Sha256 hasher_;
+  BlobWriteCheck check_;
 };
 
 class FileBlobStore final : public BlobStore {
@@ -272,6 +245,37 @@ Status FileBlobStore::VerifyBlob(const std::string& digest) {
 }
 
 }  // namespace
+
+Status BlobWriteCheck::Accept(uint64_t offset, std::string_view bytes) {
+  if (offset != written_) {
+    return Status::Error(Name() + ": chunk at offset " + std::to_string(offset) + ", but " +
+                         std::to_string(written_) +
+                         " bytes are written; chunks must arrive in order");
+  }
+  if (bytes.size() > size_bytes_ - written_) {
+    return Status::Error(Name() + ": chunk of " + std::to_string(bytes.size()) +
+                         " bytes at offset " + std::to_string(offset) +
+                         " runs past the declared size of " + std::to_string(size_bytes_) +
+                         " bytes");
+  }
+  hasher_.Update(bytes);
+  written_ += bytes.size();
+  return Status::Ok();
+}
+
+Status BlobWriteCheck::Complete() {
+  if (written_ != size_bytes_) {
+    return Status::Error(Name() + ": " + std::to_string(written_) + " bytes arrived, " +
+                         std::to_string(size_bytes_) + " were declared; the upload was cut short");
+  }
+  std::string actual = hasher_.Finish().ToHex();
+  if (actual != digest_) {
+    return Status::Error(Name() + ": the " + std::to_string(written_) +
+                         " bytes that arrived hash to " + actual +
+                         ", not to the digest declared; nothing was stored");
+  }
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<BlobStore>> BlobStore::Open(const std::string& cas_dir) {
   auto store = std::make_unique<FileBlobStore>(cas_dir);

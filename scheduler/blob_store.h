@@ -9,7 +9,8 @@
 //
 // Every digest is checked with protocol::ValidateDigest (64 lowercase hex)
 // before it becomes a path: a bad digest is an error (Has: false, PathOf:
-// ""). A stored blob is fdatasync'ed before its rename and is mode 0444.
+// ""). A stored blob is mode 0444; it is not fdatasync'ed (why: blob_store.cpp
+// Install).
 // Two writers of one digest may run at once: each has its own temp file and
 // both succeed (the second rename replaces identical bytes). Thread-safe:
 // the store keeps no state but the directory; one BlobWriter is used by one
@@ -20,9 +21,33 @@
 #include <string>
 #include <string_view>
 
+#include "common/hash/sha256.h"
 #include "common/status.h"
 
 namespace receta::scheduler {
+
+/// The checks every BlobWriter makes on what arrives, shared by the file and
+/// the small-blob writers: chunks in order and never past the declared
+/// size; at the end exactly that size, hashing to the declared digest.
+/// Errors name the blob.
+class BlobWriteCheck {
+ public:
+  BlobWriteCheck(std::string digest, uint64_t size_bytes)
+      : digest_(std::move(digest)), size_bytes_(size_bytes) {}
+  /// Ok when `bytes` may be stored at `offset` (then counted and hashed).
+  Status Accept(uint64_t offset, std::string_view bytes);
+  /// Ok when everything arrived and hashes to the digest.
+  Status Complete();
+  uint64_t written() const { return written_; }
+  const std::string& digest() const { return digest_; }
+  std::string Name() const { return "blob " + digest_; }
+
+ private:
+  std::string digest_;
+  uint64_t size_bytes_;
+  uint64_t written_ = 0;
+  Sha256 hasher_;
+};
 
 class BlobWriter {
  public:

@@ -1,5 +1,7 @@
 #include "scheduler/server.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -88,9 +90,9 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerOptions& options) {
   Result<std::unique_ptr<Store>> store = Store::Open(options.data_dir + "/db");
   if (!store.ok()) return store.status();
   server->store_ = std::move(*store);
-  Result<std::unique_ptr<BlobStore>> blobs = BlobStore::Open(options.data_dir + "/cas");
-  if (!blobs.ok()) return blobs.status();
-  server->blobs_ = std::move(*blobs);
+  Result<std::unique_ptr<BlobStore>> blob_files = BlobStore::Open(options.data_dir + "/cas");
+  if (!blob_files.ok()) return blob_files.status();
+  server->blobs_ = std::make_unique<TieredBlobStore>(std::move(*blob_files), *server->store_);
   Result<std::unique_ptr<LogStore>> logs = LogStore::Open(options.data_dir + "/logs", options.log_cap_bytes);
   if (!logs.ok()) return logs.status();
   server->logs_ = std::move(*logs);
@@ -158,7 +160,10 @@ Status Server::Serve(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(kPollCapMs));
+      uint64_t wake_ms = NextWaiterWakeMs();
+      uint64_t now_ms = NowMs();
+      int64_t timeout_ms = wake_ms <= now_ms ? 0 : std::min<uint64_t>(kPollCapMs, wake_ms - now_ms);
+      zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Status::Error(std::string("poll failed: ") + e.what());
       continue;
@@ -184,6 +189,10 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     for (const AlertOutcome& outcome : alert_sender_->TakeOutcomes()) core_->RecordAlertOutcome(outcome, now);
     uint64_t seq_before = committed_event_seq_;
     if (Status s = CommitTurn(now); !s.ok()) return s;
+    // Why: a finished run's working memory (its steps, the turn buffers,
+    // the DAG parse it replaced) is freed into malloc's arenas, which keep
+    // it; between runs the scheduler should be back near its idle size.
+    if (run_ended_in_turn_) malloc_trim(0);
     SendOutbound();
     ServeWaiters(now, committed_event_seq_ != seq_before);
     SendOutbound();
@@ -199,8 +208,11 @@ Status Server::CommitTurn(uint64_t now_ms) {
   changes.blob_deletes.insert(changes.blob_deletes.end(), own.blob_deletes.begin(), own.blob_deletes.end());
   changes.cache_deletes.insert(changes.cache_deletes.end(), own.cache_deletes.begin(), own.cache_deletes.end());
   own_changes_ = Changes();
-  if (!changes.NothingToPersist()) {
+  run_ended_in_turn_ = false;
+  if (!changes.NothingToPersist() || blobs_->HasPending()) {
     std::unique_ptr<Store::Batch> batch = store_->NewBatch();
+    // Small blobs in the batch of the results that name them (tiered_blob_store.h).
+    for (const auto& [digest, bytes] : blobs_->TakePending()) batch->PutBlobBytes(digest, bytes);
     for (const RunRecord& run : changes.runs) batch->PutRun(run);
     for (const StepRecord& step : changes.steps) batch->PutStep(step);
     for (const CacheEntry& entry : changes.cache_puts) batch->PutCacheEntry(entry);
@@ -215,6 +227,7 @@ Status Server::CommitTurn(uint64_t now_ms) {
       return Status::Error("cannot persist scheduler state, stopping: " + s.message());
     }
     if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
+    run_ended_in_turn_ = EndsARun(changes.events);
   }
   sync_this_turn_ = false;
   for (const EventRecord& event : changes.events) spdlog::info("{}", DescribeEvent(event));

@@ -30,6 +30,7 @@
 #include "scheduler/scheduler_core.h"
 #include "scheduler/status_json.h"
 #include "scheduler/store.h"
+#include "scheduler/tiered_blob_store.h"
 #include "scheduler/store_oracle.h"
 
 namespace receta::scheduler {
@@ -81,6 +82,9 @@ class Server {
     uint64_t request_id = 0;
     protocol::Events request;
     uint64_t deadline_ms = 0;
+    /// A follower's answer waits until then for more events (see
+    /// kFollowBatchMs in server_queries.cpp); a run's end is sent at once.
+    uint64_t batch_until_ms = 0;
   };
   struct LogsWaiter {
     std::string peer;
@@ -163,6 +167,10 @@ class Server {
   void OnRetryRun(const std::string& peer, uint64_t request_id, const protocol::RetryRun& request,
                   uint64_t now_ms);
   void ServeWaiters(uint64_t now_ms, bool new_events);
+  /// When the loop must look at the waiters again at the latest.
+  uint64_t NextWaiterWakeMs() const;
+  /// True when `events` hold a run's end (answered to followers at once).
+  static bool EndsARun(const std::vector<EventRecord>& events);
 
   ServerOptions options_;
   zmq::context_t context_;
@@ -170,7 +178,7 @@ class Server {
   std::string endpoint_;
   std::string endpoint_file_;
   std::unique_ptr<Store> store_;
-  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<TieredBlobStore> blobs_;
   std::unique_ptr<LogStore> logs_;
   std::unique_ptr<StoreOracle> oracle_;
   std::unique_ptr<SchedulerCore> core_;
@@ -188,6 +196,7 @@ class Server {
   std::vector<EventsWaiter> events_waiters_;
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;
+  bool run_ended_in_turn_ = false;  // the last commit held a run's end
   bool logs_changed_ = false;  // a log grew or an attempt ended this turn
   bool sync_this_turn_ = false;  // a request this turn is answered only once its change is on disk
   uint64_t dropped_frames_ = 0;

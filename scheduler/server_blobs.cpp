@@ -18,8 +18,12 @@ using protocol::ErrorCode;
 
 // Sends a transfer reply at once instead of queueing it behind the turn's
 // group commit. Why: nothing in these replies needs the commit. Has() and
-// the credits read the CAS files, and the CAS file is in place before
-// BlobPutDone (its BlobRecord is only an index, committed this same turn).
+// the credits read the CAS, and a CAS file is in place before BlobPutDone
+// (its BlobRecord is only an index, committed this same turn); a small blob's
+// BlobPutDone is the exception (OnBlobPutEnd). A BlobPutDone for a blob
+// already held may name one still pending: it is committed at the end of
+// this turn, so every later request sees it; only a crash in between loses
+// it, and then the request that needs it finds it missing and says so.
 // Queued, every chunk round trip of an upload waited for an fsync of
 // unrelated state. Sent in the order the requests arrived, per peer.
 void SendNow(zmq::socket_t& socket, const std::string& peer, uint64_t request_id,
@@ -132,7 +136,12 @@ void Server::OnBlobPutEnd(const std::string& peer, uint64_t request_id, const pr
     return;
   }
   own_changes_.blobs.push_back(BlobRecord{end.digest, end.size_bytes, now_ms});
-  SendNow(socket_, peer, request_id, protocol::BlobPutDone{end.digest, end.size_bytes});
+  // A small blob is durable only with this turn's commit: answered after it.
+  if (TieredBlobStore::IsSmall(end.size_bytes)) {
+    Reply(peer, request_id, protocol::BlobPutDone{end.digest, end.size_bytes});
+  } else {
+    SendNow(socket_, peer, request_id, protocol::BlobPutDone{end.digest, end.size_bytes});
+  }
 }
 
 void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {

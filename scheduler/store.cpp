@@ -1,6 +1,6 @@
 // Store on RocksDB.
 //
-// ---- On-disk format (store format_version 1) --------------------------------
+// ---- On-disk format (store format_version 2) --------------------------------
 // One RocksDB database in the directory given to Store::Open, with these
 // column families (created when missing; unknown extra ones are opened and
 // left alone):
@@ -10,6 +10,8 @@
 //   steps     run id + '\0' + big-endian u32 index    StepRecord
 //   cache     cache key (lowercase hex)               CacheEntry
 //   blobs     digest (64 lowercase hex)               BlobRecord
+//   blob_bytes digest (64 lowercase hex)              the blob's raw bytes
+//             (small blobs only; larger ones are files in <data-dir>/cas)
 //   workers   worker id                               WorkerRecord
 //   events    big-endian u64 seq (>= 1)               EventRecord
 //   meta      name                                    big-endian u64
@@ -18,9 +20,12 @@
 // [record_format_version = 1, {field name: value}]. The step key makes a
 // prefix scan return one run's steps in index order (run ids never contain
 // '\0'); the event key makes a forward scan return events in seq order.
-// meta "format_version" holds this layout's version (1), written on first
+// meta "format_version" holds this layout's version (2), written on first
 // open; Open refuses a database whose version is newer than this build's.
 // Any change to keys or to the meaning of a CF bumps kStoreFormatVersion.
+// Version 2 added blob_bytes (a version 1 database is a valid version 2 one
+// with none, and is marked 2 when opened: a version 1 build would not see
+// small blobs).
 // -----------------------------------------------------------------------------
 
 #include "scheduler/store.h"
@@ -44,21 +49,23 @@ namespace {
 using store_keys::BigEndian64;
 using store_keys::Printable;
 
-constexpr uint64_t kStoreFormatVersion = 1;
+constexpr uint64_t kStoreFormatVersion = 2;
 constexpr const char* kFormatVersionKey = "format_version";
 
-enum Cf : size_t { kRuns, kSteps, kCache, kBlobs, kWorkers, kEvents, kMeta, kCfCount };
-constexpr const char* kCfNames[kCfCount] = {"runs",    "steps",  "cache", "blobs",
+enum Cf : size_t { kRuns, kSteps, kCache, kBlobs, kBlobBytes, kWorkers, kEvents, kMeta, kCfCount };
+constexpr const char* kCfNames[kCfCount] = {"runs",    "steps",  "cache", "blobs", "blob_bytes",
                                             "workers", "events", "meta"};
 
 // Why these numbers: the scheduler's state is small (a 10k-step DAG is a few
 // MB of records) and its RSS budget is tens of MB, while RocksDB's defaults
 // aim at servers (64 MB memtables per CF, an unbounded number of open table
-// files). One shared 8 MB block cache, 4 MB memtables capped at 16 MB
-// across all CFs, and a bounded number of open table files.
-constexpr size_t kBlockCacheBytes = 8u << 20;
-constexpr size_t kWriteBufferBytes = 4u << 20;
-constexpr size_t kAllWriteBuffersBytes = 16u << 20;
+// files). One shared 4 MB block cache, 2 MB memtables capped at 8 MB
+// across all CFs, and a bounded number of open table files. (With 8 + 16 MB
+// the scheduler grew from 45 to 65 MB over three 1,000-step benchmark runs:
+// the memtables and cache filling up, not leaks.)
+constexpr size_t kBlockCacheBytes = 4u << 20;
+constexpr size_t kWriteBufferBytes = 2u << 20;
+constexpr size_t kAllWriteBuffersBytes = 8u << 20;
 constexpr uint64_t kMaxWalBytes = 64u << 20;
 constexpr int kMaxOpenFiles = 128;
 
@@ -125,6 +132,11 @@ class RocksBatch final : public Store::Batch {
     PutRecord(kBlobs, blob.digest, blob, "blob '" + blob.digest + "'");
   }
   void DeleteBlob(const std::string& digest) override { Delete(kBlobs, digest); }
+  void PutBlobBytes(const std::string& digest, std::string_view bytes) override {
+    Check(batch_.Put(cfs_[kBlobBytes], digest, rocksdb::Slice(bytes.data(), bytes.size())),
+          "blob bytes '" + digest + "'");
+  }
+  void DeleteBlobBytes(const std::string& digest) override { Delete(kBlobBytes, digest); }
   void PutWorker(const WorkerRecord& worker) override {
     PutRecord(kWorkers, worker.worker_id, worker, "worker '" + worker.worker_id + "'");
   }
@@ -220,6 +232,16 @@ class RocksStore final : public Store {
   }
   Status ForEachBlob(const std::function<bool(BlobRecord&&)>& visit) override {
     return ForEach<BlobRecord>(kBlobs, "blob", visit);
+  }
+  Result<std::optional<std::string>> GetBlobBytes(const std::string& digest) override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kBlobBytes], digest, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) {
+      return Status::Error("cannot read " + Where(kBlobBytes, "blob '" + digest + "'") + ": " +
+                           RocksError(s));
+    }
+    return std::optional<std::string>(std::move(value));
   }
   Status ForEachWorker(const std::function<bool(WorkerRecord&&)>& visit) override {
     return ForEach<WorkerRecord>(kWorkers, "worker", visit);
@@ -370,7 +392,7 @@ std::vector<std::string> ColumnFamiliesToOpen(const std::string& dir) {
 Status CheckFormatVersion(Store& store, const std::string& dir) {
   Result<uint64_t> version = store.GetMeta(kFormatVersionKey);
   if (!version.ok()) return version.status();
-  if (*version == 0) {
+  if (*version < kStoreFormatVersion) {  // new, or an older layout this one extends
     std::unique_ptr<Store::Batch> batch = store.NewBatch();
     batch->PutMeta(kFormatVersionKey, kStoreFormatVersion);
     return store.Commit(*batch);

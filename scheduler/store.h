@@ -3,7 +3,8 @@
 //
 // Column families: "runs" (run id -> RunRecord), "steps" (run id + '\0' +
 // big-endian u32 step index -> StepRecord), "cache" (hex key -> CacheEntry),
-// "blobs" (digest -> BlobRecord), "workers" (id -> WorkerRecord), "events"
+// "blobs" (digest -> BlobRecord), "blob_bytes" (digest -> the raw bytes of
+// a small blob, see tiered_blob_store.h), "workers" (id -> WorkerRecord), "events"
 // (big-endian u64 seq -> EventRecord), "meta" (counters such as the next run
 // sequence). Values are msgpack via common/protocol/record_codec.h.
 //
@@ -27,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scheduler/records.h"
@@ -54,6 +56,9 @@ class Store {
     virtual void DeleteCacheEntry(const std::string& key) = 0;
     virtual void PutBlob(const BlobRecord& blob) = 0;
     virtual void DeleteBlob(const std::string& digest) = 0;
+    /// The bytes of a small blob, committed with what refers to it.
+    virtual void PutBlobBytes(const std::string& digest, std::string_view bytes) = 0;
+    virtual void DeleteBlobBytes(const std::string& digest) = 0;
     virtual void PutWorker(const WorkerRecord& worker) = 0;
     /// `event.seq` must be set (NextEventSeq); events are never rewritten.
     virtual void AppendEvent(const EventRecord& event) = 0;
@@ -76,6 +81,8 @@ class Store {
   virtual Result<std::optional<CacheEntry>> GetCacheEntry(const std::string& key) = 0;
   virtual Status ForEachCacheEntry(const std::function<bool(CacheEntry&&)>& visit) = 0;
   virtual Status ForEachBlob(const std::function<bool(BlobRecord&&)>& visit) = 0;
+  /// A small blob's bytes, nullopt when the store holds none for `digest`.
+  virtual Result<std::optional<std::string>> GetBlobBytes(const std::string& digest) = 0;
   virtual Status ForEachWorker(const std::function<bool(WorkerRecord&&)>& visit) = 0;
   /// Events with seq > after_seq in seq order, at most `limit`.
   virtual Result<std::vector<EventRecord>> EventsAfter(uint64_t after_seq, size_t limit) = 0;

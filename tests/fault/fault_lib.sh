@@ -92,6 +92,14 @@ wait_group_gone() {
 }
 
 # ms_since NS: milliseconds from NS (date +%s%N) to now.
+# True when the scheduler's CAS holds the blob DIGEST in either tier: a file
+# under cas/ (big blobs), or a key in its RocksDB (small blobs, stored raw in
+# the write-ahead log and table files; the digest is their key).
+cas_holds() {
+  local digest=$1
+  [ -e "$SCHED_DATA/cas/${digest:0:2}/$digest" ] || grep -rqa -- "$digest" "$SCHED_DATA/db"
+}
+
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # events_json RUN: the run's whole event log as one JSON array (`receta

@@ -69,7 +69,7 @@ assert_contains "log of slow" "$OUT" "real log line of slow"
 assert_not_contains "log of slow (no forged chunks)" "$OUT" "ROGUE-LOG"
 "$RECETA" artifacts get "$run" after after.txt -o "$T/after.txt" >/dev/null || fail "artifacts get after.txt"
 assert_file_eq "after.txt" "$T/after.txt" "DAOLYAP"
-[ ! -e "$SCHED_DATA/cas/ab/$(printf 'ab%.0s' {1..32})" ] || fail "the rogue's upload of 10 wrong bytes was stored in the CAS"
+! cas_holds "$(printf 'ab%.0s' {1..32})" || fail "the rogue's upload of 10 wrong bytes was stored in the CAS"
 expect_exit 0 timeout 10 "$RECETA" runs
 assert_contains "receta runs lists the run" "$OUT" "$run"
 assert_not_contains "scheduler log" "$(cat "$T/logs/scheduler.log")" "Assertion"

@@ -118,7 +118,7 @@ for pair in "hang $hang_stale $hang_winner" "finish $finish_stale $finish_winner
 done
 # Nor do the stale attempt's outputs enter the CAS.
 stale_digest=$(printf 'made by %s\n' "$finish_stale" | sha256sum | cut -d' ' -f1)
-[ ! -e "$SCHED_DATA/cas/${stale_digest:0:2}/$stale_digest" ] ||
+! cas_holds "$stale_digest" ||
   fail "the stale attempt $finish_stale's output (made by $finish_stale, sha256 $stale_digest) was stored in the CAS"
 assert_eq "worker_lost events of w1" 1 "$(worker_event_count worker_lost w1)"
 

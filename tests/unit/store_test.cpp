@@ -150,7 +150,7 @@ TEST_CASE("StoreTest.PutsCommitsAndReadsBackAfterReopen") {
   CHECK(workers == std::vector<WorkerRecord>{worker});
   CHECK(*store->GetMeta("next_run") == 42);
   CHECK(*store->GetMeta("absent") == 0);
-  CHECK(*store->GetMeta("format_version") == 1);
+  CHECK(*store->GetMeta("format_version") == 2);
   CHECK(*store->LastEventSeq() == 1);
 }
 
@@ -388,15 +388,53 @@ TEST_CASE("StoreTest.RefusesNewerFormatVersion") {
   {
     auto store = OpenStore(dir.Path());
     auto batch = store->NewBatch();
-    batch->PutMeta("format_version", 2);
+    batch->PutMeta("format_version", 3);
     Commit(*store, *batch);
   }
   Result<std::unique_ptr<Store>> store = Store::Open(dir.Path());
   REQUIRE_FALSE(store.ok());
   CHECK(store.error() ==
         "the state in " + dir.Path() +
-            " has store format version 2, newer than this receta-scheduler reads (1); run "
+            " has store format version 3, newer than this receta-scheduler reads (2); run "
             "the newer receta-scheduler, or use another --data-dir");
+}
+
+TEST_CASE("StoreTest.UpgradesAVersion1StateInPlace") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.Path());
+    auto batch = store->NewBatch();
+    batch->PutMeta("format_version", 1);
+    batch->PutBlob(BlobRecord{std::string(64, 'a'), 3, 7});
+    Commit(*store, *batch);
+  }
+  auto store = OpenStore(dir.Path());
+  CHECK(*store->GetMeta("format_version") == 2);
+  std::vector<BlobRecord> blobs;
+  REQUIRE(store->ForEachBlob([&](BlobRecord&& b) { blobs.push_back(b); return true; }).ok());
+  CHECK(blobs.size() == 1);
+  CHECK_FALSE(store->GetBlobBytes(std::string(64, 'a'))->has_value());
+}
+
+TEST_CASE("StoreTest.SmallBlobBytesRoundTrip") {
+  TempDir dir;
+  const std::string digest(64, 'b');
+  const std::string bytes("raw\0bytes\xff", 10);
+  {
+    auto store = OpenStore(dir.Path());
+    auto batch = store->NewBatch();
+    batch->PutBlobBytes(digest, bytes);
+    Commit(*store, *batch);
+  }
+  auto store = OpenStore(dir.Path());
+  Result<std::optional<std::string>> read = store->GetBlobBytes(digest);
+  REQUIRE(read.ok());
+  REQUIRE(read->has_value());
+  CHECK(**read == bytes);
+  auto batch = store->NewBatch();
+  batch->DeleteBlobBytes(digest);
+  Commit(*store, *batch);
+  CHECK_FALSE(store->GetBlobBytes(digest)->has_value());
 }
 
 TEST_CASE("StoreTest.OpenErrorsNameTheDirectory") {
