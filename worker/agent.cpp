@@ -19,57 +19,11 @@
 namespace receta::worker {
 namespace {
 
-// Kinds of the frames attempt threads PUSH to the main thread: one kind
-// byte, then the encoded protocol header to forward.
-constexpr char kEventStarted = 'S';
-constexpr char kEventLog = 'L';
-constexpr char kEventSlotFree = 'R';  // then the attempt id, not a header
-constexpr char kEventFinished = 'F';
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-
-// The attempt thread's end of the inproc pipe to the main thread.
-class PushSink : public AttemptSink {
- public:
-  PushSink(zmq::context_t& context, const std::string& endpoint, std::string attempt_id)
-      : socket_(context, zmq::socket_type::push), attempt_id_(std::move(attempt_id)) {
-    socket_.set(zmq::sockopt::linger, -1);  // every queued event reaches the main thread
-    socket_.connect(endpoint);
-  }
-  void Started(protocol::AttemptStarted started) override { Push(kEventStarted, started); }
-  void Log(protocol::LogChunk chunk) override { Push(kEventLog, chunk); }
-  void Finished(protocol::AttemptFinished finished) override { Push(kEventFinished, finished); }
-  void ProcessEnded() override { PushRaw(std::string(1, kEventSlotFree) + attempt_id_); }
-
- private:
-  void Push(char kind, const protocol::Message& message) {
-    Result<std::string> header = protocol::Encode(message, 0);
-    if (!header.ok()) {
-      spdlog::error("cannot encode {}: {} [this is a bug]", protocol::NameOf(message),
-                    header.error());
-      return;
-    }
-    std::string frame;
-    frame.reserve(header->size() + 1);
-    frame.push_back(kind);
-    frame.append(*header);
-    PushRaw(frame);
-  }
-  void PushRaw(const std::string& frame) {
-    try {
-      socket_.send(zmq::buffer(frame), zmq::send_flags::none);
-    } catch (const zmq::error_t& e) {
-      spdlog::error("cannot pass an event of attempt {} to the main thread: {}", attempt_id_,
-                    e.what());
-    }
-  }
-  zmq::socket_t socket_;
-  std::string attempt_id_;
-};
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
@@ -111,10 +65,12 @@ Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, Mach
       worker_env_(CurrentEnvironment()),
       pull_(context_, zmq::socket_type::pull),
       blob_pool_(std::make_unique<NetBlobPool>(context_, options_.scheduler_endpoint)),
+      recycler_(options_.work_dir + "/sandboxes"),
       guard_(std::move(guard)) {
   static std::atomic<int> instance{0};
   events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
   pull_.bind(events_endpoint_);
+  attempt_pool_ = std::make_unique<AttemptPool>(context_, events_endpoint_);
 }
 
 Agent::~Agent() { Shutdown(); }
@@ -386,16 +342,12 @@ void Agent::StartQueued() {
 void Agent::StartAttempt(protocol::Dispatch dispatch) {
   const std::string id = dispatch.attempt_id;
   AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
-                   options_.retention};
+                   options_.retention, &recycler_};
   auto attempt = std::make_shared<Attempt>(std::move(dispatch), cache_, std::move(dirs),
                                            blob_pool_->Factory(id), worker_env_, guard_.get());
-  Running& running = running_[id];
-  running.attempt = attempt;
+  running_[id].attempt = attempt;
   in_slot_.insert(id);
-  running.thread = std::thread([this, attempt, id] {
-    PushSink sink(context_, events_endpoint_, id);
-    attempt->Run(sink);
-  });
+  attempt_pool_->Submit(std::move(attempt));
 }
 
 bool Agent::EndQueued(const std::string& attempt_id, const std::string& why) {
@@ -432,12 +384,12 @@ void Agent::HandleAttemptEvents() {
     if (bytes.empty()) continue;
     char kind = bytes[0];
     std::string_view header = bytes.substr(1);
-    if (kind == kEventSlotFree) {
+    if (kind == PushSink::kSlotFree) {
       in_slot_.erase(std::string(header));
       StartQueued();
       continue;
     }
-    if (kind == kEventLog) {
+    if (kind == PushSink::kLog) {
       Result<protocol::Envelope> e = protocol::Decode(header);
       if (!e.ok()) continue;  // encoded by us: cannot happen
       const auto& chunk = std::get<protocol::LogChunk>(e->message);
@@ -445,7 +397,7 @@ void Agent::HandleAttemptEvents() {
       retained_logs_.Add(chunk.attempt_id, std::string(header));
       continue;
     }
-    if (kind == kEventStarted) {
+    if (kind == PushSink::kStarted) {
       if (registered_) {
         SendEncoded(std::string(header));
       } else {
@@ -467,10 +419,7 @@ void Agent::HandleAttemptEvents() {
                  finished.timed_out ? " (timed out)" : "", finished.duration_ms, finished.cpu_ms,
                  finished.max_rss_bytes >> 10, finished.outputs.size(),
                  finished.error.empty() ? "" : ", error: ", finished.error);
-    if (auto it = running_.find(finished.attempt_id); it != running_.end()) {
-      if (it->second.thread.joinable()) it->second.thread.join();
-      running_.erase(it);
-    }
+    running_.erase(finished.attempt_id);
     in_slot_.erase(finished.attempt_id);
     Report(std::move(finished));
     StartQueued();
@@ -500,9 +449,7 @@ void Agent::Shutdown() {
     for (auto& [id, running] : running_) {
       running.attempt->Kill(options_.shutdown_grace_ms, "the worker is shutting down");
     }
-    for (auto& [id, running] : running_) {
-      if (running.thread.joinable()) running.thread.join();
-    }
+    attempt_pool_->Stop();  // every attempt has ended: its thread is joined
     running_.clear();
     // Best effort: report what the kills ended before the socket goes.
     if (dealer_ && registered_) HandleAttemptEvents();

@@ -1,8 +1,9 @@
 #pragma once
 // Agent: the worker's main loop. One thread owns the main DEALER socket to
 // the scheduler and an inproc PULL socket; each Dispatch runs as an Attempt
-// on its own thread, which PUSHes its messages (AttemptStarted, LogChunk,
-// AttemptFinished) to the main thread, so they go out with no polling delay.
+// on a thread of the AttemptPool, which PUSHes its messages (AttemptStarted,
+// LogChunk, AttemptFinished) to the main thread, so they go out with no
+// polling delay.
 //
 // Session (brief "Worker session"; Paranoid Pirate):
 // - Register on connect; RegisterAck gives the heartbeat interval and
@@ -51,11 +52,13 @@
 #include "common/protocol/messages.h"
 #include "common/status.h"
 #include "worker/attempt.h"
+#include "worker/attempt_pool.h"
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
 #include "worker/machine_info.h"
 #include "worker/process_guard.h"
 #include "worker/retained_logs.h"
+#include "worker/sandbox_recycler.h"
 
 namespace receta::worker {
 
@@ -93,7 +96,6 @@ class Agent {
  private:
   struct Running {
     std::shared_ptr<Attempt> attempt;
-    std::thread thread;
   };
   struct Unacked {
     protocol::AttemptFinished finished;
@@ -148,7 +150,7 @@ class Agent {
   uint32_t heartbeat_interval_ms_ = kDefaultHeartbeatIntervalMs;
   uint32_t heartbeat_liveness_ = kDefaultHeartbeatLiveness;
 
-  std::map<std::string, Running> running_;  // attempt threads, by attempt id
+  std::map<std::string, Running> running_;  // started attempts, by attempt id
   std::set<std::string> in_slot_;            // of running_: those holding a slot
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
@@ -158,6 +160,8 @@ class Agent {
   size_t held_event_bytes_ = 0;
   RetainedLogs retained_logs_;
   std::unique_ptr<NetBlobPool> blob_pool_;
+  SandboxRecycler recycler_;
+  std::unique_ptr<AttemptPool> attempt_pool_;  // stopped by Shutdown
   // Reset by Shutdown once the steps are reaped; attempts hold a raw pointer.
   std::unique_ptr<ProcessGroupGuard> guard_;
 };

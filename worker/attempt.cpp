@@ -149,6 +149,9 @@ Status Attempt::InlineOutputs(const std::vector<protocol::FileEntry>& outputs,
 }
 
 std::optional<Attempt::Failure> Attempt::Prepare(const Sandbox& sandbox) {
+  if (Status s = sandbox.DropLeftoverDirs(dispatch_.inputs, dispatch_.outputs); !s.ok()) {
+    return Failure{s.message(), true};
+  }
   // Why the worker's: the inputs sit in the scheduler's CAS, verified; not
   // getting them into this sandbox is this machine's or the network's fault.
   Status ready = FetchInputs();
@@ -235,7 +238,7 @@ void Attempt::Run(AttemptSink& sink) {
   finished.attempt_id = dispatch_.attempt_id;
   finished.exit_code = -1;
 
-  Result<Sandbox> sandbox = Sandbox::Create(dirs_.sandboxes, dispatch_.attempt_id);
+  Result<Sandbox> sandbox = Sandbox::Create(dirs_.sandboxes, dispatch_.attempt_id, dirs_.recycler);
   if (!sandbox.ok()) {
     finished.error = sandbox.error();
     finished.system_failure = true;
@@ -276,8 +279,8 @@ void Attempt::Run(AttemptSink& sink) {
     } else if (!kept->empty()) {
       spdlog::info("attempt {}: sandbox kept for debugging at {}", dispatch_.attempt_id, *kept);
     }
-  } else if (Status s = RemoveTree(root); !s.ok()) {
-    spdlog::warn("{}", s.message());
+  } else if (dirs_.recycler == nullptr || !dirs_.recycler->Give(root)) {
+    if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
   }
   // Why before Finished: the remote's connection goes back to its pool now,
   // for the attempt this one's end lets start.

@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
+#include "worker/sandbox_recycler.h"
 #include "worker/process.h"
 #include "worker/sandbox.h"
 
@@ -69,10 +70,12 @@ struct AttemptDirs {
   std::string sandboxes;  // <work-dir>/sandboxes
   std::string failed;     // <work-dir>/failed
   RetentionLimits retention;
+  SandboxRecycler* recycler = nullptr;  // optional; outlives the attempt
 };
 
 class Attempt {
  public:
+  const std::string& attempt_id() const { return dispatch_.attempt_id; }
   /// `tracker` (optional; the agent's process group guard) must outlive
   /// Run().
   Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,

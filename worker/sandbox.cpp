@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "common/hash/sha256.h"
@@ -82,16 +84,61 @@ Status WalkOutputDir(const std::string& root, const std::string& relative,
 
 }  // namespace
 
-Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::string& attempt_id) {
+Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::string& attempt_id,
+                                SandboxRecycler* recycler) {
   if (Status s = ValidateAttemptId(attempt_id); !s.ok()) return Result<Sandbox>::Error(s.message());
   std::string path = sandboxes_root + "/" + attempt_id;
   if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
+  if (std::optional<std::string> kept = recycler ? recycler->Take() : std::nullopt) {
+    if (::rename(kept->c_str(), path.c_str()) == 0) return Sandbox(path, true);
+    RemoveTree(*kept);  // then a fresh one
+  }
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) {
     return Result<Sandbox>::Error("cannot create sandbox " + path + ": " + ec.message());
   }
-  return Sandbox(path);
+  return Sandbox(path, false);
+}
+
+namespace {
+
+// Removes the directories under `dir` (relative to `root`; "" for root)
+// that are not in `wanted`, descending into those that are.
+Status DropUnwanted(const std::string& root, const std::string& dir,
+                    const std::set<std::string>& wanted) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir.empty() ? root : root + "/" + dir, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return Status::Error("cannot list the reused sandbox " + root + ": " + ec.message());
+  for (const std::string& name : names) {
+    std::string relative = dir.empty() ? name : dir + "/" + name;
+    Status s = wanted.count(relative) ? DropUnwanted(root, relative, wanted)
+                                      : RemoveTree(root + "/" + relative);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// "a" and "a/b" for "a/b/c".
+void AddParents(const std::string& path, std::set<std::string>& parents) {
+  for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    parents.insert(path.substr(0, slash));
+  }
+}
+
+}  // namespace
+
+Status Sandbox::DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
+                                 const std::vector<std::string>& outputs) const {
+  if (!recycled_) return Status::Ok();
+  std::set<std::string> wanted;
+  for (const protocol::InputFile& input : inputs) AddParents(input.path, wanted);
+  for (const std::string& output : outputs) AddParents(output, wanted);
+  return DropUnwanted(path_, "", wanted);
 }
 
 Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs,

@@ -17,16 +17,26 @@
 #include "common/protocol/messages.h"
 #include "common/status.h"
 #include "worker/local_cache.h"
+#include "worker/sandbox_recycler.h"
 
 namespace receta::worker {
 
 class Sandbox {
  public:
   /// Creates `sandboxes_root`/`attempt_id`, removing a leftover of the same
-  /// name first. The attempt id must pass ValidateAttemptId.
-  static Result<Sandbox> Create(const std::string& sandboxes_root, const std::string& attempt_id);
+  /// name first, from a skeleton `recycler` kept when it has one. The
+  /// attempt id must pass ValidateAttemptId.
+  static Result<Sandbox> Create(const std::string& sandboxes_root, const std::string& attempt_id,
+                                SandboxRecycler* recycler = nullptr);
 
   const std::string& path() const { return path_; }
+  bool recycled() const { return recycled_; }
+
+  /// For a recycled sandbox, before anything is placed: removes every
+  /// directory that is not a parent of one of `inputs` or `outputs`, so the
+  /// step sees what a fresh sandbox would hold (sandbox_recycler.h).
+  Status DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
+                          const std::vector<std::string>& outputs) const;
 
   /// Places every input (kind "file") from `cache`, making parent
   /// directories. Errors name the input: a bad path, a kind other than
@@ -47,8 +57,9 @@ class Sandbox {
       const std::vector<std::string>& outputs) const;
 
  private:
-  explicit Sandbox(std::string path) : path_(std::move(path)) {}
+  Sandbox(std::string path, bool recycled) : path_(std::move(path)), recycled_(recycled) {}
   std::string path_;
+  bool recycled_ = false;
 };
 
 /// Removes `path` and everything under it, also when the step made

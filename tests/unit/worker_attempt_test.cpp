@@ -17,9 +17,14 @@
 
 #include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
+#include <fstream>
+#include <set>
+#include <zmq.hpp>
+#include "common/protocol/codec.h"
 #include "test_files.h"
 #include "test_support.h"
 #include "worker/attempt.h"
+#include "worker/attempt_pool.h"
 #include "worker/disk_full.h"
 
 using receta::Result;
@@ -292,4 +297,87 @@ TEST_CASE("DiskFullTest.NoNoteForADiskWithRoom") {
   TempDir dir;
   CHECK_FALSE(DiskFullNote(dir.Path()).has_value());
   CHECK_FALSE(DiskFullNote(dir.Path("does-not-exist")).has_value());
+}
+
+// ---- AttemptPool ---------------------------------------------------------------
+
+namespace {
+
+// The agent's end of the pool's sockets: frames as PushSink sends them.
+struct PoolEvents {
+  zmq::context_t context;
+  zmq::socket_t pull{context, zmq::socket_type::pull};
+  std::string endpoint = "inproc://attempt-pool-test";
+  PoolEvents() { pull.bind(endpoint); }
+  // The next frame's kind and the attempt it is about.
+  std::pair<char, std::string> Next() {
+    zmq::message_t frame;
+    pull.set(zmq::sockopt::rcvtimeo, 10'000);
+    REQUIRE(pull.recv(frame));
+    std::string bytes = frame.to_string();
+    REQUIRE(!bytes.empty());
+    if (bytes[0] == PushSink::kSlotFree) return {bytes[0], bytes.substr(1)};
+    Result<protocol::Envelope> envelope = protocol::Decode(std::string_view(bytes).substr(1));
+    REQUIRE(envelope.ok());
+    if (auto* f = std::get_if<protocol::AttemptFinished>(&envelope->message)) {
+      CHECK_MESSAGE(f->error.empty(), f->error);
+      return {bytes[0], f->attempt_id};
+    }
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&envelope->message)) return {bytes[0], s->attempt_id};
+    if (auto* l = std::get_if<protocol::LogChunk>(&envelope->message)) return {bytes[0], l->attempt_id};
+    FAIL("unexpected ", protocol::NameOf(envelope->message));
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("AttemptPoolTest.AttemptsOneAfterAnotherShareOneThread") {
+  Fixture fx;
+  PoolEvents events;
+  AttemptPool pool(events.context, events.endpoint);
+  for (const std::string id : {"r.0-1", "r.1-1", "r.2-1"}) {
+    protocol::Dispatch d = fx.Dispatch("echo " + id);
+    d.attempt_id = id;
+    // The last attempt's thread is back waiting (it pushes the result just
+    // before it gets there).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (pool.idle() < pool.threads() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    pool.Submit(fx.Make(std::move(d)));
+    std::vector<std::pair<char, std::string>> seen;
+    while (seen.empty() || seen.back().first != PushSink::kFinished) seen.push_back(events.Next());
+    // In order: started, its log, the slot freed, then the result.
+    CHECK(seen.front() == std::pair{PushSink::kStarted, id});
+    CHECK(seen[seen.size() - 2] == std::pair{PushSink::kSlotFree, id});
+    CHECK(seen.back().second == id);
+  }
+  CHECK(pool.threads() == 1);
+  pool.Stop();
+}
+
+TEST_CASE("AttemptPoolTest.AttemptsAtOnceGetThreadsOfTheirOwnAndStopWaitsForThem") {
+  Fixture fx;
+  PoolEvents events;
+  AttemptPool pool(events.context, events.endpoint);
+  const std::string gate = fx.dir.Path("gate");
+  for (const std::string id : {"r.0-1", "r.1-1"}) {
+    protocol::Dispatch d = fx.Dispatch("while [ ! -e '" + gate + "' ]; do sleep 0.01; done");
+    d.attempt_id = id;
+    pool.Submit(fx.Make(std::move(d)));
+  }
+  // Both run at once: both start before either can end.
+  std::set<std::string> started;
+  while (started.size() < 2) {
+    auto [kind, id] = events.Next();
+    REQUIRE(kind == PushSink::kStarted);
+    started.insert(id);
+  }
+  CHECK(pool.threads() == 2);
+  std::ofstream(gate).put('x');
+  pool.Stop();  // returns once both attempts ended
+  size_t finished = 0;
+  for (int i = 0; i < 4; ++i) finished += events.Next().first == PushSink::kFinished ? 1 : 0;
+  CHECK(finished == 2);
 }

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <vector>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -222,4 +225,89 @@ TEST_CASE("FailedSandboxesTest.MovesAndPrunesOnDisk") {
   CHECK_FALSE(fs::exists(dir.Path("failed/x-1")));
   CHECK(fs::exists(dir.Path("failed/x-2")));
   CHECK(fs::exists(dir.Path("failed/x-3")));
+}
+
+namespace {
+
+// Every path under `root`, relative, sorted; directories end in '/'.
+std::vector<std::string> Tree(const std::string& root) {
+  std::vector<std::string> paths;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    std::string relative = fs::relative(entry.path(), root).string();
+    paths.push_back(entry.is_directory() && !entry.is_symlink() ? relative + "/" : relative);
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+}  // namespace
+
+// A reused sandbox must hold exactly what a fresh one would: whatever the
+// previous step left (files, links, read-only directories, a directory
+// where the next step expects a file) is gone before the next step starts.
+TEST_CASE("SandboxTest.ARecycledSandboxLooksFresh") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  SandboxRecycler recycler(dir.Path("sandboxes"));
+  std::string d1 = Insert(*cache, "1,2\n");
+  std::string d2 = Insert(*cache, "cfg\n");
+
+  auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->recycled());
+  REQUIRE(first->PlaceInputs({Input("data/x.csv", d1)}, *cache).ok());
+  REQUIRE(first->PrepareOutputs({"out/a.txt", "model"}).ok());
+  const std::string root = first->path();
+  fs::create_directories(root + "/model/deep/er");
+  std::ofstream(root + "/out/a.txt") << "made";
+  std::ofstream(root + "/model/deep/er/w.bin") << "weights";
+  fs::create_directories(root + "/conf.yaml");  // where the next step's input goes
+  fs::create_symlink("/etc", root + "/etc-link");
+  fs::create_directories(root + "/locked/inner");
+  fs::permissions(root + "/locked", fs::perms::owner_read | fs::perms::owner_exec);
+  REQUIRE(recycler.Give(root));
+  CHECK_FALSE(fs::exists(root));
+
+  auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
+  REQUIRE(second.ok());
+  CHECK(second->recycled());
+  CHECK(second->path() == dir.Path("sandboxes/r.1-1"));
+  const std::vector<receta::protocol::InputFile> inputs = {Input("conf.yaml", d2), Input("data/y.csv", d1)};
+  const std::vector<std::string> outputs = {"out/b.txt", "model"};
+  REQUIRE(second->DropLeftoverDirs(inputs, outputs).ok());
+  REQUIRE(second->PlaceInputs(inputs, *cache).ok());
+  REQUIRE(second->PrepareOutputs(outputs).ok());
+
+  auto fresh = Sandbox::Create(dir.Path("fresh"), "r.1-1");
+  REQUIRE(fresh.ok());
+  REQUIRE(fresh->DropLeftoverDirs(inputs, outputs).ok());  // nothing to do
+  REQUIRE(fresh->PlaceInputs(inputs, *cache).ok());
+  REQUIRE(fresh->PrepareOutputs(outputs).ok());
+  CHECK(Tree(second->path()) == Tree(fresh->path()));
+  CHECK(Tree(second->path()) ==
+        std::vector<std::string>{"conf.yaml", "data/", "data/y.csv", "out/"});
+  CHECK(ReadFile(second->path() + "/conf.yaml") == "cfg\n");
+}
+
+TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
+  TempDir dir;
+  SandboxRecycler recycler(dir.Path("sandboxes"));
+  std::vector<std::string> paths;
+  for (size_t i = 0; i <= SandboxRecycler::kMaxKept; ++i) {
+    auto sandbox = Sandbox::Create(dir.Path("sandboxes"), "r." + std::to_string(i) + "-1");
+    REQUIRE(sandbox.ok());
+    paths.push_back(sandbox->path());
+  }
+  size_t kept = 0;
+  for (const std::string& path : paths) kept += recycler.Give(path) ? 1 : 0;
+  CHECK(kept == SandboxRecycler::kMaxKept);
+  CHECK(fs::exists(paths.back()));  // not kept: the caller removes it
+  size_t taken = 0;
+  while (std::optional<std::string> skeleton = recycler.Take()) {
+    CHECK(fs::is_directory(*skeleton));
+    CHECK(fs::path(*skeleton).filename().string().rfind(".free-", 0) == 0);
+    ++taken;
+  }
+  CHECK(taken == SandboxRecycler::kMaxKept);
 }

@@ -1,0 +1,81 @@
+#include "worker/attempt_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/protocol/codec.h"
+
+namespace receta::worker {
+
+void AttemptPool::Submit(std::shared_ptr<Attempt> attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back(std::move(attempt));
+  if (idle_ >= queue_.size()) {
+    work_.notify_one();
+    return;
+  }
+  threads_.emplace_back([this] { Serve(); });
+}
+
+void AttemptPool::Serve() {
+  zmq::socket_t socket(context_, zmq::socket_type::push);
+  socket.set(zmq::sockopt::linger, -1);  // every queued event reaches the main thread
+  socket.connect(endpoint_);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    ++idle_;
+    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    --idle_;
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::shared_ptr<Attempt> attempt = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    PushSink sink(socket, attempt->attempt_id());
+    attempt->Run(sink);
+    attempt.reset();
+    lock.lock();
+  }
+}
+
+void AttemptPool::Stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    threads.swap(threads_);
+  }
+  work_.notify_all();
+  for (std::thread& thread : threads) thread.join();
+}
+
+size_t AttemptPool::idle() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_;
+}
+
+size_t AttemptPool::threads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return threads_.size();
+}
+
+void PushSink::Push(char kind, const protocol::Message& message) {
+  Result<std::string> header = protocol::Encode(message, 0);
+  if (!header.ok()) {
+    spdlog::error("cannot encode {}: {} [this is a bug]", protocol::NameOf(message), header.error());
+    return;
+  }
+  std::string frame;
+  frame.reserve(header->size() + 1);
+  frame.push_back(kind);
+  frame.append(*header);
+  PushRaw(frame);
+}
+
+void PushSink::PushRaw(const std::string& frame) {
+  try {
+    socket_.send(zmq::buffer(frame), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("cannot pass an event of attempt {} to the main thread: {}", attempt_id_, e.what());
+  }
+}
+
+}  // namespace receta::worker

@@ -1,0 +1,81 @@
+#pragma once
+// AttemptPool: the threads attempts run on. A thread is made when an
+// attempt finds none idle and then stays for the next one, keeping its own
+// PUSH socket to the agent's main thread.
+//
+// Why not a thread per attempt: for a step that takes a few milliseconds,
+// creating the thread (clone, an 8 MiB stack mapped and faulted in, its
+// guard page) and an inproc socket per attempt (connect, then close through
+// ZeroMQ's reaper thread) was a tenth of the worker's CPU on the path of
+// every step. The pool never holds more threads than attempts ever ran at
+// once (slots plus attempts still hashing or uploading their outputs).
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "worker/attempt.h"
+
+namespace receta::worker {
+
+class AttemptPool {
+ public:
+  /// Threads PUSH attempt events to `endpoint` (an inproc PULL of `context`).
+  AttemptPool(zmq::context_t& context, std::string endpoint)
+      : context_(context), endpoint_(std::move(endpoint)) {}
+  ~AttemptPool() { Stop(); }
+
+  /// Runs the attempt on an idle thread, or a new one.
+  void Submit(std::shared_ptr<Attempt> attempt);
+  /// Lets running attempts end (kill them first to hurry), then joins every
+  /// thread. Submit must not be called after.
+  void Stop();
+
+  size_t threads() const;
+  /// Threads waiting for an attempt.
+  size_t idle() const;
+
+ private:
+  void Serve();
+
+  zmq::context_t& context_;
+  const std::string endpoint_;
+  mutable std::mutex mu_;
+  std::condition_variable work_;
+  std::deque<std::shared_ptr<Attempt>> queue_;  // guarded by mu_
+  size_t idle_ = 0;                             // guarded by mu_
+  bool stopping_ = false;                       // guarded by mu_
+  std::vector<std::thread> threads_;            // guarded by mu_
+};
+
+/// Encodes an attempt's events as frames for the agent's main thread: one
+/// kind byte, then the encoded header (or, for kSlotFree, the attempt id).
+class PushSink : public AttemptSink {
+ public:
+  static constexpr char kStarted = 'S';
+  static constexpr char kLog = 'L';
+  static constexpr char kSlotFree = 'R';
+  static constexpr char kFinished = 'F';
+
+  PushSink(zmq::socket_t& socket, std::string attempt_id)
+      : socket_(socket), attempt_id_(std::move(attempt_id)) {}
+  void Started(protocol::AttemptStarted started) override { Push(kStarted, started); }
+  void Log(protocol::LogChunk chunk) override { Push(kLog, chunk); }
+  void Finished(protocol::AttemptFinished finished) override { Push(kFinished, finished); }
+  void ProcessEnded() override { PushRaw(std::string(1, kSlotFree) + attempt_id_); }
+
+ private:
+  void Push(char kind, const protocol::Message& message);
+  void PushRaw(const std::string& frame);
+
+  zmq::socket_t& socket_;
+  std::string attempt_id_;
+};
+
+}  // namespace receta::worker

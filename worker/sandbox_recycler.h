@@ -1,0 +1,53 @@
+#pragma once
+// SandboxRecycler: keeps the emptied directory skeletons of sandboxes whose
+// attempts succeeded, for later attempts to start from.
+//
+// Why: on ext4, making a directory allocates an inode, and removing one
+// frees an inode that the allocator then skips while scanning for a free
+// one (recently_deleted, for a while after the delete). A fresh sandbox per
+// attempt made and removed at least two directories per step (the sandbox
+// and its output directory), so at a few hundred steps a second every
+// inode allocation on the disk slowed down, the steps' own included.
+// Reused skeletons make and free almost none.
+//
+// A reused sandbox must look exactly like a fresh one to its step:
+// Give empties it of everything but directories (files, links, sockets,
+// whatever the step left); after its inputs and output parents are placed,
+// Sandbox::DropLeftoverDirs removes every directory the new attempt did not
+// ask for. Kept skeletons live in the sandboxes directory under names no
+// attempt id can take (".free-N"), so a worker restart removes them with
+// the sandboxes. Thread-safe.
+
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace receta::worker {
+
+class SandboxRecycler {
+ public:
+  static constexpr size_t kMaxKept = 8;
+
+  explicit SandboxRecycler(std::string sandboxes_root) : root_(std::move(sandboxes_root)) {}
+
+  /// A kept skeleton's path (now the caller's to rename), or nullopt.
+  std::optional<std::string> Take();
+  /// Empties the sandbox at `path` and keeps it; false when it could not
+  /// (emptying failed, or kMaxKept are kept): the caller removes it.
+  bool Give(const std::string& path);
+
+ private:
+  const std::string root_;
+  std::mutex mu_;
+  std::vector<std::string> kept_;  // guarded by mu_
+  size_t next_ = 0;                // guarded by mu_
+};
+
+/// Removes everything under `path` that is not a directory, and gives the
+/// owner full access to the directories (a step may have made them
+/// read-only). `path` itself stays.
+bool EmptyKeepingDirectories(const std::string& path);
+
+}  // namespace receta::worker
