@@ -22,7 +22,7 @@ int RunsCommand(const RunsArgs& args, std::ostream& out, std::ostream& err) {
 int StatusCommand(const ClientArgs& args, const std::string& run_id, std::ostream& out,
                   std::ostream& err) {
   Result<protocol::RunStatusReply> reply =
-      CallOnce<protocol::RunStatusReply>(args.scheduler, protocol::RunStatus{run_id});
+      CallOnce<protocol::RunStatusReply>(args.scheduler, protocol::RunStatus{run_id, std::nullopt});
   if (!reply.ok()) return Fail(err, reply.status());
   return PrintDocument(
       reply->run_json, "run", args.json,
@@ -57,7 +57,7 @@ namespace {
 Result<std::string> AttemptId(SchedulerClient& client, const std::string& run_id,
                               const std::string& step, int number) {
   Result<protocol::RunStatusReply> reply =
-      client.Call<protocol::RunStatusReply>(protocol::RunStatus{run_id});
+      client.Call<protocol::RunStatusReply>(protocol::RunStatus{run_id, std::nullopt});
   if (!reply.ok()) return reply.status();
   Result<JsonValue> run = ParseDocument(reply->run_json, "run");
   if (!run.ok()) return run.status();

@@ -386,17 +386,26 @@ const AttemptRecord& Run::Dispatch(int step, const std::string& worker_id,
   return record.attempts.back();
 }
 
-void Run::MarkStarted(int step, Turn& turn) {
+void Run::MarkStarted(int step, Turn& turn, uint64_t started_ms) {
   StepRecord& record = steps_[step];
   if (record.state != StepState::kDispatched) return;
   record.state = StepState::kRunning;
-  record.attempts.back().started_ms = turn.now_ms();
+  record.attempts.back().started_ms = started_ms;
   MarkDirty(step);
   Emit(turn, "step_started", step, "running on " + record.attempts.back().worker_name);
 }
 
 void Run::FinishAttempt(int step, const protocol::AttemptFinished& result, Turn& turn) {
   StepRecord& record = steps_[step];
+  // A step that ended within kStartedAfterMs sent no AttemptStarted; its
+  // start is its end minus its duration, and followers still see it start.
+  bool process_ran = result.exit_code != -1 || result.signal != 0;  // else it never started
+  if (record.state == StepState::kDispatched && process_ran) {
+    uint64_t dispatched_ms = record.attempts.back().dispatched_ms;
+    uint64_t now = turn.now_ms();
+    uint64_t started_ms = now > result.duration_ms ? now - result.duration_ms : dispatched_ms;
+    MarkStarted(step, turn, std::max(dispatched_ms, started_ms));
+  }
   AttemptRecord& attempt = record.attempts.back();
   attempt.finished = true;
   attempt.finished_ms = turn.now_ms();

@@ -96,8 +96,8 @@ class Run {
   /// ready -> dispatched with a new attempt on `worker_id`.
   const AttemptRecord& Dispatch(int step, const std::string& worker_id,
                                 const std::string& worker_name, Turn& turn);
-  /// dispatched -> running (the worker started the process).
-  void MarkStarted(int step, Turn& turn);
+  /// dispatched -> running (the worker started the process at `started_ms`).
+  void MarkStarted(int step, Turn& turn, uint64_t started_ms);
   /// The current attempt ended. Success (exit 0, no error, every output
   /// blob stored) records outputs, metrics and gate, writes the cache entry
   /// and readies downstream steps; anything else fails the step.

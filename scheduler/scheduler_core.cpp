@@ -183,7 +183,7 @@ void SchedulerCore::OnAttemptStarted(const std::string& worker_id, const protoco
     return;
   }
   Turn turn = NewTurn(now_ms);
-  run->MarkStarted(location->step, turn);
+  run->MarkStarted(location->step, turn, now_ms);
 }
 
 void SchedulerCore::OnAttemptFinished(const std::string& worker_id, const protocol::AttemptFinished& finished,

@@ -190,11 +190,25 @@ Result<std::unique_ptr<Process>> Attempt::StartProcess(const std::string& root,
 
 std::optional<Attempt::Failure> Attempt::RunProcess(Process& process, AttemptSink& sink,
                                                     protocol::AttemptFinished& finished) {
-  sink.Started({dispatch_.attempt_id, static_cast<uint32_t>(process.pid())});
-  LogBatcher batcher(dispatch_.attempt_id, [&](protocol::LogChunk c) { sink.Log(std::move(c)); });
+  // Started waits for the first output or kStartedAfterMs (messages.h).
+  const int64_t spawned_ms = NowMs();
+  bool started_sent = false;
+  auto send_started = [&] {
+    if (started_sent) return;
+    started_sent = true;
+    sink.Started({dispatch_.attempt_id, static_cast<uint32_t>(process.pid())});
+  };
+  LogBatcher batcher(dispatch_.attempt_id, [&](protocol::LogChunk c) {
+    send_started();  // a log never comes before its attempt's start
+    sink.Log(std::move(c));
+  });
   ProcessResult result = process.Wait(
       [&](OutputStream stream, std::string_view bytes) { batcher.Add(stream, bytes, NowMs()); },
-      static_cast<int>(LogBatcher::kFlushAfterMs), [&] { batcher.Tick(NowMs()); });
+      static_cast<int>(protocol::kStartedAfterMs), [&] {
+        int64_t now = NowMs();
+        if (now - spawned_ms >= protocol::kStartedAfterMs) send_started();
+        batcher.Tick(now);
+      });
   batcher.Flush();
   finished.log_bytes = batcher.bytes_emitted();
   std::string kill_reason;

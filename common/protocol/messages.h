@@ -273,9 +273,13 @@ struct Dispatch {
   bool operator==(const Dispatch&) const = default;
 };
 
-/// Sent by a worker once the attempt's inputs are in place and its process
-/// has started. Not answered; if the attempt is no longer current the
-/// scheduler sends KillAttempt.
+/// Sent by a worker once the attempt's process has started and either
+/// printed something or run for kStartedAfterMs. A step that ends sooner is
+/// reported by AttemptFinished alone (its duration_ms says when it started):
+/// for a step of a few milliseconds this message cost the scheduler a turn
+/// for nothing anyone could see. Not answered; if the attempt is no longer
+/// current the scheduler sends KillAttempt.
+inline constexpr int64_t kStartedAfterMs = 20;
 struct AttemptStarted {
   static constexpr MessageType kType = MessageType::kAttemptStarted;
   static constexpr std::string_view kName = "AttemptStarted";

@@ -304,7 +304,7 @@ TEST_CASE("CodecTest.RejectsTooManyObjectsAndTooLargeFrames") {
   std::string huge(kMaxMessageBytes + 1, '\xc0');
   CHECK(Contains(ErrorOf(huge), "over the limit of 67108864 (kMaxMessageBytes)"));
 
-  LogChunk chunk{.attempt_id = "a-1", .stream = "stdout", .seq = 0, .data = std::string(kMaxMessageBytes, 'x')};
+  LogChunk chunk{.attempt_id = "a-1", .stream = "stdout", .seq = 0, .data = std::string(kMaxMessageBytes, 'x'), .offset = std::nullopt};
   Result<std::string> encoded = Encode(chunk);
   REQUIRE_FALSE(encoded.ok());
   CHECK(Contains(encoded.error(), "LogChunk encodes to"));
@@ -506,7 +506,7 @@ TEST_CASE("ValidateTest.BlobChunks") {
                  "runs past the blob's 10 bytes"));
   CHECK(Validate(BlobGetChunk{.digest = kDigestA, .offset = 10, .length = 0, .total_size_bytes = 10}).ok());
   CHECK(Contains(Validate(BlobQuery{.digests = {kDigestA, "nope"}}).message(), "BlobQuery: digests[1]"));
-  CHECK(Contains(Validate(BlobPutBegin{.digest = "", .size_bytes = 1}).message(), "BlobPutBegin: digest"));
+  CHECK(Contains(Validate(BlobPutBegin{.digest = "", .size_bytes = 1, .attempt_id = std::nullopt}).message(), "BlobPutBegin: digest"));
   CHECK(Contains(Validate(BlobPutBegin{.digest = kDigestA, .size_bytes = 1, .attempt_id = ""}).message(),
                  "attempt_id is empty"));
   CHECK(Validate(BlobPutBegin{.digest = kDigestA, .size_bytes = 1, .attempt_id = "r-1.0-1"}).ok());
@@ -522,7 +522,7 @@ TEST_CASE("ValidateTest.SubmitRunAndReads") {
   submit = std::get<SubmitRun>(Samples()[19]);
   submit.dag_yaml.clear();
   CHECK(Validate(submit).message() == "SubmitRun: dag_yaml is empty");
-  CHECK(Validate(RunStatus{.run_id = ""}).message() == "RunStatus: run_id is empty");
+  CHECK(Validate(RunStatus{.run_id = "", .brief = std::nullopt}).message() == "RunStatus: run_id is empty");
   CHECK(Validate(Cancel{.run_id = "", .reason = ""}).message() == "Cancel: run_id is empty");
   CHECK(Contains(Validate(Logs{.run_id = "r", .step = "s", .attempt_id = "", .offset = 0, .wait_ms = 0}).message(),
                  "attempt_id is empty"));

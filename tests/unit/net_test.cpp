@@ -212,7 +212,7 @@ TEST_CASE("ConnectionTest.ErrorRepliesAndWrongRepliesBecomeErrors") {
   zmq::context_t context;
   auto connection = MustConnect(context, server.endpoint());
   Result<protocol::RunStatusReply> status =
-      connection->Call<protocol::RunStatusReply>(protocol::RunStatus{"r-9"}, 2s);
+      connection->Call<protocol::RunStatusReply>(protocol::RunStatus{"r-9", std::nullopt}, 2s);
   CHECK(status.error() == "run r-9 not found");
   Result<protocol::ListRunsReply> runs =
       connection->Call<protocol::ListRunsReply>(protocol::ListRuns{}, 2s);

@@ -33,6 +33,42 @@ TEST_CASE("SchedulerCoreTest.RunsAChainInOrderAndSucceeds") {
   CHECK(h.events.back().kind == "run_succeeded");
 }
 
+// A step that ends within kStartedAfterMs sends no AttemptStarted: it still
+// starts (event and time) before it succeeds, at its end minus its duration.
+// One that never ran (nothing started) is not said to have started.
+TEST_CASE("SchedulerCoreTest.AResultWithoutAStartStillStartsTheStep") {
+  Harness h;
+  h.AddWorker("w1", 1);
+  std::string run = h.Submit(kChain, {{"in.txt", "hello"}});
+  REQUIRE(h.dispatched.size() == 1);
+  const uint64_t dispatched_ms = h.Step(run, "a").attempts.back().dispatched_ms;
+  h.now += 100;
+  protocol::AttemptFinished f;
+  f.attempt_id = h.dispatched[0].attempt_id;
+  f.exit_code = 0;
+  f.duration_ms = 30;
+  f.outputs.push_back({"a.txt", h.oracle.Put("A"), 1, false});
+  h.Report(f);  // at now + 1
+  const AttemptRecord& a = h.Step(run, "a").attempts.back();
+  CHECK(a.started_ms == h.now - 30);
+  CHECK(a.started_ms > dispatched_ms);
+  std::vector<std::string> kinds;
+  for (const EventRecord& e : h.events) {
+    if (e.step == "a") kinds.push_back(e.kind);
+  }
+  CHECK(kinds == std::vector<std::string>{"step_ready", "step_dispatched", "step_started", "step_succeeded"});
+
+  // b's inputs never arrived: it never ran, so it never started.
+  REQUIRE(h.dispatched.size() == 2);
+  protocol::AttemptFinished never;
+  never.attempt_id = h.dispatched[1].attempt_id;
+  never.exit_code = -1;
+  never.error = "could not fetch input 'a.txt'";
+  never.system_failure = true;
+  h.Report(never);
+  for (const EventRecord& e : h.events) CHECK_FALSE((e.step == "b" && e.kind == "step_started"));
+}
+
 TEST_CASE("SchedulerCoreTest.RerunIsFullyCachedAndEarlyCutoffHolds") {
   Harness h;
   h.AddWorker("w1", 1);

@@ -327,7 +327,7 @@ TEST_CASE("AgentTest.QueuesDispatchBeyondSlotsAndStartsItWhenASlotFrees") {
   REQUIRE(first);
   CHECK(first->second.attempt_id == "r.0-1");
   protocol::Dispatch second = GatedDispatch("r.1-1", gate);
-  second.command = "true";
+  second.command = "echo second";  // output: it reports its start however fast it is
   scheduler.Send(identity, second, 0);
 
   // With its one slot busy, the worker holds r.1-1 without starting it, and
@@ -504,34 +504,36 @@ TEST_CASE("AgentTest.ResendsTheLogOfUnacknowledgedAttemptsAfterRegistering") {
   CHECK(log == "first\nsecond\n");
   CHECK(offsets == std::vector<uint64_t>{0, 6});
 
-  // Not acknowledged; the scheduler restarts and forgets the worker.
-  scheduler.Send(identity, protocol::Error{protocol::ErrorCode::kNotFound, "not registered"}, 0);
-  auto again = scheduler.Expect<protocol::Register>();
-  REQUIRE(again);
-  scheduler.Send(again->first.identity,
-                 protocol::RegisterAck{again->second.worker_id, 1000, 5, {}, "test"},
-                 again->first.request_id);
+  // The scheduler restarts and forgets the worker, which registers again;
+  // returns the worker's new identity.
+  auto forget_and_register = [&] {
+    scheduler.Send(identity, protocol::Error{protocol::ErrorCode::kNotFound, "not registered"}, 0);
+    auto again = scheduler.Expect<protocol::Register>();
+    REQUIRE(again);
+    scheduler.Send(again->first.identity,
+                   protocol::RegisterAck{again->second.worker_id, 1000, 5, {}, "test"},
+                   again->first.request_id);
+    identity = again->first.identity;
+    return identity;
+  };
+  // Not acknowledged when the scheduler restarts.
+  forget_and_register();
   std::string resent;
   std::vector<uint64_t> resent_offsets;
   uint64_t finished_request = collect(resent, resent_offsets);
   CHECK(resent == "first\nsecond\n");
   CHECK(resent_offsets == std::vector<uint64_t>{0, 6});
-  scheduler.Send(again->first.identity, protocol::AttemptFinishedAck{"r.0-1"}, finished_request);
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.0-1"}, finished_request);
 
   // Acknowledged: a later registration sends no log of it. The next log the
   // scheduler sees is the next attempt's.
-  scheduler.Send(identity, protocol::Error{protocol::ErrorCode::kNotFound, "not registered"}, 0);
-  auto third = scheduler.Expect<protocol::Register>();
-  REQUIRE(third);
-  scheduler.Send(third->first.identity,
-                 protocol::RegisterAck{third->second.worker_id, 1000, 5, {}, "test"},
-                 third->first.request_id);
+  forget_and_register();
   protocol::Dispatch next;
   next.run_id = "r";
   next.step = "s";
   next.attempt_id = "r.0-2";
   next.command = "echo next";
-  scheduler.Send(third->first.identity, next, 0);
+  scheduler.Send(identity, next, 0);
   auto next_chunk = scheduler.Expect<protocol::LogChunk>();
   REQUIRE(next_chunk);
   CHECK(next_chunk->second.attempt_id == "r.0-2");

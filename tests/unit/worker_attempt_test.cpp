@@ -278,7 +278,9 @@ TEST_CASE("AttemptTest.TellsTheTrackerOfItsProcessGroup") {
     void Release(pid_t pgid) override { calls.push_back("release " + std::to_string(pgid)); }
   } tracker;
   Fixture f;
-  auto attempt = f.Make(f.Dispatch("true"), &tracker);
+  // Output makes it report its start (a silent step that ends within
+  // kStartedAfterMs would not).
+  auto attempt = f.Make(f.Dispatch("echo tracked"), &tracker);
   CollectingSink sink;
   attempt->Run(sink);
   REQUIRE(sink.started());
