@@ -36,9 +36,10 @@ struct CoreOptions {
   uint64_t orphan_grace_ms = 10'000;
   uint32_t kill_grace_ms = 5'000;
   /// Finished runs kept in memory for queries (older ones are read back
-  /// from the store). Why few: each holds its steps' records, and 16
-  /// 1,000-step runs took the scheduler from 45 to 66 MB.
-  size_t finished_runs_in_memory = 4;
+  /// from the store). Why few: each holds its steps' records and its DAG
+  /// parse; with 16 the scheduler grew from 45 to 66 MB over benchmark
+  /// reps of a 1,000-step DAG, with 4 to 50 MB, with 2 it stays at 46 MB.
+  size_t finished_runs_in_memory = 2;
   /// Attempts dispatched to a worker beyond its slots, which it queues and
   /// starts when a slot frees (WorkerPool, "Prefetch"). Why 1: it hides the
   /// finish -> commit -> dispatch round trip between steps; more would only
