@@ -451,10 +451,10 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
     StoreLogChunk(*m, worker_id);
   } else if (auto* m = std::get_if<AttemptFinished>(&message)) {
     std::optional<AttemptLocation> location = core_->FindAttempt(m->attempt_id);
-    std::optional<AttemptLocation> current = CurrentAttemptOf(m->attempt_id, worker_id);
+    bool current = location && RunsOn(*location, worker_id);
     // A stale attempt's outputs never enter the CAS (as with its uploads).
     if (m->inline_blobs && current) StoreInlineBlobs(*m, now_ms);
-    if (current) CheckLogComplete(*current, *m);
+    if (current) CheckLogComplete(*location, *m);
     core_->OnAttemptFinished(worker_id, *m, now_ms);
     logs_->Close(m->attempt_id);
     logs_changed_ = true;
@@ -467,10 +467,13 @@ void Server::HandleWorkerMessage(const std::string& peer, uint64_t request_id, p
 std::optional<AttemptLocation> Server::CurrentAttemptOf(const std::string& attempt_id,
                                                         const std::string& worker_id) const {
   std::optional<AttemptLocation> location = core_->FindAttempt(attempt_id);
-  if (!location) return std::nullopt;
-  const Run* run = core_->FindRun(location->run_id);
-  if (run->step(location->step).attempts.back().worker_id != worker_id) return std::nullopt;
+  if (!location || !RunsOn(*location, worker_id)) return std::nullopt;
   return location;
+}
+
+bool Server::RunsOn(const AttemptLocation& location, const std::string& worker_id) const {
+  const Run* run = core_->FindRun(location.run_id);
+  return run->step(location.step).attempts.back().worker_id == worker_id;
 }
 
 void Server::StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id) {

@@ -30,8 +30,8 @@
 #include "scheduler/scheduler_core.h"
 #include "scheduler/status_json.h"
 #include "scheduler/store.h"
-#include "scheduler/tiered_blob_store.h"
 #include "scheduler/store_oracle.h"
+#include "scheduler/tiered_blob_store.h"
 
 namespace receta::scheduler {
 
@@ -108,6 +108,8 @@ class Server {
   /// Where `attempt_id` is, if it is current and dispatched to `worker_id`.
   std::optional<AttemptLocation> CurrentAttemptOf(const std::string& attempt_id,
                                                   const std::string& worker_id) const;
+  /// True when the attempt at `location` (a current one) runs on `worker_id`.
+  bool RunsOn(const AttemptLocation& location, const std::string& worker_id) const;
   /// Adds a log chunk of a current attempt of `worker_id` to its log (the
   /// LogStore keeps each byte once); drops stale and foreign chunks.
   void StoreLogChunk(const protocol::LogChunk& chunk, const std::string& worker_id);

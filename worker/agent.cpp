@@ -380,24 +380,20 @@ void Agent::Report(protocol::AttemptFinished finished) {
 void Agent::HandleAttemptEvents() {
   zmq::message_t frame;
   while (pull_.recv(frame, zmq::recv_flags::dontwait)) {
-    std::string_view bytes = frame.to_string_view();
-    if (bytes.empty()) continue;
-    char kind = bytes[0];
-    std::string_view header = bytes.substr(1);
-    if (kind == PushSink::kSlotFree) {
-      in_slot_.erase(std::string(header));
+    std::optional<PushSink::Event> event = PushSink::Parse(frame.to_string_view());
+    if (!event) continue;  // made by PushSink: cannot happen
+    std::string_view header = event->header;
+    if (event->kind == PushSink::kSlotFree) {
+      in_slot_.erase(std::string(event->attempt_id));
       StartQueued();
       continue;
     }
-    if (kind == PushSink::kLog) {
-      Result<protocol::Envelope> e = protocol::Decode(header);
-      if (!e.ok()) continue;  // encoded by us: cannot happen
-      const auto& chunk = std::get<protocol::LogChunk>(e->message);
+    if (event->kind == PushSink::kLog) {
       if (registered_) SendEncoded(std::string(header));  // else sent after the RegisterAck
-      retained_logs_.Add(chunk.attempt_id, std::string(header));
+      retained_logs_.Add(std::string(event->attempt_id), std::string(header));
       continue;
     }
-    if (kind == PushSink::kStarted) {
+    if (event->kind == PushSink::kStarted) {
       if (registered_) {
         SendEncoded(std::string(header));
       } else {

@@ -57,20 +57,28 @@ size_t AttemptPool::threads() const {
   return threads_.size();
 }
 
+std::optional<PushSink::Event> PushSink::Parse(std::string_view frame) {
+  size_t nul = frame.find('\0');
+  if (frame.size() < 2 || nul == std::string_view::npos) return std::nullopt;
+  return Event{frame[0], frame.substr(1, nul - 1), frame.substr(nul + 1)};
+}
+
 void PushSink::Push(char kind, const protocol::Message& message) {
   Result<std::string> header = protocol::Encode(message, 0);
   if (!header.ok()) {
     spdlog::error("cannot encode {}: {} [this is a bug]", protocol::NameOf(message), header.error());
     return;
   }
-  std::string frame;
-  frame.reserve(header->size() + 1);
-  frame.push_back(kind);
-  frame.append(*header);
-  PushRaw(frame);
+  Send(kind, *header);
 }
 
-void PushSink::PushRaw(const std::string& frame) {
+void PushSink::Send(char kind, std::string_view header) {
+  std::string frame;
+  frame.reserve(attempt_id_.size() + header.size() + 2);
+  frame.push_back(kind);
+  frame.append(attempt_id_);
+  frame.push_back('\0');
+  frame.append(header);
   try {
     socket_.send(zmq::buffer(frame), zmq::send_flags::none);
   } catch (const zmq::error_t& e) {

@@ -14,7 +14,9 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,8 +56,10 @@ class AttemptPool {
   std::vector<std::thread> threads_;            // guarded by mu_
 };
 
-/// Encodes an attempt's events as frames for the agent's main thread: one
-/// kind byte, then the encoded header (or, for kSlotFree, the attempt id).
+/// Encodes an attempt's events as frames for the agent's main thread, all
+/// of one shape: the kind byte, the attempt id, a NUL, then the encoded
+/// protocol header to forward (empty for kSlotFree). Why the id up front:
+/// the main thread files log chunks by attempt without decoding them.
 class PushSink : public AttemptSink {
  public:
   static constexpr char kStarted = 'S';
@@ -63,16 +67,24 @@ class PushSink : public AttemptSink {
   static constexpr char kSlotFree = 'R';
   static constexpr char kFinished = 'F';
 
+  /// A frame taken apart (views into it); nullopt for a frame not of this shape.
+  struct Event {
+    char kind;
+    std::string_view attempt_id;
+    std::string_view header;
+  };
+  static std::optional<Event> Parse(std::string_view frame);
+
   PushSink(zmq::socket_t& socket, std::string attempt_id)
       : socket_(socket), attempt_id_(std::move(attempt_id)) {}
   void Started(protocol::AttemptStarted started) override { Push(kStarted, started); }
   void Log(protocol::LogChunk chunk) override { Push(kLog, chunk); }
   void Finished(protocol::AttemptFinished finished) override { Push(kFinished, finished); }
-  void ProcessEnded() override { PushRaw(std::string(1, kSlotFree) + attempt_id_); }
+  void ProcessEnded() override { Send(kSlotFree, ""); }
 
  private:
   void Push(char kind, const protocol::Message& message);
-  void PushRaw(const std::string& frame);
+  void Send(char kind, std::string_view header);
 
   zmq::socket_t& socket_;
   std::string attempt_id_;

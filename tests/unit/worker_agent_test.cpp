@@ -528,10 +528,7 @@ TEST_CASE("AgentTest.ResendsTheLogOfUnacknowledgedAttemptsAfterRegistering") {
   // Acknowledged: a later registration sends no log of it. The next log the
   // scheduler sees is the next attempt's.
   forget_and_register();
-  protocol::Dispatch next;
-  next.run_id = "r";
-  next.step = "s";
-  next.attempt_id = "r.0-2";
+  protocol::Dispatch next = GatedDispatch("r.0-2", gate);
   next.command = "echo next";
   scheduler.Send(identity, next, 0);
   auto next_chunk = scheduler.Expect<protocol::LogChunk>();

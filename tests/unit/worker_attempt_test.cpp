@@ -316,17 +316,18 @@ struct PoolEvents {
     zmq::message_t frame;
     pull.set(zmq::sockopt::rcvtimeo, 10'000);
     REQUIRE(pull.recv(frame));
-    std::string bytes = frame.to_string();
-    REQUIRE(!bytes.empty());
-    if (bytes[0] == PushSink::kSlotFree) return {bytes[0], bytes.substr(1)};
-    Result<protocol::Envelope> envelope = protocol::Decode(std::string_view(bytes).substr(1));
+    std::optional<PushSink::Event> event = PushSink::Parse(frame.to_string_view());
+    REQUIRE(event);
+    const char kind = event->kind;
+    if (kind == PushSink::kSlotFree) return {kind, std::string(event->attempt_id)};
+    Result<protocol::Envelope> envelope = protocol::Decode(event->header);
     REQUIRE(envelope.ok());
     if (auto* f = std::get_if<protocol::AttemptFinished>(&envelope->message)) {
       CHECK_MESSAGE(f->error.empty(), f->error);
-      return {bytes[0], f->attempt_id};
+      return {kind, f->attempt_id};
     }
-    if (auto* s = std::get_if<protocol::AttemptStarted>(&envelope->message)) return {bytes[0], s->attempt_id};
-    if (auto* l = std::get_if<protocol::LogChunk>(&envelope->message)) return {bytes[0], l->attempt_id};
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&envelope->message)) return {kind, s->attempt_id};
+    if (auto* l = std::get_if<protocol::LogChunk>(&envelope->message)) return {kind, l->attempt_id};
     FAIL("unexpected ", protocol::NameOf(envelope->message));
     return {};
   }
