@@ -62,7 +62,7 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
   uint64_t hashed = 0;                     // bytes fed to the hasher, in order
   uint64_t requested = 0;                  // bytes asked for so far
   std::map<uint64_t, uint64_t> in_flight;  // request id -> offset
-  std::map<uint64_t, std::string> early;   // offset -> chunk that came out of order
+  std::map<uint64_t, zmq::message_t> early;  // offset -> chunk that came out of order
   while (hashed < size_bytes) {
     while (in_flight.size() < kTransferWindowChunks && requested < size_bytes) {
       uint64_t length = std::min(kTransferChunkBytes, size_bytes - requested);
@@ -109,15 +109,15 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
                            std::to_string(chunk->offset) + ", +" + std::to_string(chunk->length) +
                            ") of " + chunk->digest);
     }
-    if (Status s = protocol::ValidateChunkFrame(chunk->length, message.blob.size()); !s.ok()) {
+    if (Status s = protocol::ValidateChunkFrame(chunk->length, message.blob().size()); !s.ok()) {
       return s.WithContext("downloading " + what);
     }
-    if (Status s = PwriteAll(temp.fd(), offset, message.blob, temp.path()); !s.ok()) return s;
-    early.emplace(offset, std::move(message.blob));
+    if (Status s = PwriteAll(temp.fd(), offset, message.blob(), temp.path()); !s.ok()) return s;
+    early.emplace(offset, std::move(message.blob_frame));
     // Why in order: SHA-256 is sequential; replies normally arrive in order,
     // and at most one window is ever held here otherwise.
     for (auto next = early.find(hashed); next != early.end(); next = early.find(hashed)) {
-      hasher.Update(next->second);
+      hasher.Update(next->second.to_string_view());
       hashed += next->second.size();
       early.erase(next);
     }

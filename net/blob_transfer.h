@@ -29,16 +29,28 @@ Result<std::vector<std::string>> QueryMissingBlobs(
     Connection& connection, const std::vector<std::string>& digests,
     std::chrono::milliseconds timeout = kTransferReplyTimeout);
 
+/// What the uploader checks of the file itself; the scheduler verifies
+/// size and digest of every upload whatever this says.
+enum class LocalCheck {
+  /// Re-hash while sending: a file changed since it was hashed is an error
+  /// naming it (a user's workspace file may be edited at any moment).
+  kRehash,
+  /// Size only: for a file nothing writes any more (a worker's read-only
+  /// cache copy, hashed moments before), where a second local pass over
+  /// every byte would only repeat the scheduler's check.
+  kSizeOnly,
+};
+
 /// Uploads the file at `path`, which must hash to `digest` and be
-/// `size_bytes` long (checked while reading: a file changed since it was
-/// hashed is an error naming it). Restarts once if the scheduler reports a
-/// digest mismatch.
+/// `size_bytes` long (see LocalCheck). Restarts once if the scheduler
+/// reports a digest mismatch.
 /// `timeout` bounds each wait for the scheduler's next message.
 /// `attempt_id` (a worker uploading an attempt's output) lets the scheduler
 /// refuse the upload when that attempt is no longer current.
 Status UploadBlob(Connection& connection, const std::string& path, const std::string& digest,
                   uint64_t size_bytes, std::chrono::milliseconds timeout = kTransferReplyTimeout,
-                  const std::optional<std::string>& attempt_id = std::nullopt);
+                  const std::optional<std::string>& attempt_id = std::nullopt,
+                  LocalCheck check = LocalCheck::kRehash);
 
 /// Downloads blob `digest` into `dest_path` through a temp file in the same
 /// directory, verifying size and digest before renaming. A missing blob is an

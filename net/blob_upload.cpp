@@ -24,7 +24,7 @@ std::string Short(const std::string& digest) { return digest.substr(0, 12); }
 
 UploadOutcome UploadOnce(Connection& connection, const std::string& path, const std::string& digest,
                          uint64_t size_bytes, std::chrono::milliseconds timeout,
-                         const std::optional<std::string>& attempt_id) {
+                         const std::optional<std::string>& attempt_id, LocalCheck check) {
   auto fail = [](std::string message) { return UploadOutcome{Status::Error(std::move(message))}; };
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(ErrnoText("cannot open", path));
@@ -45,21 +45,22 @@ UploadOutcome UploadOnce(Connection& connection, const std::string& path, const 
   bool got_credit = false;
   bool ended = false;
   Sha256 hasher;
-  std::string buffer;
+  const bool rehash = check == LocalCheck::kRehash;
   const std::string what = "upload of " + path + " (blob " + Short(digest) +
                            ") to the scheduler at " + connection.endpoint();
   while (true) {
     while (got_credit && sent < size_bytes && sent < allowed) {
       uint64_t length = std::min({kTransferChunkBytes, size_bytes - sent, allowed - sent});
-      if (Status s = PreadExact(fd.get(), sent, length, path, &buffer); !s.ok()) return {s};
-      hasher.Update(buffer);
+      std::string chunk;  // handed to ZeroMQ as is, not copied
+      if (Status s = PreadExact(fd.get(), sent, length, path, &chunk); !s.ok()) return {s};
+      if (rehash) hasher.Update(chunk);
       Status s = connection.Send(protocol::BlobPutChunk{digest, sent, length}, request_id,
-                                 std::string_view(buffer));
+                                 std::move(chunk));
       if (!s.ok()) return {s};
       sent += length;
     }
     if (got_credit && sent == size_bytes && !ended) {
-      if (hasher.Finish().ToHex() != digest) {
+      if (rehash && hasher.Finish().ToHex() != digest) {
         return fail(path + " changed after it was hashed (its bytes no longer hash to " + digest +
                     "); try again once nothing is writing to it");
       }
@@ -113,11 +114,13 @@ Result<std::vector<std::string>> QueryMissingBlobs(Connection& connection,
 
 Status UploadBlob(Connection& connection, const std::string& path, const std::string& digest,
                   uint64_t size_bytes, std::chrono::milliseconds timeout,
-                  const std::optional<std::string>& attempt_id) {
-  UploadOutcome outcome = UploadOnce(connection, path, digest, size_bytes, timeout, attempt_id);
+                  const std::optional<std::string>& attempt_id, LocalCheck check) {
+  UploadOutcome outcome = UploadOnce(connection, path, digest, size_bytes, timeout, attempt_id, check);
   // Why once: a conflict after our own digest check passed means the bytes
   // were damaged on the way or at the scheduler; a second failure is not luck.
-  if (outcome.conflict) outcome = UploadOnce(connection, path, digest, size_bytes, timeout, attempt_id);
+  if (outcome.conflict) {
+    outcome = UploadOnce(connection, path, digest, size_bytes, timeout, attempt_id, check);
+  }
   return outcome.status;
 }
 

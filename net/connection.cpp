@@ -45,13 +45,13 @@ Connection::Connection(zmq::socket_t socket, std::string endpoint)
 Connection::~Connection() = default;
 
 Status Connection::Send(const protocol::Message& message, uint64_t request_id,
-                        std::optional<std::string_view> blob) {
+                        std::optional<std::string> blob) {
   Result<std::string> header = protocol::Encode(message, request_id);
   if (!header.ok()) return header.status();
   std::vector<zmq::message_t> parts;
   parts.emplace_back();
   parts.emplace_back(header->data(), header->size());
-  if (blob) parts.emplace_back(blob->data(), blob->size());
+  if (blob) parts.push_back(FrameOwning(std::move(*blob)));
   if (!SendFrames(socket_, parts, /*dontwait=*/false)) {
     return Status::Error("could not send " + std::string(protocol::NameOf(message)) +
                          " to the scheduler at " + endpoint_ + " within " +
@@ -91,7 +91,8 @@ Result<std::optional<Received>> Connection::Receive(std::chrono::milliseconds ti
           return valid.WithContext("invalid message from " + endpoint_);
         }
         Received received{std::move(*envelope), {}};
-        if (parts.size() == 3) received.blob = parts[2].to_string();
+        // Kept as the frame: a blob chunk is up to a MiB, not worth a copy.
+        if (parts.size() == 3) received.blob_frame = std::move(parts[2]);
         return std::optional<Received>(std::move(received));
       }
     }

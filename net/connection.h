@@ -22,7 +22,8 @@ inline constexpr const char* kDefaultSchedulerEndpoint = "tcp://127.0.0.1:7700";
 /// One received message and the raw blob frame that followed it, if any.
 struct Received {
   protocol::Envelope envelope;
-  std::string blob;
+  zmq::message_t blob_frame;  // empty when none came
+  std::string_view blob() const { return blob_frame.to_string_view(); }
 };
 
 class Connection {
@@ -54,8 +55,9 @@ class Connection {
 
   /// Low level, for streaming exchanges (blob transfer): sends one message
   /// with an optional raw frame after it.
+  /// The blob is handed to ZeroMQ as is (no copy).
   Status Send(const protocol::Message& message, uint64_t request_id,
-              std::optional<std::string_view> blob = std::nullopt);
+              std::optional<std::string> blob = std::nullopt);
   /// Waits up to `timeout`; nullopt on timeout. Undecodable frames are errors.
   Result<std::optional<Received>> Receive(std::chrono::milliseconds timeout);
 

@@ -62,6 +62,13 @@ bool SendFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& parts, bool 
   return true;
 }
 
+zmq::message_t FrameOwning(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  return zmq::message_t(
+      owned->data(), owned->size(),
+      [](void* /*data*/, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+}
+
 void ConfigureSocket(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   socket.set(zmq::sockopt::linger, 0);

@@ -25,6 +25,11 @@ std::optional<Frames> ReceiveFrames(zmq::socket_t& socket, bool dontwait, size_t
 /// would block or the peer is gone (ROUTER with mandatory routing).
 bool SendFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& parts, bool dontwait);
 
+/// A frame that takes over `bytes` instead of copying them; ZeroMQ frees
+/// them (from its I/O thread) once sent. Why: a blob chunk is up to a MiB,
+/// and a copy of every chunk on each side showed in transfer profiles.
+zmq::message_t FrameOwning(std::string bytes);
+
 /// Sets the socket options every receta socket uses: ZMQ_MAXMSGSIZE from the
 /// protocol limits, linger 0, and high-water marks.
 void ConfigureSocket(zmq::socket_t& socket);

@@ -11,6 +11,7 @@
 
 #include "cli/parse_args.h"
 #include "common/lang/quantity.h"
+#include "net/allocator_tuning.h"
 #include "receta/version.h"
 #include "scheduler/server.h"
 
@@ -31,6 +32,7 @@ bool IsLoopback(const std::string& endpoint) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  receta::net::KeepTransferBuffersInHeap();
   CLI::App app{"receta-scheduler: assigns pipeline steps to worker agents over ZeroMQ"};
   app.set_version_flag("--version", std::string("receta-scheduler ") + receta::kVersion);
   receta::scheduler::ServerOptions options;

@@ -263,7 +263,7 @@ void Server::SendOutbound() {
     parts.emplace_back(out.peer.data(), out.peer.size());
     parts.emplace_back();
     parts.emplace_back(out.header.data(), out.header.size());
-    if (out.blob) parts.emplace_back(out.blob->data(), out.blob->size());
+    if (out.blob) parts.push_back(net::FrameOwning(std::move(*out.blob)));
     if (!net::SendFrames(socket_, parts, /*dontwait=*/true)) {
       spdlog::debug("peer {} is gone; dropped a reply", PeerLabel(out.peer));
     }
@@ -327,14 +327,14 @@ void Server::HandleFrames(std::vector<zmq::message_t>& parts, uint64_t now_ms) {
     ReplyError(peer, envelope->request_id, ErrorCode::kBadMessage, valid.message());
     return;
   }
-  std::string blob;
-  if (parts.size() == 4) blob.assign(parts[3].data<char>(), parts[3].size());
+  // A view: the frame outlives Handle, and a chunk is not worth a copy.
+  std::string_view blob = parts.size() == 4 ? parts[3].to_string_view() : std::string_view();
   if (AnswerNeedsSyncedState(envelope->message)) sync_this_turn_ = true;
   Handle(peer, envelope->request_id, envelope->message, blob, now_ms);
 }
 
 void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Message& message,
-                    const std::string& blob, uint64_t now_ms) {
+                    std::string_view blob, uint64_t now_ms) {
   using namespace protocol;
   if (auto* m = std::get_if<Register>(&message)) {
     RegisterAck ack = core_->Register(*m, now_ms);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <zmq.hpp>
@@ -100,7 +101,7 @@ class Server {
   // ---- Frames in, messages out (server.cpp) --------------------------------
   void HandleFrames(std::vector<zmq::message_t>& parts, uint64_t now_ms);
   void Handle(const std::string& peer, uint64_t request_id, protocol::Message& message,
-              const std::string& blob, uint64_t now_ms);
+              std::string_view blob, uint64_t now_ms);
   /// The registered worker behind `peer`, or "" after telling it to register.
   std::string WorkerOf(const std::string& peer);
   void HandleWorkerMessage(const std::string& peer, uint64_t request_id, protocol::Message& message,
@@ -130,7 +131,7 @@ class Server {
   void OnBlobPutBegin(const std::string& peer, uint64_t request_id, const protocol::BlobPutBegin& begin,
                       uint64_t now_ms);
   void OnBlobPutChunk(const std::string& peer, uint64_t request_id, const protocol::BlobPutChunk& chunk,
-                      const std::string& bytes, uint64_t now_ms);
+                      std::string_view bytes, uint64_t now_ms);
   void OnBlobPutEnd(const std::string& peer, uint64_t request_id, const protocol::BlobPutEnd& end,
                     uint64_t now_ms);
   /// Puts the bytes of the dispatch's small inputs into it, up to

@@ -37,7 +37,7 @@ void SendNow(zmq::socket_t& socket, const std::string& peer, uint64_t request_id
   parts.emplace_back(peer.data(), peer.size());
   parts.emplace_back();
   parts.emplace_back(header->data(), header->size());
-  if (blob) parts.emplace_back(blob->data(), blob->size());
+  if (blob) parts.push_back(net::FrameOwning(std::move(*blob)));
   if (!net::SendFrames(socket, parts, /*dontwait=*/true)) {
     spdlog::debug("a blob transfer peer is gone; dropped a {}", protocol::NameOf(message));
   }
@@ -94,7 +94,7 @@ void Server::OnBlobPutBegin(const std::string& peer, uint64_t request_id, const 
 }
 
 void Server::OnBlobPutChunk(const std::string& peer, uint64_t request_id, const protocol::BlobPutChunk& chunk,
-                            const std::string& bytes, uint64_t now_ms) {
+                            std::string_view bytes, uint64_t now_ms) {
   auto it = uploads_.find(std::make_pair(peer, chunk.digest));
   if (it == uploads_.end()) {
     SendError(socket_, peer, request_id, ErrorCode::kNotFound,

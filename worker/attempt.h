@@ -43,6 +43,8 @@ class BlobRemote {
                           const std::string& dest_path) = 0;
   /// The digests among `digests` the scheduler lacks.
   virtual Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) = 0;
+  /// Sends the file at `path`, a read-only worker cache blob already
+  /// hashed to `digest` (not hashed again here: the scheduler verifies).
   virtual Status Upload(const std::string& path, const std::string& digest,
                         uint64_t size_bytes) = 0;
 };

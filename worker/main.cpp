@@ -11,11 +11,13 @@
 #include <string>
 
 #include "cli/parse_args.h"
+#include "net/allocator_tuning.h"
 #include "net/endpoint.h"
 #include "receta/version.h"
 #include "worker/agent.h"
 
 int main(int argc, char** argv) {
+  receta::net::KeepTransferBuffersInHeap();
   CLI::App app{"receta-worker: runs pipeline steps handed out by receta-scheduler"};
   app.set_version_flag("--version", std::string("receta-worker ") + receta::kVersion);
   std::string scheduler;

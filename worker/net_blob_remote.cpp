@@ -35,7 +35,10 @@ class NetBlobRemote : public BlobRemote {
   Status Upload(const std::string& path, const std::string& digest,
                 uint64_t size_bytes) override {
     try {
-      return Track(net::UploadBlob(*connection_, path, digest, size_bytes, net::kTransferReplyTimeout, attempt_id_));
+      // Size only: the path is the worker cache's read-only copy, hashed by
+      // the attempt just before; the scheduler verifies the digest.
+      return Track(net::UploadBlob(*connection_, path, digest, size_bytes, net::kTransferReplyTimeout,
+                                   attempt_id_, net::LocalCheck::kSizeOnly));
     } catch (const std::exception& e) {
       healthy_ = false;
       return Status::Error(std::string("upload failed: ") + e.what());

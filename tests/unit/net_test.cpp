@@ -130,6 +130,30 @@ TEST_CASE("BlobTransferTest.UploadRefusesAFileChangedSinceHashing") {
   CHECK(missing.message().find("cannot open " + dir.Path("absent")) != std::string::npos);
 }
 
+TEST_CASE("BlobTransferTest.SizeOnlyUploadSendsEveryByteAndStillChecksTheSize") {
+  // The worker's uploads (LocalCheck::kSizeOnly): no second local hash, the
+  // scheduler verifies the digest; the bytes must arrive intact across
+  // several chunks, and a file whose size changed is still refused here.
+  FakeScheduler server;
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  TempDir dir;
+  std::string data = Bytes((3u << 20) + 5);
+  std::string path = dir.Write("f", data);
+  std::string digest = HashBytes(data).ToHex();
+  Status uploaded = net::UploadBlob(*connection, path, digest, data.size(), net::kTransferReplyTimeout,
+                                    std::nullopt, net::LocalCheck::kSizeOnly);
+  REQUIRE_MESSAGE(uploaded.ok(), uploaded.message());
+  CHECK(server.Blob(digest) == data);
+
+  std::string other = HashBytes("other").ToHex();
+  Status resized = net::UploadBlob(*connection, path, other, data.size() - 1, net::kTransferReplyTimeout,
+                                   std::nullopt, net::LocalCheck::kSizeOnly);
+  REQUIRE_FALSE(resized.ok());
+  CHECK(resized.message().find(path + " changed after it was hashed") != std::string::npos);
+  CHECK_FALSE(server.Blob(other).has_value());
+}
+
 TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
   FakeScheduler server(FakeScheduler::Options{.corrupt_downloads = true});
   std::string data = Bytes(3u << 20);
