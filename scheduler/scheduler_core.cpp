@@ -163,7 +163,8 @@ void SchedulerCore::OnHeartbeat(const std::string& worker_id, const protocol::He
     Run* run = location ? MutableRun(location->run_id) : nullptr;
     if (run == nullptr) continue;
     const StepRecord& step = run->step(location->step);
-    if (step.state != StepState::kDispatched || step.attempts.back().dispatched_ms + grace > now_ms) continue;
+    uint64_t sent_ms = std::max(step.attempts.back().dispatched_ms, location->sent_ms);
+    if (step.state != StepState::kDispatched || sent_ms + grace > now_ms) continue;
     ForgetAttempt(attempt_id, *run, location->step);
     run->RequeueStep(location->step,
                      "worker " + worker->record.name + " never received attempt " + attempt_id +
@@ -171,6 +172,13 @@ void SchedulerCore::OnHeartbeat(const std::string& worker_id, const protocol::He
                      /*worker_lost=*/false, turn);
   }
   Schedule(turn);
+}
+
+void SchedulerCore::DispatchesSent(const std::vector<std::string>& attempt_ids, uint64_t now_ms) {
+  for (const std::string& attempt_id : attempt_ids) {
+    auto it = attempts_.find(attempt_id);
+    if (it != attempts_.end()) it->second.sent_ms = now_ms;
+  }
 }
 
 void SchedulerCore::OnAttemptStarted(const std::string& worker_id, const protocol::AttemptStarted& started,

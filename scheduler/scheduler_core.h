@@ -51,6 +51,8 @@ struct CoreOptions {
 struct AttemptLocation {
   std::string run_id;
   int step = 0;
+  /// When its Dispatch left (DispatchesSent); 0 until then. In memory only.
+  uint64_t sent_ms = 0;
 };
 
 class SchedulerCore {
@@ -77,6 +79,11 @@ class SchedulerCore {
   /// that it does not list is lost (the Dispatch never arrived) and runs
   /// again, as a system failure.
   void OnHeartbeat(const std::string& worker_id, const protocol::Heartbeat& heartbeat, uint64_t now_ms);
+  /// The Dispatches of these attempts went out at `now_ms`. Why: an attempt
+  /// is stamped dispatched when the turn that made it began; a long turn
+  /// (a huge submit) sends it seconds later, and a heartbeat the worker sent
+  /// meanwhile must not count as "never received".
+  void DispatchesSent(const std::vector<std::string>& attempt_ids, uint64_t now_ms);
   void OnAttemptStarted(const std::string& worker_id, const protocol::AttemptStarted& started,
                         uint64_t now_ms);
   void OnAttemptFinished(const std::string& worker_id, const protocol::AttemptFinished& finished,

@@ -194,6 +194,10 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     // it; between runs the scheduler should be back near its idle size.
     if (run_ended_in_turn_) malloc_trim(0);
     SendOutbound();
+    if (!dispatched_in_turn_.empty()) {
+      core_->DispatchesSent(dispatched_in_turn_, NowMs());
+      dispatched_in_turn_.clear();
+    }
     ServeWaiters(now, committed_event_seq_ != seq_before);
     SendOutbound();
   }
@@ -239,7 +243,10 @@ Status Server::CommitTurn(uint64_t now_ms) {
                    protocol::NameOf(outgoing.message));
       continue;
     }
-    if (auto* dispatch = std::get_if<protocol::Dispatch>(&outgoing.message)) AttachInlineInputs(*dispatch, now_ms);
+    if (auto* dispatch = std::get_if<protocol::Dispatch>(&outgoing.message)) {
+      AttachInlineInputs(*dispatch, now_ms);
+      dispatched_in_turn_.push_back(dispatch->attempt_id);
+    }
     Reply(peer->second, outgoing.request_id, outgoing.message);
     heartbeat_sent_ms_[outgoing.worker_id] = now_ms;
   }

@@ -200,6 +200,7 @@ class Server {
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;
   bool run_ended_in_turn_ = false;  // the last commit held a run's end
+  std::vector<std::string> dispatched_in_turn_;  // attempt ids of the last commit's Dispatches
   bool logs_changed_ = false;  // a log grew or an attempt ended this turn
   bool sync_this_turn_ = false;  // a request this turn is answered only once its change is on disk
   uint64_t dropped_frames_ = 0;

@@ -295,6 +295,29 @@ TEST_CASE("SchedulerRetryTest.DispatchMissingFromHeartbeatsRunsAgain") {
   REQUIRE(h.dispatched.size() == 2);
 }
 
+TEST_CASE("SchedulerRetryTest.HeartbeatGraceCountsFromWhenTheDispatchLeft") {
+  // A long turn (a huge submit) stamps its attempts at its start but sends
+  // them at its end: a heartbeat the worker sent before the Dispatch came
+  // must not make the step run twice.
+  Harness h;
+  h.AddWorker("w1", 1);
+  std::string run = h.Submit("steps:\n  s:\n    run: ./s.sh\n");
+  REQUIRE(h.dispatched.size() == 1);
+  const uint64_t sent = h.now + 30'000;  // the turn took 30 s
+  h.core.DispatchesSent({h.dispatched[0].attempt_id}, sent);
+  protocol::Heartbeat empty;
+  h.core.OnHeartbeat("w1", empty, sent + 500);
+  h.Drain();
+  CHECK(h.Step(run, "s").state == StepState::kDispatched);
+  CHECK(h.Step(run, "s").system_failures.value_or(0) == 0);
+  REQUIRE(h.dispatched.size() == 1);
+  // Long after it left, still missing: lost, and it runs again.
+  h.core.OnHeartbeat("w1", empty, sent + 10'000);
+  h.Drain();
+  CHECK(h.Step(run, "s").system_failures.value_or(0) == 1);
+  CHECK(h.dispatched.size() == 2);
+}
+
 TEST_CASE("SchedulerRetryTest.CorruptBlobReopensItsProducer") {
   Harness h;
   h.AddWorker("w1", 2);
