@@ -45,7 +45,8 @@ Result<WorkspaceInputs> HashInputs(const LoadedDag& loaded, std::ostream& err) {
   return inputs;
 }
 
-// Uploads the files whose digests the scheduler lacks, one blob each.
+// Uploads the files whose digests the scheduler lacks, one blob each (the
+// small ones pipelined: net::UploadBlobs).
 Status UploadMissing(SchedulerClient& client, const WorkspaceInputs& inputs, std::ostream& err) {
   std::map<std::string, const WorkspaceFile*> by_digest;
   for (const WorkspaceFile& file : inputs.files) by_digest.emplace(file.entry.digest, &file);
@@ -65,13 +66,12 @@ Status UploadMissing(SchedulerClient& client, const WorkspaceInputs& inputs, std
   }
   err << "uploading " << missing->size() << " file" << (missing->size() == 1 ? "" : "s") << " ("
       << FormatBytes(total_bytes) << ") the scheduler does not have\n";
+  std::vector<net::UploadItem> uploads;
   for (const std::string& digest : *missing) {
     const WorkspaceFile& file = *by_digest[digest];
-    Status uploaded =
-        net::UploadBlob(client.connection(), file.disk_path, digest, file.entry.size_bytes);
-    if (!uploaded.ok()) return uploaded.WithContext("uploading " + file.entry.path);
+    uploads.push_back({file.disk_path, digest, file.entry.size_bytes});
   }
-  return Status::Ok();
+  return net::UploadBlobs(client.connection(), uploads);
 }
 
 }  // namespace

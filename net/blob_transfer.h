@@ -52,6 +52,28 @@ Status UploadBlob(Connection& connection, const std::string& path, const std::st
                   const std::optional<std::string>& attempt_id = std::nullopt,
                   LocalCheck check = LocalCheck::kRehash);
 
+/// One file to upload: it must hash to `digest` and be `size_bytes` long.
+struct UploadItem {
+  std::string path;
+  std::string digest;
+  uint64_t size_bytes = 0;
+};
+/// How many single-chunk uploads UploadBlobs keeps in flight, and how many
+/// of their declared bytes.
+inline constexpr size_t kUploadsInFlight = 128;
+inline constexpr uint64_t kUploadBytesInFlight = 16u << 20;
+
+/// Uploads every item (each digest once; see UploadBlob for the checks).
+/// Items that fit in one chunk are pipelined: up to kUploadsInFlight of
+/// them are in flight at once, so a thousand small files cost a few round
+/// trips and group commits at the scheduler, not a thousand of each (a
+/// small blob's BlobPutDone waits for the commit that makes it durable).
+/// Larger items follow one at a time, each streamed by UploadBlob.
+/// Stops at the first failure, naming the file.
+Status UploadBlobs(Connection& connection, const std::vector<UploadItem>& items,
+                   std::chrono::milliseconds timeout = kTransferReplyTimeout,
+                   LocalCheck check = LocalCheck::kRehash);
+
 /// Downloads blob `digest` into `dest_path` through a temp file in the same
 /// directory, verifying size and digest before renaming. A missing blob is an
 /// error naming the digest. Keeps kTransferWindowChunks BlobGets of

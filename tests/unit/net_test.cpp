@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "common/hash/sha256.h"
 #include "net/blob_transfer.h"
@@ -152,6 +155,92 @@ TEST_CASE("BlobTransferTest.SizeOnlyUploadSendsEveryByteAndStillChecksTheSize") 
   REQUIRE_FALSE(resized.ok());
   CHECK(resized.message().find(path + " changed after it was hashed") != std::string::npos);
   CHECK_FALSE(server.Blob(other).has_value());
+}
+
+namespace {
+
+// Files f0..f<n-1> of different sizes (the first empty), as upload items.
+std::vector<net::UploadItem> SmallItems(TempDir& dir, int n, std::map<std::string, std::string>& data) {
+  std::vector<net::UploadItem> items;
+  for (int i = 0; i < n; ++i) {
+    std::string bytes = i == 0 ? "" : Bytes(static_cast<size_t>(i) * 37) + std::to_string(i);
+    std::string path = dir.Write("f" + std::to_string(i), bytes);
+    std::string digest = HashBytes(bytes).ToHex();
+    data[digest] = bytes;
+    items.push_back({path, digest, bytes.size()});
+  }
+  return items;
+}
+
+size_t IndexOf(const std::vector<std::string>& names, const std::string& name, size_t nth = 0) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name && nth-- == 0) return i;
+  }
+  return names.size();
+}
+
+}  // namespace
+
+TEST_CASE("BlobTransferTest.UploadBlobsPipelinesSmallFilesAndStreamsLargeOnes") {
+  FakeScheduler server;
+  zmq::context_t context;
+  auto connection = MustConnect(context, server.endpoint());
+  TempDir dir;
+  std::map<std::string, std::string> data;
+  std::vector<net::UploadItem> items = SmallItems(dir, 300, data);
+  std::string one_chunk = Bytes(net::kTransferChunkBytes);
+  std::string large = Bytes((3u << 20) + 11) + "large";
+  for (const std::string* bytes : {&one_chunk, &large}) {
+    std::string digest = HashBytes(*bytes).ToHex();
+    data[digest] = *bytes;
+    items.push_back({dir.Write("big" + std::to_string(bytes->size()), *bytes), digest, bytes->size()});
+  }
+  items.push_back(items[5]);  // the same digest twice is sent once
+
+  Status uploaded = net::UploadBlobs(*connection, items);
+  REQUIRE_MESSAGE(uploaded.ok(), uploaded.message());
+  for (const auto& [digest, bytes] : data) {
+    CAPTURE(bytes.size());
+    CHECK(server.Blob(digest) == bytes);
+  }
+  CHECK_FALSE(server.credit_violated());
+  std::vector<std::string> requests = server.requests();
+  CHECK(std::count(requests.begin(), requests.end(), "BlobPutBegin") == static_cast<long>(data.size()));
+  // Pipelined: many uploads begin before the first one ends.
+  CHECK(IndexOf(requests, "BlobPutBegin", 50) < IndexOf(requests, "BlobPutEnd"));
+}
+
+TEST_CASE("BlobTransferTest.UploadBlobsRetriesAConflictOnceStreamsWhenCreditIsShortAndNamesAChangedFile") {
+  zmq::context_t context;
+  TempDir dir;
+  std::map<std::string, std::string> data;
+  std::vector<net::UploadItem> items = SmallItems(dir, 40, data);
+  {
+    FakeScheduler conflicting(FakeScheduler::Options{.conflicts_to_send = 1});
+    auto connection = MustConnect(context, conflicting.endpoint());
+    Status uploaded = net::UploadBlobs(*connection, items);
+    REQUIRE_MESSAGE(uploaded.ok(), uploaded.message());
+    for (const auto& [digest, bytes] : data) CHECK(conflicting.Blob(digest) == bytes);
+  }
+  {
+    // A scheduler granting less than a file: it is streamed within credit.
+    FakeScheduler stingy(FakeScheduler::Options{.credit_bytes = 500});
+    auto connection = MustConnect(context, stingy.endpoint());
+    Status uploaded = net::UploadBlobs(*connection, items);
+    REQUIRE_MESSAGE(uploaded.ok(), uploaded.message());
+    for (const auto& [digest, bytes] : data) CHECK(stingy.Blob(digest) == bytes);
+    CHECK_FALSE(stingy.credit_violated());
+  }
+  {
+    FakeScheduler server;
+    auto connection = MustConnect(context, server.endpoint());
+    std::string changed = items[7].path;
+    dir.Write("f7", std::string(items[7].size_bytes, 'z'));  // same size, other bytes
+    Status uploaded = net::UploadBlobs(*connection, items);
+    REQUIRE_FALSE(uploaded.ok());
+    CHECK(uploaded.message().find(changed + " changed after it was hashed") != std::string::npos);
+    CHECK_FALSE(server.Blob(items[7].digest).has_value());
+  }
 }
 
 TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
