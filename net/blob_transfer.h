@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "net/connection.h"
+#include "net/upload_item.h"
 
 namespace receta::net {
 
@@ -52,12 +53,6 @@ Status UploadBlob(Connection& connection, const std::string& path, const std::st
                   const std::optional<std::string>& attempt_id = std::nullopt,
                   LocalCheck check = LocalCheck::kRehash);
 
-/// One file to upload: it must hash to `digest` and be `size_bytes` long.
-struct UploadItem {
-  std::string path;
-  std::string digest;
-  uint64_t size_bytes = 0;
-};
 /// How many single-chunk uploads UploadBlobs keeps in flight, and how many
 /// of their declared bytes.
 inline constexpr size_t kUploadsInFlight = 128;
@@ -69,9 +64,10 @@ inline constexpr uint64_t kUploadBytesInFlight = 16u << 20;
 /// trips and group commits at the scheduler, not a thousand of each (a
 /// small blob's BlobPutDone waits for the commit that makes it durable).
 /// Larger items follow one at a time, each streamed by UploadBlob.
-/// Stops at the first failure, naming the file.
+/// Stops at the first failure, naming the file. `attempt_id`: as UploadBlob.
 Status UploadBlobs(Connection& connection, const std::vector<UploadItem>& items,
                    std::chrono::milliseconds timeout = kTransferReplyTimeout,
+                   const std::optional<std::string>& attempt_id = std::nullopt,
                    LocalCheck check = LocalCheck::kRehash);
 
 /// Downloads blob `digest` into `dest_path` through a temp file in the same

@@ -120,8 +120,9 @@ UploadOutcome UploadOnce(Connection& connection, const std::string& path, const 
 // BlobPutDone. Replies are matched to uploads by request id.
 class PipelinedUploads {
  public:
-  PipelinedUploads(Connection& connection, std::chrono::milliseconds timeout, LocalCheck check)
-      : connection_(connection), timeout_(timeout), check_(check) {}
+  PipelinedUploads(Connection& connection, std::chrono::milliseconds timeout,
+                   const std::optional<std::string>& attempt_id, LocalCheck check)
+      : connection_(connection), timeout_(timeout), attempt_id_(attempt_id), check_(check) {}
 
   /// Items whose first credit did not cover them, for UploadBlob to stream.
   const std::vector<const UploadItem*>& deferred() const { return deferred_; }
@@ -157,7 +158,7 @@ class PipelinedUploads {
 
   Status Begin(const UploadItem& item, bool retry) {
     const uint64_t request_id = connection_.NextRequestId();
-    if (Status s = connection_.Send(protocol::BlobPutBegin{item.digest, item.size_bytes, std::nullopt}, request_id);
+    if (Status s = connection_.Send(protocol::BlobPutBegin{item.digest, item.size_bytes, attempt_id_}, request_id);
         !s.ok()) {
       return s;
     }
@@ -220,6 +221,7 @@ class PipelinedUploads {
 
   Connection& connection_;
   std::chrono::milliseconds timeout_;
+  const std::optional<std::string>& attempt_id_;
   LocalCheck check_;
   std::map<uint64_t, Upload> in_flight_;  // by request id, oldest first
   uint64_t bytes_in_flight_ = 0;
@@ -256,7 +258,8 @@ Status UploadBlob(Connection& connection, const std::string& path, const std::st
 }
 
 Status UploadBlobs(Connection& connection, const std::vector<UploadItem>& items,
-                   std::chrono::milliseconds timeout, LocalCheck check) {
+                   std::chrono::milliseconds timeout, const std::optional<std::string>& attempt_id,
+                   LocalCheck check) {
   std::set<std::string> seen;
   std::vector<const UploadItem*> small;
   std::vector<const UploadItem*> large;
@@ -264,11 +267,11 @@ Status UploadBlobs(Connection& connection, const std::vector<UploadItem>& items,
     if (!seen.insert(item.digest).second) continue;
     (item.size_bytes <= kTransferChunkBytes ? small : large).push_back(&item);
   }
-  PipelinedUploads pipelined(connection, timeout, check);
+  PipelinedUploads pipelined(connection, timeout, attempt_id, check);
   if (Status s = pipelined.Run(small); !s.ok()) return s;
   large.insert(large.end(), pipelined.deferred().begin(), pipelined.deferred().end());
   for (const UploadItem* item : large) {
-    Status s = UploadBlob(connection, item->path, item->digest, item->size_bytes, timeout, std::nullopt, check);
+    Status s = UploadBlob(connection, item->path, item->digest, item->size_bytes, timeout, attempt_id, check);
     if (!s.ok()) return s;
   }
   return Status::Ok();

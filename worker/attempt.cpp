@@ -115,13 +115,20 @@ Status Attempt::StoreOutputs(const std::string& sandbox,
     if (!missing.ok()) return Status::Error("could not upload outputs: " + missing.error());
     to_upload = std::set<std::string>(missing->begin(), missing->end());
   }
+  std::vector<net::UploadItem> uploads;
+  std::vector<std::string> names;
   for (const protocol::FileEntry& entry : outputs) {
     if (!to_upload.erase(entry.digest)) continue;  // also skips duplicates
-    Status s = (*remote)->Upload(cache_.BlobPath(entry.digest), entry.digest, entry.size_bytes);
-    if (!s.ok()) {
-      return Status::Error("could not upload output '" + entry.path + "' (sha256 " +
-                           entry.digest + "): " + s.message());
-    }
+    uploads.push_back({cache_.BlobPath(entry.digest), entry.digest, entry.size_bytes});
+    names.push_back(entry.path);
+  }
+  if (uploads.empty()) return Status::Ok();
+  if (Status s = (*remote)->Upload(uploads); !s.ok()) {
+    std::string which = uploads.size() == 1
+                            ? "output '" + names[0] + "' (sha256 " + uploads[0].digest + ")"
+                            : "outputs '" + names[0] + "', '" + names[1] + "'" +
+                                  (names.size() > 2 ? " and " + std::to_string(names.size() - 2) + " more" : "");
+    return Status::Error("could not upload " + which + ": " + s.message());
   }
   return Status::Ok();
 }

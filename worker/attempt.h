@@ -25,6 +25,7 @@
 
 #include "common/protocol/messages.h"
 #include "common/status.h"
+#include "net/upload_item.h"
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
 #include "worker/sandbox_recycler.h"
@@ -43,10 +44,9 @@ class BlobRemote {
                           const std::string& dest_path) = 0;
   /// The digests among `digests` the scheduler lacks.
   virtual Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) = 0;
-  /// Sends the file at `path`, a read-only worker cache blob already
-  /// hashed to `digest` (not hashed again here: the scheduler verifies).
-  virtual Status Upload(const std::string& path, const std::string& digest,
-                        uint64_t size_bytes) = 0;
+  /// Sends these read-only worker cache blobs, already hashed (not hashed
+  /// again here: the scheduler verifies).
+  virtual Status Upload(const std::vector<net::UploadItem>& blobs) = 0;
 };
 
 /// Makes a BlobRemote when the attempt first needs one (most attempts with

@@ -32,13 +32,12 @@ class NetBlobRemote : public BlobRemote {
                                                      e.what());
     }
   }
-  Status Upload(const std::string& path, const std::string& digest,
-                uint64_t size_bytes) override {
+  Status Upload(const std::vector<net::UploadItem>& blobs) override {
     try {
-      // Size only: the path is the worker cache's read-only copy, hashed by
+      // Size only: each path is the worker cache's read-only copy, hashed by
       // the attempt just before; the scheduler verifies the digest.
-      return Track(net::UploadBlob(*connection_, path, digest, size_bytes, net::kTransferReplyTimeout,
-                                   attempt_id_, net::LocalCheck::kSizeOnly));
+      return Track(net::UploadBlobs(*connection_, blobs, net::kTransferReplyTimeout, attempt_id_,
+                                    net::LocalCheck::kSizeOnly));
     } catch (const std::exception& e) {
       healthy_ = false;
       return Status::Error(std::string("upload failed: ") + e.what());

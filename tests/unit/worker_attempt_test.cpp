@@ -42,7 +42,8 @@ class FakeRemote : public BlobRemote {
   std::string download_error = "connection reset by the scheduler";
   std::string upload_error;  // empty: uploads succeed
   // Shared by the copies the attempts get.
-  std::shared_ptr<int> uploads = std::make_shared<int>(0);
+  std::shared_ptr<int> uploads = std::make_shared<int>(0);  // blobs
+  std::shared_ptr<int> upload_calls = std::make_shared<int>(0);
   std::shared_ptr<int> downloads = std::make_shared<int>(0);
 
   Status Download(const std::string&, uint64_t, const std::string&) override {
@@ -52,8 +53,9 @@ class FakeRemote : public BlobRemote {
   Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) override {
     return digests;
   }
-  Status Upload(const std::string&, const std::string&, uint64_t) override {
-    ++*uploads;
+  Status Upload(const std::vector<receta::net::UploadItem>& blobs) override {
+    *uploads += static_cast<int>(blobs.size());
+    ++*upload_calls;
     return upload_error.empty() ? Status::Ok() : Status::Error(upload_error);
   }
 };
@@ -178,6 +180,21 @@ TEST_CASE("AttemptTest.InputThatCannotBeFetchedIsASystemFailure") {
                                     "): connection reset by the scheduler");
   CHECK(sink.finished->system_failure == true);
   CHECK_FALSE(sink.started());  // the command never ran
+}
+
+TEST_CASE("AttemptTest.OutputsOverTheInlineLimitGoUpInOneBatchAndAFailureNamesThem") {
+  Fixture f;
+  f.remote.upload_error = "the scheduler's disk is full";
+  std::string half = std::to_string(protocol::kMaxInlineBlobBytes / 2 + 1);
+  protocol::Dispatch d = f.Dispatch("for f in a b c; do (echo $f; head -c " + half + " /dev/zero) > $f.bin; done");
+  d.outputs = {"a.bin", "b.bin", "c.bin"};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.exit_code == 0);
+  CHECK(*f.remote.uploads == 3);
+  CHECK(*f.remote.upload_calls == 1);
+  CHECK_MESSAGE(finished.error.find("could not upload outputs 'a.bin', 'b.bin' and 1 more: the scheduler's disk is full") == 0,
+                finished.error);
+  CHECK(finished.system_failure == true);
 }
 
 TEST_CASE("AttemptTest.OutputThatCannotBeUploadedIsASystemFailure") {
