@@ -66,6 +66,7 @@ Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, Mach
       pull_(context_, zmq::socket_type::pull),
       blob_pool_(std::make_unique<NetBlobPool>(context_, options_.scheduler_endpoint)),
       recycler_(options_.work_dir + "/sandboxes"),
+      slot_gate_(options_.slots),
       guard_(std::move(guard)) {
   static std::atomic<int> instance{0};
   events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
@@ -205,7 +206,7 @@ void Agent::OnTimers() {
   }
   if (now - last_sent_ms_ >= heartbeat_interval_ms_) {
     protocol::Heartbeat heartbeat;
-    size_t used = in_slot_.size();
+    size_t used = before_process_end_.size();
     heartbeat.free_slots = used >= options_.slots ? 0 : options_.slots - static_cast<uint32_t>(used);
     heartbeat.running_attempt_ids = RunningIds();
     if (!Send(heartbeat, 0)) last_sent_ms_ = now;  // do not spin on a full queue
@@ -326,13 +327,13 @@ void Agent::HandleDispatch(protocol::Dispatch dispatch) {
   }
   spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s){}", id,
                dispatch.run_id, dispatch.step, dispatch.inputs.size(), dispatch.outputs.size(),
-               in_slot_.size() >= options_.slots ? "; queued until a slot frees" : "");
+               before_process_end_.size() >= options_.slots + kPreparedAhead ? "; queued until a slot frees" : "");
   queued_.push_back(std::move(dispatch));
   StartQueued();
 }
 
 void Agent::StartQueued() {
-  while (!queued_.empty() && in_slot_.size() < options_.slots) {
+  while (!queued_.empty() && before_process_end_.size() < options_.slots + kPreparedAhead) {
     protocol::Dispatch next = std::move(queued_.front());
     queued_.pop_front();
     StartAttempt(std::move(next));
@@ -344,9 +345,9 @@ void Agent::StartAttempt(protocol::Dispatch dispatch) {
   AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
                    options_.retention, &recycler_};
   auto attempt = std::make_shared<Attempt>(std::move(dispatch), cache_, std::move(dirs),
-                                           blob_pool_->Factory(id), worker_env_, guard_.get());
+                                           blob_pool_->Factory(id), worker_env_, guard_.get(), &slot_gate_);
   running_[id].attempt = attempt;
-  in_slot_.insert(id);
+  before_process_end_.insert(id);
   attempt_pool_->Submit(std::move(attempt));
 }
 
@@ -384,7 +385,7 @@ void Agent::HandleAttemptEvents() {
     if (!event) continue;  // made by PushSink: cannot happen
     std::string_view header = event->header;
     if (event->kind == PushSink::kSlotFree) {
-      in_slot_.erase(std::string(event->attempt_id));
+      before_process_end_.erase(std::string(event->attempt_id));
       StartQueued();
       continue;
     }
@@ -416,7 +417,7 @@ void Agent::HandleAttemptEvents() {
                  finished.max_rss_bytes >> 10, finished.outputs.size(),
                  finished.error.empty() ? "" : ", error: ", finished.error);
     running_.erase(finished.attempt_id);
-    in_slot_.erase(finished.attempt_id);
+    before_process_end_.erase(finished.attempt_id);
     Report(std::move(finished));
     StartQueued();
   }

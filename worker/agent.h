@@ -31,12 +31,15 @@
 // - Steps die with the worker: a ProcessGroupGuard (process_guard.h) forked
 //   at Create holds every running step's process group and kills them if
 //   the worker dies, even by kill -9.
-// - Slots: at most `slots` attempts hold a slot (from sandbox setup until
-//   their process ends; hashing and uploading outputs take none). A Dispatch
-//   beyond that (the scheduler prefetches one) waits in a queue and starts
-//   as soon as a slot frees; AttemptStarted goes out only when its process
-//   really runs. Queued attempts count as held in Register and Heartbeat; a
-//   KillAttempt for one ends it at once, never started.
+// - Slots: at most `slots` processes run at once (SlotGate: an attempt
+//   takes a slot once its sandbox and inputs are ready and gives it back
+//   when its process ends; hashing and uploading outputs take none). One
+//   attempt more than the slots is started (kPreparedAhead), so the next
+//   step's sandbox is ready when a slot frees; a Dispatch beyond that (the
+//   scheduler prefetches one) waits in a queue. AttemptStarted goes out
+//   only when its process really runs. Queued attempts count as held in
+//   Register and Heartbeat; a KillAttempt for one ends it at once, never
+//   started, as it does one waiting for a slot.
 
 #include <cstdint>
 #include <deque>
@@ -59,6 +62,7 @@
 #include "worker/process_guard.h"
 #include "worker/retained_logs.h"
 #include "worker/sandbox_recycler.h"
+#include "worker/slot_gate.h"
 
 namespace receta::worker {
 
@@ -80,6 +84,8 @@ class Agent {
   static constexpr size_t kMaxHeldEventBytes = 16u << 20;
   static constexpr uint32_t kDefaultHeartbeatIntervalMs = 1000;
   static constexpr uint32_t kDefaultHeartbeatLiveness = 10;
+  /// Attempts started beyond the slots: prepared, waiting for a slot.
+  static constexpr uint32_t kPreparedAhead = 1;
 
   /// Prepares the work dir (worker id, cache, leftover sandboxes removed)
   /// and starts the process group guard. Errors say which directory could
@@ -151,7 +157,9 @@ class Agent {
   uint32_t heartbeat_liveness_ = kDefaultHeartbeatLiveness;
 
   std::map<std::string, Running> running_;  // started attempts, by attempt id
-  std::set<std::string> in_slot_;            // of running_: those holding a slot
+  // Of running_: those whose process has not ended (preparing, waiting for
+  // a slot, or running).
+  std::set<std::string> before_process_end_;
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
   /// Encoded AttemptStarted headers held while unregistered, oldest first,
@@ -161,6 +169,7 @@ class Agent {
   RetainedLogs retained_logs_;
   std::unique_ptr<NetBlobPool> blob_pool_;
   SandboxRecycler recycler_;
+  SlotGate slot_gate_;
   std::unique_ptr<AttemptPool> attempt_pool_;  // stopped by Shutdown
   // Reset by Shutdown once the steps are reaped; attempts hold a raw pointer.
   std::unique_ptr<ProcessGroupGuard> guard_;

@@ -28,19 +28,29 @@ int64_t NowMs() {
 
 Attempt::Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,
                  BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env,
-                 ProcessGroupTracker* tracker)
+                 ProcessGroupTracker* tracker, SlotGate* slots)
     : dispatch_(std::move(dispatch)),
       cache_(cache),
       dirs_(std::move(dirs)),
       remote_factory_(std::move(remote_factory)),
       worker_env_(std::move(worker_env)),
-      tracker_(tracker) {}
+      tracker_(tracker),
+      slots_(slots) {}
 
 void Attempt::Kill(uint32_t grace_ms, const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!kill_requested_) kill_reason_ = reason;
+    kill_requested_ = true;
+    if (process_ != nullptr) process_->Kill(grace_ms);
+  }
+  // Outside mu_: the gate asks KillRequested under its own lock.
+  if (slots_ != nullptr) slots_->Wake();
+}
+
+bool Attempt::KillRequested() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!kill_requested_) kill_reason_ = reason;
-  kill_requested_ = true;
-  if (process_ != nullptr) process_->Kill(grace_ms);
+  return kill_requested_;
 }
 
 Result<BlobRemote*> Attempt::Remote() {
@@ -269,6 +279,8 @@ void Attempt::Run(AttemptSink& sink) {
   const std::string& root = sandbox->path();
   std::optional<Failure> failure = Prepare(*sandbox);
   if (!failure) {
+    // Not holding a slot (killed while waiting) means StartProcess refuses.
+    bool holds_slot = slots_ != nullptr && slots_->Acquire([this] { return KillRequested(); });
     bool killed_first = false;
     Result<std::unique_ptr<Process>> process = StartProcess(root, &killed_first);
     if (!process.ok()) {
@@ -280,8 +292,9 @@ void Attempt::Run(AttemptSink& sink) {
     } else {
       failure = RunProcess(**process, sink, finished);
       process->reset();
-      if (!failure) failure = Collect(*sandbox, finished);
     }
+    if (holds_slot) slots_->Release();
+    if (!failure) failure = Collect(*sandbox, finished);
   }
 
   if (failure) {

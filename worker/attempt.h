@@ -31,6 +31,7 @@
 #include "worker/sandbox_recycler.h"
 #include "worker/process.h"
 #include "worker/sandbox.h"
+#include "worker/slot_gate.h"
 
 namespace receta::worker {
 
@@ -78,11 +79,12 @@ struct AttemptDirs {
 class Attempt {
  public:
   const std::string& attempt_id() const { return dispatch_.attempt_id; }
-  /// `tracker` (optional; the agent's process group guard) must outlive
-  /// Run().
+  /// `tracker` (optional; the agent's process group guard) and `slots`
+  /// (optional; the worker's SlotGate, taken from the end of preparation to
+  /// the end of the process; none: no limit) must outlive Run().
   Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,
           BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env,
-          ProcessGroupTracker* tracker = nullptr);
+          ProcessGroupTracker* tracker = nullptr, SlotGate* slots = nullptr);
 
   /// Carries the attempt out on the calling thread and reports to `sink`.
   void Run(AttemptSink& sink);
@@ -127,6 +129,7 @@ class Attempt {
   Status InlineOutputs(const std::vector<protocol::FileEntry>& outputs,
                        protocol::AttemptFinished& finished);
   Result<BlobRemote*> Remote();
+  bool KillRequested();
 
   protocol::Dispatch dispatch_;
   LocalCache& cache_;
@@ -135,6 +138,7 @@ class Attempt {
   std::unique_ptr<BlobRemote> remote_;
   std::map<std::string, std::string> worker_env_;
   ProcessGroupTracker* tracker_;
+  SlotGate* slots_;
 
   std::mutex mu_;
   bool kill_requested_ = false;  // Guarded by mu_

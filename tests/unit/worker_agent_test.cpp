@@ -315,7 +315,7 @@ protocol::Dispatch GatedDispatch(const std::string& attempt_id, const std::strin
 
 }  // namespace
 
-TEST_CASE("AgentTest.QueuesDispatchBeyondSlotsAndStartsItWhenASlotFrees") {
+TEST_CASE("AgentTest.PreparesOneDispatchAheadQueuesTheRestAndStartsThemAsSlotsFree") {
   TempDir dir;
   FakeScheduler scheduler;
   RunningAgent worker;
@@ -329,23 +329,31 @@ TEST_CASE("AgentTest.QueuesDispatchBeyondSlotsAndStartsItWhenASlotFrees") {
   protocol::Dispatch second = GatedDispatch("r.1-1", gate);
   second.command = "echo second";  // output: it reports its start however fast it is
   scheduler.Send(identity, second, 0);
+  protocol::Dispatch third = second;
+  third.attempt_id = "r.2-1";
+  scheduler.Send(identity, third, 0);
 
-  // With its one slot busy, the worker holds r.1-1 without starting it, and
-  // says it holds it.
-  bool queued_reported = false;
-  while (!queued_reported) {
-    auto heartbeat = scheduler.Expect<protocol::Heartbeat>(3000);
-    REQUIRE(heartbeat);
-    CHECK(heartbeat->second.free_slots == 0);
-    const auto& ids = heartbeat->second.running_attempt_ids;
-    queued_reported = std::find(ids.begin(), ids.end(), "r.1-1") != ids.end();
+  // With its one slot busy, the worker holds both without running them, and
+  // says it holds them: r.1-1 prepared (its sandbox is there), r.2-1 queued.
+  bool held_reported = false;
+  while (!held_reported) {
+    auto from = scheduler.Receive(3000);
+    REQUIRE(from);
+    REQUIRE_FALSE(std::holds_alternative<protocol::AttemptStarted>(from->message));
+    auto* heartbeat = std::get_if<protocol::Heartbeat>(&from->message);
+    if (heartbeat == nullptr) continue;
+    CHECK(heartbeat->free_slots == 0);
+    const auto& ids = heartbeat->running_attempt_ids;
+    held_reported = std::find(ids.begin(), ids.end(), "r.1-1") != ids.end() &&
+                    std::find(ids.begin(), ids.end(), "r.2-1") != ids.end();
   }
-  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  CHECK(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.2-1")));
 
-  // The first ends: the queued one starts, after it.
+  // The first ends: the held ones start, one at a time, after it.
   receta::testing::WriteFile(gate, "");
   std::vector<std::string> order;
-  while (order.size() < 3) {
+  while (order.size() < 5) {
     auto from = scheduler.Receive();
     REQUIRE(from);
     if (auto* started = std::get_if<protocol::AttemptStarted>(&from->message)) {
@@ -359,6 +367,7 @@ TEST_CASE("AgentTest.QueuesDispatchBeyondSlotsAndStartsItWhenASlotFrees") {
     }
   }
   CHECK(std::find(order.begin(), order.end(), "started r.1-1") != order.end());
+  CHECK(std::find(order.begin(), order.end(), "started r.2-1") != order.end());
   CHECK(std::find(order.begin(), order.end(), "finished r.0-1") != order.end());
   worker.Stop();
 }
