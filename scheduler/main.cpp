@@ -1,6 +1,8 @@
 // receta-scheduler: the daemon that owns all run state. This file parses
 // flags, sets up logging and signals, and runs the Server.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -33,6 +35,12 @@ bool IsLoopback(const std::string& endpoint) {
 
 int main(int argc, char** argv) {
   receta::net::KeepTransferBuffersInHeap();
+  // One malloc arena. Why: the scheduler allocates on its main thread;
+  // RocksDB's flush and compaction threads and ZeroMQ's I/O thread would
+  // otherwise get arenas of their own that keep what they freed (6 MB after
+  // five 1,000-step runs: VmRSS 53.5 MB, 47.7 MB with one arena), which the
+  // malloc_trim at each run's end does not give back.
+  mallopt(M_ARENA_MAX, 1);
   CLI::App app{"receta-scheduler: assigns pipeline steps to worker agents over ZeroMQ"};
   app.set_version_flag("--version", std::string("receta-scheduler ") + receta::kVersion);
   receta::scheduler::ServerOptions options;
