@@ -227,7 +227,19 @@ void Agent::AbandonAttempts(int64_t silent_ms) {
   while (!queued_.empty()) {
     EndQueued(queued_.front().attempt_id, "killed before it started: " + reason);
   }
-  for (auto& [id, running] : running_) running.attempt->Kill(0, reason);
+  KillStarted(ids, 0, reason);
+}
+
+void Agent::KillStarted(const std::vector<std::string>& attempt_ids, uint32_t grace_ms, const std::string& reason) {
+  // Why two passes: a killed process frees its slot, and an attempt waiting
+  // for that slot must already know it is killed, or its process would
+  // start only to be killed a moment later.
+  for (const std::string& id : attempt_ids) {
+    if (auto it = running_.find(id); it != running_.end()) it->second.attempt->MarkKilled(reason);
+  }
+  for (const std::string& id : attempt_ids) {
+    if (auto it = running_.find(id); it != running_.end()) it->second.attempt->Kill(grace_ms, reason);
+  }
 }
 
 void Agent::HandleSchedulerFrames() {
@@ -260,13 +272,14 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
     spdlog::info("registered with {} as {} (scheduler {}, heartbeat {} ms x {})",
                  options_.scheduler_endpoint, worker_id_, ack->scheduler_version,
                  heartbeat_interval_ms_, heartbeat_liveness_);
+    std::vector<std::string> stale_started;
     for (const std::string& stale : ack->stale_attempt_ids) {
       std::erase_if(queued_, [&](const protocol::Dispatch& d) { return d.attempt_id == stale; });
-      auto it = running_.find(stale);
-      if (it == running_.end()) continue;
+      if (!running_.count(stale)) continue;
       spdlog::info("attempt {} is stale; killing it", stale);
-      it->second.attempt->Kill(0, "the scheduler no longer expects this attempt");
+      stale_started.push_back(stale);
     }
+    KillStarted(stale_started, 0, "the scheduler no longer expects this attempt");
     // Logs before results: the scheduler closes an attempt's log when its
     // result arrives. All retained chunks, not just those made while
     // unregistered: a new scheduler may lack what the old one never read.
@@ -443,9 +456,9 @@ void Agent::Shutdown() {
     EndQueued(queued_.front().attempt_id, "the worker shut down before it started");
   }
   if (!running_.empty()) {
-    for (auto& [id, running] : running_) {
-      running.attempt->Kill(options_.shutdown_grace_ms, "the worker is shutting down");
-    }
+    std::vector<std::string> ids;
+    for (const auto& [id, running] : running_) ids.push_back(id);
+    KillStarted(ids, options_.shutdown_grace_ms, "the worker is shutting down");
     attempt_pool_->Stop();  // every attempt has ended: its thread is joined
     running_.clear();
     // Best effort: report what the kills ended before the socket goes.

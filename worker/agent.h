@@ -121,6 +121,8 @@ class Agent {
   void StartAttempt(protocol::Dispatch dispatch);
   /// Starts queued dispatches while slots are free.
   void StartQueued();
+  // Kills these started attempts (those not in running_ are skipped).
+  void KillStarted(const std::vector<std::string>& attempt_ids, uint32_t grace_ms, const std::string& reason);
   /// Drops a queued dispatch and reports it finished, never started.
   bool EndQueued(const std::string& attempt_id, const std::string& why);
   void Report(protocol::AttemptFinished finished);

@@ -37,15 +37,20 @@ Attempt::Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dir
       tracker_(tracker),
       slots_(slots) {}
 
-void Attempt::Kill(uint32_t grace_ms, const std::string& reason) {
+void Attempt::MarkKilled(const std::string& reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!kill_requested_) kill_reason_ = reason;
     kill_requested_ = true;
-    if (process_ != nullptr) process_->Kill(grace_ms);
   }
   // Outside mu_: the gate asks KillRequested under its own lock.
   if (slots_ != nullptr) slots_->Wake();
+}
+
+void Attempt::Kill(uint32_t grace_ms, const std::string& reason) {
+  MarkKilled(reason);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (process_ != nullptr) process_->Kill(grace_ms);
 }
 
 bool Attempt::KillRequested() {

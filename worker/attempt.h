@@ -95,6 +95,9 @@ class Attempt {
   /// `reason`") and counts as a system failure: only the worker and the
   /// scheduler kill attempts. Thread-safe.
   void Kill(uint32_t grace_ms, const std::string& reason);
+  /// Kill's first half: the process never starts (an attempt waiting for a
+  /// slot gives up), but one already running is left alone. Thread-safe.
+  void MarkKilled(const std::string& reason);
 
   const protocol::Dispatch& dispatch() const { return dispatch_; }
 
