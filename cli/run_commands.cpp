@@ -24,9 +24,19 @@ int StatusCommand(const ClientArgs& args, const std::string& run_id, std::ostrea
   Result<protocol::RunStatusReply> reply =
       CallOnce<protocol::RunStatusReply>(args.scheduler, protocol::RunStatus{run_id, std::nullopt});
   if (!reply.ok()) return Fail(err, reply.status());
-  return PrintDocument(
-      reply->run_json, "run", args.json,
-      [](const JsonValue& run) { return RenderStatus(run, NowMs()); }, out, err);
+  Result<JsonValue> run = ParseDocument(reply->run_json, "run");
+  if (!run.ok()) return Fail(err, run.status());
+  // A run too big for its full status comes brief (RunStatusJsonWithin).
+  if (std::string why = (*run)["brief_because"].AsString(); !why.empty()) {
+    err << "receta: run " << run_id << ": " << why
+        << "; showing each step's state, worker, duration and error only\n";
+  }
+  if (args.json) {
+    out << reply->run_json << "\n";
+  } else {
+    out << RenderStatus(*run, NowMs());
+  }
+  return 0;
 }
 
 int CancelCommand(const ClientArgs& args, const std::string& run_id, std::ostream& out,

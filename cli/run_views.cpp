@@ -74,9 +74,11 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
   if (!run["error"].AsString().empty()) out << "error: " << run["error"].AsString() << "\n";
   out << "\n";
   Table table({"STEP", "STATE", "ATTEMPTS", "FAILURES", "WORKER", "DURATION", "CACHED"});
+  // A brief document (a run too big for its full status) lacks the counts.
+  const bool brief = run["brief"].AsBool();
   for (const JsonValue& step : run["steps"].Items()) {
     std::string state = Text(step["state"]);
-    std::string cached = "no";
+    std::string cached = brief ? "?" : "no";
     if (step["cached"].AsBool()) {
       cached = "yes";
       std::string from = step["cached_from_run"].AsString();
@@ -85,9 +87,10 @@ std::string RenderStatus(const JsonValue& run, int64_t now_ms) {
     // Failures of the step's own making (they use up its retries) and the
     // system's (worker lost, transfer failed), counted apart.
     int64_t own = step["user_failures"].AsInt(), system = step["system_failures"].AsInt();
-    std::string failures = own == 0 && system == 0 ? "-"
-                           : std::to_string(own) + " own, " + std::to_string(system) + " system";
-    table.AddRow({Text(step["name"]), state, Int(step["attempts"]), failures, Text(step["worker"]),
+    std::string failures = brief                     ? "?"
+                           : own == 0 && system == 0 ? "-"
+                                                     : std::to_string(own) + " own, " + std::to_string(system) + " system";
+    table.AddRow({Text(step["name"]), state, brief ? "?" : Int(step["attempts"]), failures, Text(step["worker"]),
                   FormatDuration(step["duration_ms"].AsInt()), cached});
     std::string reason = step["reason"].AsString();
     std::string error = step["error"].AsString();

@@ -92,8 +92,13 @@ void Server::OnRunStatus(const std::string& peer, uint64_t request_id, const pro
     return ReplyError(peer, request_id, ErrorCode::kNotFound,
                       "no run " + request.run_id + "; `receta runs` lists the recent ones");
   }
+  // Room for the envelope around the document.
+  constexpr size_t kMaxStatusJsonBytes = protocol::kMaxMessageBytes - (64u << 10);
+  uint64_t seq = core_->last_event_seq();
   Reply(peer, request_id,
-        protocol::RunStatusReply{RunStatusJson(**snapshot, core_->last_event_seq(), now_ms, request.brief.value_or(false))});
+        protocol::RunStatusReply{request.brief.value_or(false)
+                                     ? RunStatusJson(**snapshot, seq, now_ms, /*brief=*/true)
+                                     : RunStatusJsonWithin(**snapshot, seq, now_ms, kMaxStatusJsonBytes)});
 }
 
 void Server::OnEvents(const std::string& peer, uint64_t request_id, const protocol::Events& request,

@@ -124,10 +124,13 @@ std::string RunListJson(const std::vector<RunRecord>& runs, uint64_t now_ms) {
   return json.str();
 }
 
-std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms, bool brief) {
+std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms, bool brief,
+                          const std::string& brief_because) {
   JsonWriter json;
   json.BeginObject();
   RunSummaryFields(json, snapshot.run, now_ms);
+  if (brief) json.Field("brief", true);
+  if (!brief_because.empty()) json.Field("brief_because", brief_because);
   json.Field("dag_file", snapshot.run.dag_file);
   json.Field("error", snapshot.run.error);
   json.Field("no_cache", snapshot.run.no_cache);
@@ -148,6 +151,16 @@ std::string RunStatusJson(const RunSnapshot& snapshot, uint64_t event_seq, uint6
   json.EndArray();
   json.EndObject();
   return json.str();
+}
+
+std::string RunStatusJsonWithin(const RunSnapshot& snapshot, uint64_t event_seq, uint64_t now_ms,
+                                size_t max_bytes) {
+  std::string full = RunStatusJson(snapshot, event_seq, now_ms);
+  if (full.size() <= max_bytes) return full;
+  auto mib = [](size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; };
+  return RunStatusJson(snapshot, event_seq, now_ms, /*brief=*/true,
+                       "its full status (" + std::to_string(snapshot.steps.size()) + " steps, " + mib(full.size()) +
+                           ") is over the " + mib(max_bytes) + " a reply may carry");
 }
 
 std::string EventsJson(const std::vector<EventRecord>& events) {

@@ -122,6 +122,29 @@ TEST_CASE("ClientVerbsTest.ReadVerbsPrintJsonVerbatimOrTables") {
   CHECK(err.str().find("receta: the scheduler sent a malformed cache entries document") == 0);
 }
 
+TEST_CASE("ClientVerbsTest.StatusOfARunTooBigForItsFullStatusShowsTheBriefOneAndSaysSo") {
+  FakeScheduler server;
+  server.SetHandler([&](const protocol::Message& request) -> std::optional<protocol::Message> {
+    if (!std::holds_alternative<protocol::RunStatus>(request)) return std::nullopt;
+    return protocol::RunStatusReply{
+        R"({"id":"r-1","dag":"big","state":"running","brief":true,)"
+        R"("brief_because":"its full status (100000 steps, 97 MiB) is over the 64 MiB a reply may carry",)"
+        R"("steps":[{"name":"s0","state":"succeeded","worker":"w1","started_ms":0,"duration_ms":1200,"error":"","reason":""}]})"};
+  });
+  std::ostringstream out, err;
+  CHECK(StatusCommand(To(server), "r-1", out, err) == 0);
+  CHECK(err.str() ==
+        "receta: run r-1: its full status (100000 steps, 97 MiB) is over the 64 MiB a reply may carry; "
+        "showing each step's state, worker, duration and error only\n");
+  // The counts a brief document lacks are "?", not made-up zeros.
+  CHECK_MESSAGE(out.str().find("s0    succeeded  ?         ?         w1") != std::string::npos, out.str());
+  out.str("");
+  err.str("");
+  CHECK(StatusCommand(To(server, true), "r-1", out, err) == 0);
+  CHECK(out.str().find("\"brief_because\"") != std::string::npos);
+  CHECK(err.str().find("over the 64 MiB") != std::string::npos);
+}
+
 TEST_CASE("ClientVerbsTest.WatchFollowsEventsToTheEnd") {
   FakeScheduler server;
   std::atomic<bool> finished{false};

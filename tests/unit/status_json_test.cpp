@@ -64,3 +64,21 @@ TEST_CASE("StatusJsonTest.BriefHasWhatAFollowerShowsAndNoMore") {
   CHECK_FALSE(brief_step.Has("metrics"));
   CHECK(brief_text.size() * 3 < RunStatusJson(snapshot, 7, 2000).size());
 }
+
+TEST_CASE("StatusJsonTest.ARunTooBigForItsFullStatusGetsTheBriefOneAndWhy") {
+  RunSnapshot snapshot = TwoAttemptStep();
+  std::string full = RunStatusJson(snapshot, 7, 2000);
+  CHECK(RunStatusJsonWithin(snapshot, 7, 2000, full.size()) == full);
+
+  Result<JsonValue> cut = ParseJson(RunStatusJsonWithin(snapshot, 7, 2000, full.size() - 1));
+  REQUIRE(cut.ok());
+  CHECK((*cut)["brief"].AsBool());
+  CHECK((*cut)["brief_because"].AsString().find("its full status (1 steps, ") == 0);
+  CHECK((*cut)["brief_because"].AsString().find(") is over the ") != std::string::npos);
+  CHECK((*cut)["steps"][0]["name"].AsString() == "fit");
+  CHECK_FALSE((*cut)["steps"][0].Has("attempt_history"));
+  Result<JsonValue> whole = ParseJson(full);
+  REQUIRE(whole.ok());
+  CHECK_FALSE(whole->Has("brief"));
+  CHECK_FALSE(whole->Has("brief_because"));
+}
