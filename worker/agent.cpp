@@ -340,13 +340,15 @@ void Agent::HandleDispatch(protocol::Dispatch dispatch) {
   }
   spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s){}", id,
                dispatch.run_id, dispatch.step, dispatch.inputs.size(), dispatch.outputs.size(),
-               before_process_end_.size() >= options_.slots + kPreparedAhead ? "; queued until a slot frees" : "");
+               RoomToStart() ? "" : "; queued until a slot frees");
   queued_.push_back(std::move(dispatch));
   StartQueued();
 }
 
+bool Agent::RoomToStart() const { return before_process_end_.size() < options_.slots + kPreparedAhead; }
+
 void Agent::StartQueued() {
-  while (!queued_.empty() && before_process_end_.size() < options_.slots + kPreparedAhead) {
+  while (!queued_.empty() && RoomToStart()) {
     protocol::Dispatch next = std::move(queued_.front());
     queued_.pop_front();
     StartAttempt(std::move(next));

@@ -119,7 +119,10 @@ class Agent {
   void HandleSchedulerMessage(uint64_t request_id, protocol::Message message);
   void HandleDispatch(protocol::Dispatch dispatch);
   void StartAttempt(protocol::Dispatch dispatch);
-  /// Starts queued dispatches while slots are free.
+  /// Whether another attempt may start now: fewer than the slots plus
+  /// kPreparedAhead have a process yet to end.
+  bool RoomToStart() const;
+  /// Starts queued dispatches while RoomToStart.
   void StartQueued();
   // Kills these started attempts (those not in running_ are skipped).
   void KillStarted(const std::vector<std::string>& attempt_ids, uint32_t grace_ms, const std::string& reason);

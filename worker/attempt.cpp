@@ -15,9 +15,6 @@
 namespace receta::worker {
 namespace {
 
-// Distinct outputs up to which StoreOutputs skips the BlobQuery.
-constexpr size_t kUploadWithoutQueryMax = 4;
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -103,8 +100,8 @@ const protocol::InlineBlob* Attempt::InlineInput(const std::string& digest) cons
 Status Attempt::StoreOutputs(const std::string& sandbox,
                              const std::vector<protocol::FileEntry>& outputs,
                              protocol::AttemptFinished& finished) {
-  if (outputs.empty()) return Status::Ok();
-  std::vector<std::string> digests;
+  std::vector<const protocol::FileEntry*> distinct;  // the first output of each digest
+  std::set<std::string> seen;
   uint64_t distinct_bytes = 0;
   for (const protocol::FileEntry& entry : outputs) {
     // Why first into the local cache: a later step on this worker reads it
@@ -112,57 +109,42 @@ Status Attempt::StoreOutputs(const std::string& sandbox,
     if (Status s = cache_.InsertCopyOf(sandbox + "/" + entry.path, entry.digest); !s.ok()) {
       return Status::Error("could not store output '" + entry.path + "': " + s.message());
     }
-    if (std::find(digests.begin(), digests.end(), entry.digest) == digests.end()) {
-      distinct_bytes += entry.size_bytes;
-    }
-    digests.push_back(entry.digest);
+    if (!seen.insert(entry.digest).second) continue;
+    distinct.push_back(&entry);
+    distinct_bytes += entry.size_bytes;
   }
-  if (distinct_bytes <= protocol::kMaxInlineBlobBytes) return InlineOutputs(outputs, finished);
+  if (distinct.empty()) return Status::Ok();
+  if (distinct_bytes <= protocol::kMaxInlineBlobBytes) return InlineOutputs(distinct, finished);
   Result<BlobRemote*> remote = Remote();
   if (!remote.ok()) return Status::Error("could not upload outputs: " + remote.error());
-  std::set<std::string> to_upload(digests.begin(), digests.end());
-  // Why ask first only for many outputs: an upload's BlobPutBegin is
-  // answered BlobPutDone when the scheduler has the blob, so for a few
-  // outputs a BlobQuery is one round trip more on every step's path; for
-  // many, one query beats a round trip per blob the scheduler already has.
-  if (to_upload.size() > kUploadWithoutQueryMax) {
-    Result<std::vector<std::string>> missing = (*remote)->Missing(digests);
-    if (!missing.ok()) return Status::Error("could not upload outputs: " + missing.error());
-    to_upload = std::set<std::string>(missing->begin(), missing->end());
-  }
+  // No BlobQuery first: the scheduler answers the BlobPutBegin of a blob it
+  // holds with BlobPutDone, and UploadBlobs keeps many Begins in flight.
   std::vector<net::UploadItem> uploads;
-  std::vector<std::string> names;
-  for (const protocol::FileEntry& entry : outputs) {
-    if (!to_upload.erase(entry.digest)) continue;  // also skips duplicates
-    uploads.push_back({cache_.BlobPath(entry.digest), entry.digest, entry.size_bytes});
-    names.push_back(entry.path);
+  for (const protocol::FileEntry* entry : distinct) {
+    uploads.push_back({cache_.BlobPath(entry->digest), entry->digest, entry->size_bytes});
   }
-  if (uploads.empty()) return Status::Ok();
   if (Status s = (*remote)->Upload(uploads); !s.ok()) {
-    std::string which = uploads.size() == 1
-                            ? "output '" + names[0] + "' (sha256 " + uploads[0].digest + ")"
-                            : "outputs '" + names[0] + "', '" + names[1] + "'" +
-                                  (names.size() > 2 ? " and " + std::to_string(names.size() - 2) + " more" : "");
+    std::string which = distinct.size() == 1
+                            ? "output '" + distinct[0]->path + "' (sha256 " + distinct[0]->digest + ")"
+                            : "outputs '" + distinct[0]->path + "', '" + distinct[1]->path + "'" +
+                                  (distinct.size() > 2 ? " and " + std::to_string(distinct.size() - 2) + " more" : "");
     return Status::Error("could not upload " + which + ": " + s.message());
   }
   return Status::Ok();
 }
 
-Status Attempt::InlineOutputs(const std::vector<protocol::FileEntry>& outputs,
+Status Attempt::InlineOutputs(const std::vector<const protocol::FileEntry*>& distinct,
                               protocol::AttemptFinished& finished) {
   std::vector<protocol::InlineBlob> blobs;
-  for (const protocol::FileEntry& entry : outputs) {
-    bool seen = std::any_of(blobs.begin(), blobs.end(),
-                            [&](const protocol::InlineBlob& b) { return b.digest == entry.digest; });
-    if (seen) continue;
+  for (const protocol::FileEntry* entry : distinct) {
     // From the cache: the 0444 copy the step's processes no longer write.
-    std::string path = cache_.BlobPath(entry.digest);
-    protocol::InlineBlob blob{entry.digest, {}};
+    std::string path = cache_.BlobPath(entry->digest);
+    protocol::InlineBlob blob{entry->digest, {}};
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    Status read = fd.valid() ? PreadExact(fd.get(), 0, entry.size_bytes, path, &blob.data)
+    Status read = fd.valid() ? PreadExact(fd.get(), 0, entry->size_bytes, path, &blob.data)
                              : Status::Error(ErrnoText("cannot open", path));
     if (!read.ok()) {
-      return Status::Error("could not read output '" + entry.path + "' back: " + read.message());
+      return Status::Error("could not read output '" + entry->path + "' back: " + read.message());
     }
     blobs.push_back(std::move(blob));
   }

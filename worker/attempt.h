@@ -43,8 +43,6 @@ class BlobRemote {
   /// Writes blob `digest` (verified) to `dest_path`.
   virtual Status Download(const std::string& digest, uint64_t size_bytes,
                           const std::string& dest_path) = 0;
-  /// The digests among `digests` the scheduler lacks.
-  virtual Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) = 0;
   /// Sends these read-only worker cache blobs, already hashed (not hashed
   /// again here: the scheduler verifies).
   virtual Status Upload(const std::vector<net::UploadItem>& blobs) = 0;
@@ -128,8 +126,8 @@ class Attempt {
   // what the scheduler lacks.
   Status StoreOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs,
                       protocol::AttemptFinished& finished);
-  // Puts the bytes of each distinct output into finished.inline_blobs.
-  Status InlineOutputs(const std::vector<protocol::FileEntry>& outputs,
+  // Puts the bytes of each output (one per digest) into finished.inline_blobs.
+  Status InlineOutputs(const std::vector<const protocol::FileEntry*>& distinct,
                        protocol::AttemptFinished& finished);
   Result<BlobRemote*> Remote();
   bool KillRequested();

@@ -21,17 +21,6 @@ class NetBlobRemote : public BlobRemote {
       return Status::Error(std::string("download failed: ") + e.what());
     }
   }
-  Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) override {
-    try {
-      Result<std::vector<std::string>> missing = net::QueryMissingBlobs(*connection_, digests);
-      if (!missing.ok()) healthy_ = false;
-      return missing;
-    } catch (const std::exception& e) {
-      healthy_ = false;
-      return Result<std::vector<std::string>>::Error(std::string("blob query failed: ") +
-                                                     e.what());
-    }
-  }
   Status Upload(const std::vector<net::UploadItem>& blobs) override {
     try {
       // Size only: each path is the worker cache's read-only copy, hashed by

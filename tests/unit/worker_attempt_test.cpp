@@ -50,9 +50,6 @@ class FakeRemote : public BlobRemote {
     ++*downloads;
     return Status::Error(download_error);
   }
-  Result<std::vector<std::string>> Missing(const std::vector<std::string>& digests) override {
-    return digests;
-  }
   Status Upload(const std::vector<receta::net::UploadItem>& blobs) override {
     *uploads += static_cast<int>(blobs.size());
     ++*upload_calls;
