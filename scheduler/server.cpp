@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -72,6 +73,13 @@ bool AnswerNeedsSyncedState(const protocol::Message& message) {
          std::holds_alternative<protocol::RetryRun>(message) ||
          std::holds_alternative<protocol::CacheRemove>(message) ||
          std::holds_alternative<protocol::CacheGc>(message) || std::holds_alternative<protocol::BlobPutEnd>(message);
+}
+
+// Requests whose sender keeps and re-sends them until answered, even across
+// a restart of the scheduler: what they changed is not lost with an
+// unsynced batch, since the sender brings it again (protocol/messages.h).
+bool ResentUntilAnswered(const protocol::Message& message) {
+  return std::holds_alternative<protocol::AttemptFinished>(message);
 }
 
 }  // namespace
@@ -213,6 +221,15 @@ Status Server::CommitTurn(uint64_t now_ms) {
   changes.cache_deletes.insert(changes.cache_deletes.end(), own.cache_deletes.begin(), own.cache_deletes.end());
   own_changes_ = Changes();
   run_ended_in_turn_ = false;
+  // Why the workers' commands may leave before the fsync when the turn
+  // syncs only for results workers re-send until acknowledged (a step's
+  // end, typically, whose successor is dispatched in the same turn): a
+  // crash before the sync loses nothing the worker cannot bring again, and
+  // a command acted on state a restart rebuilds (a Dispatch made by a tick
+  // is never synced either). The fsync then overlaps the next step's
+  // transfer and start; the answers still wait for it.
+  const bool commands_before_sync = sync_this_turn_ && !answers_need_sync_first_;
+  bool committed = false;
   if (!changes.NothingToPersist() || blobs_->HasPending()) {
     std::unique_ptr<Store::Batch> batch = store_->NewBatch();
     // Small blobs in the batch of the results that name them (tiered_blob_store.h).
@@ -225,18 +242,33 @@ Status Server::CommitTurn(uint64_t now_ms) {
     for (const std::string& digest : changes.blob_deletes) batch->DeleteBlob(digest);
     for (const WorkerRecord& worker : changes.workers) batch->PutWorker(worker);
     for (const EventRecord& event : changes.events) batch->AppendEvent(event);
-    if (Status s = store_->Commit(*batch, sync_this_turn_); !s.ok()) {
+    if (Status s = store_->Commit(*batch, sync_this_turn_ && !commands_before_sync); !s.ok()) {
       // Why stop: acting on a transition that is not durable would break
       // the promise that a restart loses nothing that was acknowledged.
       return Status::Error("cannot persist scheduler state, stopping: " + s.message());
     }
+    committed = true;
     if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
     run_ended_in_turn_ = EndsARun(changes.events);
   }
+  if (commands_before_sync && committed) {
+    std::vector<Outbound> answers = std::exchange(outbound_, {});
+    QueueCommands(changes.messages, now_ms);
+    SendOutbound();
+    if (Status s = store_->Sync(); !s.ok()) return Status::Error("cannot persist scheduler state, stopping: " + s.message());
+    outbound_ = std::move(answers);
+  } else {
+    QueueCommands(changes.messages, now_ms);
+  }
   sync_this_turn_ = false;
+  answers_need_sync_first_ = false;
   for (const EventRecord& event : changes.events) spdlog::info("{}", DescribeEvent(event));
   SendAlerts(changes.alerts);
-  for (Outgoing& outgoing : changes.messages) {
+  return Status::Ok();
+}
+
+void Server::QueueCommands(std::vector<Outgoing>& commands, uint64_t now_ms) {
+  for (Outgoing& outgoing : commands) {
     auto peer = peer_of_worker_.find(outgoing.worker_id);
     if (peer == peer_of_worker_.end()) {
       spdlog::warn("no connection to worker {} for {}; it will get it after registering", outgoing.worker_id,
@@ -250,7 +282,6 @@ Status Server::CommitTurn(uint64_t now_ms) {
     Reply(peer->second, outgoing.request_id, outgoing.message);
     heartbeat_sent_ms_[outgoing.worker_id] = now_ms;
   }
-  return Status::Ok();
 }
 
 void Server::SendAlerts(std::vector<Alert>& alerts) {
@@ -336,7 +367,10 @@ void Server::HandleFrames(std::vector<zmq::message_t>& parts, uint64_t now_ms) {
   }
   // A view: the frame outlives Handle, and a chunk is not worth a copy.
   std::string_view blob = parts.size() == 4 ? parts[3].to_string_view() : std::string_view();
-  if (AnswerNeedsSyncedState(envelope->message)) sync_this_turn_ = true;
+  if (AnswerNeedsSyncedState(envelope->message)) {
+    sync_this_turn_ = true;
+    if (!ResentUntilAnswered(envelope->message)) answers_need_sync_first_ = true;
+  }
   Handle(peer, envelope->request_id, envelope->message, blob, now_ms);
 }
 

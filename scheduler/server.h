@@ -120,7 +120,11 @@ class Server {
              std::optional<std::string> blob = std::nullopt);
   void ReplyError(const std::string& peer, uint64_t request_id, protocol::ErrorCode code,
                   const std::string& text);
+  /// Commits the turn's changes and queues the core's commands to workers
+  /// (sending them ahead of the fsync when that is safe; see the .cpp).
   Status CommitTurn(uint64_t now_ms);
+  /// Queues the core's commands (Dispatch, KillAttempt) to their workers.
+  void QueueCommands(std::vector<Outgoing>& commands, uint64_t now_ms);
   /// Hands the turn's alerts (committed) to the sender, with their logs' tails.
   void SendAlerts(std::vector<Alert>& alerts);
   void SendOutbound();
@@ -203,6 +207,9 @@ class Server {
   std::vector<std::string> dispatched_in_turn_;  // attempt ids of the last commit's Dispatches
   bool logs_changed_ = false;  // a log grew or an attempt ended this turn
   bool sync_this_turn_ = false;  // a request this turn is answered only once its change is on disk
+  /// A request this turn needs its change on disk before anything that
+  /// depends on it leaves (not only re-sent results): commands wait too.
+  bool answers_need_sync_first_ = false;
   uint64_t dropped_frames_ = 0;
 };
 

@@ -217,6 +217,15 @@ class RocksStore final : public Store {
     return Status::Ok();
   }
 
+  Status Sync() override {
+    rocksdb::Status s = db_->SyncWAL();
+    if (!s.ok()) {
+      return Status::Error("store " + dir_ + ": cannot sync the write-ahead log: " + RocksError(s) +
+                           "; check the disk");
+    }
+    return Status::Ok();
+  }
+
   Result<std::optional<RunRecord>> GetRun(const std::string& run_id) override {
     return GetRecord<RunRecord>(kRuns, run_id, "run '" + run_id + "'");
   }

@@ -70,6 +70,9 @@ class Store {
   /// Writes the batch, fsync'ed when `sync`. Nothing of it is visible on
   /// failure. An empty batch returns Ok without touching the disk.
   virtual Status Commit(Batch& batch, bool sync = true) = 0;
+  /// Makes every batch committed so far durable (one fsync of the WAL), as
+  /// if the last one had been committed with sync=true.
+  virtual Status Sync() = 0;
 
   // ---- Reads (point lookups and scans, for startup and for queries) -------
   virtual Result<std::optional<RunRecord>> GetRun(const std::string& run_id) = 0;
