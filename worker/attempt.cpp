@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
+#include <string_view>
 
 #include "common/fs/fd_io.h"
+#include "common/hash/sha256.h"
 #include "worker/attempt_env.h"
 #include "worker/disk_full.h"
 #include "worker/log_batcher.h"
@@ -64,17 +67,26 @@ Result<BlobRemote*> Attempt::Remote() {
   return remote_.get();
 }
 
-Status Attempt::FetchInputs() {
+Status Attempt::FetchInputs(Sandbox::VerifiedBytes& inline_bytes) {
+  std::map<std::string_view, std::string_view> sent;  // digest -> bytes, unchecked
+  if (dispatch_.inline_blobs) {
+    for (const protocol::InlineBlob& blob : *dispatch_.inline_blobs) sent.emplace(blob.digest, blob.data);
+  }
   std::set<std::string> fetched;
   for (const protocol::InputFile& input : dispatch_.inputs) {
-    if (cache_.Contains(input.digest) || fetched.count(input.digest)) continue;
+    if (fetched.count(input.digest) || inline_bytes.count(input.digest) || cache_.Contains(input.digest)) {
+      continue;
+    }
     auto fail = [&](const std::string& why) {
       return Status::Error("could not fetch input '" + input.path + "' (sha256 " + input.digest +
                            "): " + why);
     };
-    if (const protocol::InlineBlob* sent = InlineInput(input.digest)) {
-      if (Status s = cache_.InsertBytes(sent->data, input.digest); !s.ok()) return fail(s.message());
-      fetched.insert(input.digest);
+    if (auto bytes = sent.find(input.digest); bytes != sent.end()) {
+      std::string actual = HashBytes(bytes->second).ToHex();
+      if (actual != input.digest) {
+        return fail("the " + std::to_string(bytes->second.size()) + " bytes sent inline hash to " + actual);
+      }
+      inline_bytes.emplace(input.digest, bytes->second);
       continue;
     }
     Result<BlobRemote*> remote = Remote();
@@ -87,14 +99,6 @@ Status Attempt::FetchInputs() {
     fetched.insert(input.digest);
   }
   return Status::Ok();
-}
-
-const protocol::InlineBlob* Attempt::InlineInput(const std::string& digest) const {
-  if (!dispatch_.inline_blobs) return nullptr;
-  for (const protocol::InlineBlob& blob : *dispatch_.inline_blobs) {
-    if (blob.digest == digest) return &blob;
-  }
-  return nullptr;
 }
 
 Status Attempt::StoreOutputs(const std::string& sandbox,
@@ -152,19 +156,20 @@ Status Attempt::InlineOutputs(const std::vector<const protocol::FileEntry*>& dis
   return Status::Ok();
 }
 
-std::optional<Attempt::Failure> Attempt::Prepare(const Sandbox& sandbox) {
+std::optional<Attempt::Failure> Attempt::Prepare(Sandbox& sandbox) {
   if (Status s = sandbox.DropLeftoverDirs(dispatch_.inputs, dispatch_.outputs); !s.ok()) {
     return Failure{s.message(), true};
   }
   // Why the worker's: the inputs sit in the scheduler's CAS, verified; not
   // getting them into this sandbox is this machine's or the network's fault.
-  Status ready = FetchInputs();
+  Sandbox::VerifiedBytes inline_bytes;
+  Status ready = FetchInputs(inline_bytes);
   if (ready.ok()) {
     std::vector<bool> executable;
     for (const protocol::InputFile& input : dispatch_.inputs) {
       executable.push_back(input.executable.value_or(false));
     }
-    ready = sandbox.PlaceInputs(dispatch_.inputs, cache_, executable);
+    ready = sandbox.PlaceInputs(dispatch_.inputs, cache_, executable, inline_bytes);
   }
   if (!ready.ok()) return Failure{ready.message(), true};
   // Why the step's unless the disk is full: an output declared inside an
@@ -300,7 +305,7 @@ void Attempt::Run(AttemptSink& sink) {
     } else if (!kept->empty()) {
       spdlog::info("attempt {}: sandbox kept for debugging at {}", dispatch_.attempt_id, *kept);
     }
-  } else if (dirs_.recycler == nullptr || !dirs_.recycler->Give(root)) {
+  } else if (dirs_.recycler == nullptr || !dirs_.recycler->Give(root, sandbox->written_files())) {
     if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
   }
   // Why before Finished: the remote's connection goes back to its pool now,

@@ -106,13 +106,13 @@ class Attempt {
     bool system = false;
   };
 
-  // Fetches the inputs the local cache lacks (those sent inline in the
-  // Dispatch need no fetch). Error names the input.
-  Status FetchInputs();
-  // The bytes of input `digest` sent inline in the Dispatch, or nullptr.
-  const protocol::InlineBlob* InlineInput(const std::string& digest) const;
+  // Fetches into the local cache the inputs it lacks, but for those sent
+  // inline in the Dispatch: their bytes, checked against their digests,
+  // go to `inline_bytes` (the sandbox writes them in place). Error names
+  // the input.
+  Status FetchInputs(Sandbox::VerifiedBytes& inline_bytes);
   // Fetches and places the inputs and makes the outputs' directories.
-  std::optional<Failure> Prepare(const Sandbox& sandbox);
+  std::optional<Failure> Prepare(Sandbox& sandbox);
   // Spawns the command unless a kill came first.
   Result<std::unique_ptr<Process>> StartProcess(const std::string& root, bool* killed_first);
   // Runs the started process to its end, streaming its output to `sink`;

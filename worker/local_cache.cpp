@@ -13,7 +13,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fs/fd_io.h"
-#include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
 
 namespace receta::worker {
@@ -93,26 +92,6 @@ Status LocalCache::Adopt(const std::string& temp_path, const std::string& digest
     return s;
   }
   return Status::Ok();
-}
-
-Status LocalCache::InsertBytes(std::string_view bytes, const std::string& digest) {
-  if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
-  if (Contains(digest)) return Status::Ok();
-  std::string actual = HashBytes(bytes).ToHex();
-  if (actual != digest) {
-    return Status::Error("the " + std::to_string(bytes.size()) + " bytes sent for blob " + digest +
-                         " hash to " + actual);
-  }
-  std::string temp = TempPath();
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0444));
-  if (!fd.valid()) return Status::Error(ErrnoText("cannot create", temp));
-  Status written = WriteAll(fd.get(), bytes, temp);
-  if (written.ok()) written = fd.Close(temp);
-  if (!written.ok()) {
-    unlink(temp.c_str());
-    return written;
-  }
-  return Adopt(temp, digest);
 }
 
 Status LocalCache::InsertCopyOf(const std::string& source, const std::string& digest) {

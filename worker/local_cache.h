@@ -43,10 +43,6 @@ class LocalCache {
   /// Moves the file at `temp_path` (written by the caller, already verified
   /// to hash to `digest`) into the cache, read-only.
   Status Adopt(const std::string& temp_path, const std::string& digest);
-  /// Stores `bytes` as blob `digest` unless present, after checking that
-  /// they hash to it (they came over the network); a mismatch is an error
-  /// naming both digests.
-  Status InsertBytes(std::string_view bytes, const std::string& digest);
   /// Stores `source` (which hashes to `digest`) unless present. A file with
   /// one link on the same file system is hard-linked and so becomes 0444
   /// itself (meant for outputs of a finished step, whose sandbox goes

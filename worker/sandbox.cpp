@@ -1,6 +1,7 @@
 #include "worker/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <set>
 
+#include "common/fs/fd_io.h"
 #include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
 #include "worker/attempt_env.h"
@@ -90,7 +92,7 @@ Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::st
   std::string path = sandboxes_root + "/" + attempt_id;
   if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
   if (std::optional<std::string> kept = recycler ? recycler->Take() : std::nullopt) {
-    if (::rename(kept->c_str(), path.c_str()) == 0) return Sandbox(path, true);
+    if (::rename(kept->c_str(), path.c_str()) == 0) return Sandbox(path, true, recycler);
     RemoveTree(*kept);  // then a fresh one
   }
   std::error_code ec;
@@ -98,7 +100,7 @@ Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::st
   if (ec) {
     return Result<Sandbox>::Error("cannot create sandbox " + path + ": " + ec.message());
   }
-  return Sandbox(path, false);
+  return Sandbox(path, false, recycler);
 }
 
 namespace {
@@ -141,8 +143,8 @@ Status Sandbox::DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
   return DropUnwanted(path_, "", wanted);
 }
 
-Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs,
-                            const LocalCache& cache, const std::vector<bool>& executable) const {
+Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, const LocalCache& cache,
+                            const std::vector<bool>& executable, const VerifiedBytes& inline_bytes) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const protocol::InputFile& input = inputs[i];
     auto fail = [&](const std::string& why) {
@@ -156,9 +158,42 @@ Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs,
     std::string dest = path_ + "/" + input.path;
     if (access(dest.c_str(), F_OK) == 0) return fail("another input or directory is already there");
     bool exec = i < executable.size() && executable[i];
-    if (Status s = cache.Materialize(input.digest, dest, exec); !s.ok()) return fail(s.message());
+    auto sent = inline_bytes.find(input.digest);
+    Status placed = sent != inline_bytes.end() && !cache.Contains(input.digest)
+                        ? WriteInput(dest, sent->second, exec)
+                        : cache.Materialize(input.digest, dest, exec);
+    if (!placed.ok()) return fail(placed.message());
   }
   return Status::Ok();
+}
+
+Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool executable) {
+  UniqueFd fd;
+  if (std::optional<std::string> spare = recycler_ ? recycler_->TakeSpareFile() : std::nullopt) {
+    if (::rename(spare->c_str(), dest.c_str()) == 0) {
+      // Why no O_TRUNC: freeing the old blocks costs as much as a new
+      // inode on ext4; overwriting, then cutting to length (below), frees
+      // none when the old contents fit the same blocks.
+      fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+      if (!fd.valid()) ::unlink(dest.c_str());
+    } else {
+      ::unlink(spare->c_str());
+    }
+  }
+  if (!fd.valid()) {
+    fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
+  }
+  if (!fd.valid()) return Status::Error(ErrnoText("cannot create", dest));
+  written_files_.push_back(dest);
+  Status written = WriteAll(fd.get(), bytes, dest);
+  if (written.ok() && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
+    written = Status::Error(ErrnoText("cannot cut to length", dest));
+  }
+  if (written.ok() && fchmod(fd.get(), executable ? 0555 : 0444) != 0) {
+    written = Status::Error(ErrnoText("cannot make read-only", dest));
+  }
+  if (written.ok()) written = fd.Close(dest);
+  return written;
 }
 
 Status Sandbox::PrepareOutputs(const std::vector<std::string>& outputs) const {

@@ -1,7 +1,10 @@
 #pragma once
 // Sandbox: the fresh directory one attempt runs in,
 // <work-dir>/sandboxes/<attempt_id>. Inputs are placed from the local cache
-// (read-only hard links), parent directories of declared outputs are made,
+// (read-only hard links) or, when the scheduler sent their bytes inline and
+// the cache lacks them, written in place (read-only; into a spare file of
+// the recycler when it has one: sandbox_recycler.h), parent directories of
+// declared outputs are made,
 // and after the command exits the declared outputs are listed and hashed
 // into the manifest the worker reports.
 //
@@ -11,7 +14,9 @@
 // before the step runs, so no symlink can redirect a placement; outputs that
 // are symlinks are refused (they could point anywhere on the machine).
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/protocol/messages.h"
@@ -38,11 +43,18 @@ class Sandbox {
   Status DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
                           const std::vector<std::string>& outputs) const;
 
-  /// Places every input (kind "file") from `cache`, making parent
-  /// directories. Errors name the input: a bad path, a kind other than
-  /// "file", a blob missing from the cache, two inputs at one path.
+  /// Bytes of inputs by digest, already checked to hash to it.
+  using VerifiedBytes = std::map<std::string, std::string_view>;
+
+  /// Places every input (kind "file") from `cache`, or from `inline_bytes`
+  /// when the cache lacks its digest, making parent directories. Errors
+  /// name the input: a bad path, a kind other than "file", a blob missing
+  /// from both, two inputs at one path.
   Status PlaceInputs(const std::vector<protocol::InputFile>& inputs, const LocalCache& cache,
-                     const std::vector<bool>& executable = {}) const;
+                     const std::vector<bool>& executable = {},
+                     const VerifiedBytes& inline_bytes = {});
+  /// The files PlaceInputs wrote (not linked): the recycler may keep them.
+  const std::vector<std::string>& written_files() const { return written_files_; }
 
   /// Makes the parent directories of each declared output. A bad path, or
   /// an output whose parent is an input file, is an error naming it.
@@ -57,9 +69,15 @@ class Sandbox {
       const std::vector<std::string>& outputs) const;
 
  private:
-  Sandbox(std::string path, bool recycled) : path_(std::move(path)), recycled_(recycled) {}
+  Sandbox(std::string path, bool recycled, SandboxRecycler* recycler)
+      : path_(std::move(path)), recycled_(recycled), recycler_(recycler) {}
+  /// Writes `bytes` as a new read-only file `dest` (which must not exist).
+  Status WriteInput(const std::string& dest, std::string_view bytes, bool executable);
+
   std::string path_;
   bool recycled_ = false;
+  SandboxRecycler* recycler_ = nullptr;
+  std::vector<std::string> written_files_;
 };
 
 /// Removes `path` and everything under it, also when the step made

@@ -1,6 +1,8 @@
 #include "worker/sandbox_recycler.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -39,11 +41,35 @@ std::optional<std::string> SandboxRecycler::Take() {
   return path;
 }
 
-bool SandboxRecycler::Give(const std::string& path) {
+std::optional<std::string> SandboxRecycler::TakeSpareFile() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spares_.empty()) return std::nullopt;
+  std::string path = std::move(spares_.back());
+  spares_.pop_back();
+  return path;
+}
+
+void SandboxRecycler::KeepSpare(const std::string& file) {
+  struct stat st;
+  // Why each test: a step may have replaced the file (not ours, a link, a
+  // directory), hard-linked it (an output of one link more: the worker
+  // cache may hold that inode), or changed its mode.
+  if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+      st.st_uid != geteuid() || chmod(file.c_str(), 0600) != 0) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spares_.size() >= kMaxSpareFiles) return;
+  std::string spare = root_ + "/.spare-" + std::to_string(next_++);
+  if (::rename(file.c_str(), spare.c_str()) == 0) spares_.push_back(std::move(spare));
+}
+
+bool SandboxRecycler::Give(const std::string& path, const std::vector<std::string>& own_files) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (kept_.size() >= kMaxKept) return false;
   }
+  for (const std::string& file : own_files) KeepSpare(file);
   if (!EmptyKeepingDirectories(path)) return false;
   std::lock_guard<std::mutex> lock(mu_);
   if (kept_.size() >= kMaxKept) return false;

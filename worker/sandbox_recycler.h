@@ -17,6 +17,16 @@
 // ask for. Kept skeletons live in the sandboxes directory under names no
 // attempt id can take (".free-N"), so a worker restart removes them with
 // the sandboxes. Thread-safe.
+//
+// Spare files, for the same reason: a small input the scheduler sent inline
+// is written into the sandbox, and writing it into a new file allocated an
+// inode per step (on the benchmark's disk that create cost ~0.3-0.5 ms, as
+// much as the step's own output file). Give keeps the files the worker
+// itself wrote there (`own_files`) as spares (".spare-N" beside the
+// skeletons) when nothing else links to them (one link, ours); the next
+// inline input is renamed from a spare, truncated and rewritten. Never a
+// file the step made, and never an inode the worker cache or an output
+// shares, so no other name ever sees the rewrite.
 
 #include <cstddef>
 #include <mutex>
@@ -29,6 +39,8 @@ namespace receta::worker {
 class SandboxRecycler {
  public:
   static constexpr size_t kMaxKept = 8;
+  /// Spare files kept at most (each holds its last contents, a small input).
+  static constexpr size_t kMaxSpareFiles = 256;
 
   explicit SandboxRecycler(std::string sandboxes_root) : root_(std::move(sandboxes_root)) {}
 
@@ -36,13 +48,23 @@ class SandboxRecycler {
   std::optional<std::string> Take();
   /// Empties the sandbox at `path` and keeps it; false when it could not
   /// (emptying failed, or kMaxKept are kept): the caller removes it.
-  bool Give(const std::string& path);
+  /// First keeps those of `own_files` (files in it the worker wrote) that
+  /// are still regular files with one link and owned by this user as
+  /// spares.
+  bool Give(const std::string& path, const std::vector<std::string>& own_files = {});
+  /// A spare file's path (mode 0600, now the caller's to rename and
+  /// rewrite), or nullopt.
+  std::optional<std::string> TakeSpareFile();
 
  private:
+  /// Moves `file` out of its sandbox into the spares when it qualifies.
+  void KeepSpare(const std::string& file);
+
   const std::string root_;
   std::mutex mu_;
-  std::vector<std::string> kept_;  // guarded by mu_
-  size_t next_ = 0;                // guarded by mu_
+  std::vector<std::string> kept_;    // guarded by mu_
+  std::vector<std::string> spares_;  // guarded by mu_
+  size_t next_ = 0;                  // guarded by mu_
 };
 
 /// Removes everything under `path` that is not a directory, and gives the
