@@ -23,9 +23,15 @@ namespace {
 
 // Makes every directory between `root` and the parent of `relative`. A
 // component that exists as a non-directory is an error naming it.
-Status MakeParents(const std::string& root, const std::string& relative) {
+// `made` holds the directories already made or checked (relative), which
+// are skipped: a join's thousand inputs in out/ cost one mkdir, not 1,000.
+Status MakeParents(const std::string& root, const std::string& relative, std::set<std::string>& made) {
   size_t slash = 0;
   while ((slash = relative.find('/', slash)) != std::string::npos) {
+    if (made.count(relative.substr(0, slash))) {
+      ++slash;
+      continue;
+    }
     std::string dir = root + "/" + relative.substr(0, slash);
     if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return Status::Error("cannot create directory '" + relative.substr(0, slash) +
@@ -36,6 +42,7 @@ Status MakeParents(const std::string& root, const std::string& relative) {
       return Status::Error("'" + relative.substr(0, slash) +
                            "' is a file in the sandbox, so it cannot hold '" + relative + "'");
     }
+    made.insert(relative.substr(0, slash));
     ++slash;
   }
   return Status::Ok();
@@ -154,7 +161,7 @@ Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, cons
     if (input.kind != protocol::kInputKindFile) {
       return fail("kind '" + input.kind + "' is not supported by this worker (only files)");
     }
-    if (Status s = MakeParents(path_, input.path); !s.ok()) return fail(s.message());
+    if (Status s = MakeParents(path_, input.path, made_dirs_); !s.ok()) return fail(s.message());
     std::string dest = path_ + "/" + input.path;
     if (access(dest.c_str(), F_OK) == 0) return fail("another input or directory is already there");
     bool exec = i < executable.size() && executable[i];
@@ -196,12 +203,12 @@ Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool
   return written;
 }
 
-Status Sandbox::PrepareOutputs(const std::vector<std::string>& outputs) const {
+Status Sandbox::PrepareOutputs(const std::vector<std::string>& outputs) {
   for (const std::string& output : outputs) {
     if (Status s = protocol::ValidateRelativePath(output); !s.ok()) {
       return Status::Error("declared output '" + output + "': " + s.message());
     }
-    if (Status s = MakeParents(path_, output); !s.ok()) {
+    if (Status s = MakeParents(path_, output, made_dirs_); !s.ok()) {
       return Status::Error("declared output '" + output + "': " + s.message());
     }
   }

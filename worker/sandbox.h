@@ -15,6 +15,7 @@
 // are symlinks are refused (they could point anywhere on the machine).
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,7 @@ class Sandbox {
 
   /// Makes the parent directories of each declared output. A bad path, or
   /// an output whose parent is an input file, is an error naming it.
-  Status PrepareOutputs(const std::vector<std::string>& outputs) const;
+  Status PrepareOutputs(const std::vector<std::string>& outputs);
 
   /// The manifest after the step: one entry per regular file under each
   /// declared output (a file, or a directory walked recursively), paths
@@ -78,6 +79,7 @@ class Sandbox {
   bool recycled_ = false;
   SandboxRecycler* recycler_ = nullptr;
   std::vector<std::string> written_files_;
+  std::set<std::string> made_dirs_;  // parents made or checked (relative), see MakeParents
 };
 
 /// Removes `path` and everything under it, also when the step made

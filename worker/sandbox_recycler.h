@@ -40,7 +40,8 @@ class SandboxRecycler {
  public:
   static constexpr size_t kMaxKept = 8;
   /// Spare files kept at most (each holds its last contents, a small input).
-  static constexpr size_t kMaxSpareFiles = 256;
+  /// Enough for a join's inline inputs from the other workers.
+  static constexpr size_t kMaxSpareFiles = 1024;
 
   explicit SandboxRecycler(std::string sandboxes_root) : root_(std::move(sandboxes_root)) {}
 
