@@ -33,20 +33,25 @@ bool EmptyKeepingDirectories(const std::string& path) {
   return true;
 }
 
+namespace {
+
+std::optional<std::string> PopLast(std::vector<std::string>& paths) {
+  if (paths.empty()) return std::nullopt;
+  std::string path = std::move(paths.back());
+  paths.pop_back();
+  return path;
+}
+
+}  // namespace
+
 std::optional<std::string> SandboxRecycler::Take() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (kept_.empty()) return std::nullopt;
-  std::string path = std::move(kept_.back());
-  kept_.pop_back();
-  return path;
+  return PopLast(kept_);
 }
 
 std::optional<std::string> SandboxRecycler::TakeSpareFile() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (spares_.empty()) return std::nullopt;
-  std::string path = std::move(spares_.back());
-  spares_.pop_back();
-  return path;
+  return PopLast(spares_);
 }
 
 void SandboxRecycler::KeepSpare(const std::string& file) {

@@ -312,24 +312,33 @@ TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
   CHECK(taken == SandboxRecycler::kMaxKept);
 }
 
-TEST_CASE("SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNext") {
+// A work dir with a cache and a sandbox recycler, as a worker has.
+struct RecyclingWorkDir {
   TempDir dir;
-  auto cache = LocalCache::Open(dir.Path("cas"));
-  REQUIRE(cache.ok());
-  SandboxRecycler recycler(dir.Path("sandboxes"));
+  LocalCache cache = MustOpenCache(dir.Path("cas"));
+  SandboxRecycler recycler{dir.Path("sandboxes")};
+
+  static LocalCache MustOpenCache(const std::string& path) {
+    auto opened = LocalCache::Open(path);
+    REQUIRE(opened.ok());
+    return std::move(*opened);
+  }
+};
+
+TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNext") {
   const std::string long_text = "a longer first input\n";
   const std::string short_text = "short\n";
   const std::string cached_text = "cached\n";
   const std::string long_digest = HashBytes(long_text).ToHex();
   const std::string short_digest = HashBytes(short_text).ToHex();
-  const std::string cached_digest = Insert(*cache, cached_text);
+  const std::string cached_digest = Insert(cache, cached_text);
 
   auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
   REQUIRE(first.ok());
   // The cached one is linked from the cache even though its bytes came too.
   Status placed = first->PlaceInputs({Input("in/a.txt", long_digest), Input("tool.sh", short_digest),
                                       Input("c.txt", cached_digest)},
-                                     *cache, {false, true, false},
+                                     cache, {false, true, false},
                                      {{long_digest, long_text}, {short_digest, short_text},
                                       {cached_digest, cached_text}});
   REQUIRE_MESSAGE(placed.ok(), placed.message());
@@ -337,8 +346,8 @@ TEST_CASE("SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNex
   CHECK(ReadFile(a) == long_text);
   CHECK(ModeOf(a) == 0444);
   CHECK(ModeOf(first->path() + "/tool.sh") == 0555);
-  CHECK_FALSE(cache->Contains(long_digest));  // written in place, not cached
-  CHECK(InodeOf(first->path() + "/c.txt") == InodeOf(cache->BlobPath(cached_digest)));
+  CHECK_FALSE(cache.Contains(long_digest));  // written in place, not cached
+  CHECK(InodeOf(first->path() + "/c.txt") == InodeOf(cache.BlobPath(cached_digest)));
   CHECK(first->written_files() == std::vector<std::string>{a, first->path() + "/tool.sh"});
   const ino_t a_inode = InodeOf(a);
   const ino_t tool_inode = InodeOf(first->path() + "/tool.sh");
@@ -348,7 +357,7 @@ TEST_CASE("SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNex
   // bytes leave nothing of the longer ones behind.
   auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
   REQUIRE(second.ok());
-  REQUIRE(second->PlaceInputs({Input("b.txt", short_digest)}, *cache, {}, {{short_digest, short_text}}).ok());
+  REQUIRE(second->PlaceInputs({Input("b.txt", short_digest)}, cache, {}, {{short_digest, short_text}}).ok());
   const std::string b = second->path() + "/b.txt";
   CHECK(ReadFile(b) == short_text);
   CHECK(ModeOf(b) == 0444);
@@ -357,17 +366,13 @@ TEST_CASE("SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNex
   CHECK(Tree(second->path()) == std::vector<std::string>{"b.txt", "in/"});
 }
 
-TEST_CASE("SandboxTest.AnInlineInputTheStepLinkedOrReplacedIsNotReused") {
-  TempDir dir;
-  auto cache = LocalCache::Open(dir.Path("cas"));
-  REQUIRE(cache.ok());
-  SandboxRecycler recycler(dir.Path("sandboxes"));
+TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputTheStepLinkedOrReplacedIsNotReused") {
   const std::string text = "params\n";
   const std::string digest = HashBytes(text).ToHex();
 
   auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
   REQUIRE(first.ok());
-  REQUIRE(first->PlaceInputs({Input("p.txt", digest), Input("q.txt", HashBytes("q\n").ToHex())}, *cache, {},
+  REQUIRE(first->PlaceInputs({Input("p.txt", digest), Input("q.txt", HashBytes("q\n").ToHex())}, cache, {},
                              {{digest, text}, {HashBytes("q\n").ToHex(), "q\n"}})
               .ok());
   // What a step may do: hard-link an input as its output (the worker cache
@@ -383,7 +388,7 @@ TEST_CASE("SandboxTest.AnInlineInputTheStepLinkedOrReplacedIsNotReused") {
 
   auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
   REQUIRE(second.ok());
-  REQUIRE(second->PlaceInputs({Input("p2.txt", HashBytes("new\n").ToHex())}, *cache, {},
+  REQUIRE(second->PlaceInputs({Input("p2.txt", HashBytes("new\n").ToHex())}, cache, {},
                               {{HashBytes("new\n").ToHex(), "new\n"}})
               .ok());
   CHECK(InodeOf(second->path() + "/p2.txt") != linked_inode);
