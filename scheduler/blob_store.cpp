@@ -20,6 +20,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/fs/direct_appender.h"
 #include "common/fs/fd_io.h"
 #include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
@@ -28,6 +29,11 @@ namespace receta::scheduler {
 namespace {
 
 constexpr size_t kCopyChunkBytes = 1u << 20;
+// Blobs this big are written past the page cache (common/fs/direct_appender.h
+// says why); smaller ones are likely read again soon, and cost little.
+constexpr uint64_t kDirectWriteMinBytes = 8u << 20;
+// How far ahead of a big blob's served chunk the kernel is asked to read.
+constexpr off_t kServeReadAheadBytes = 8 << 20;
 // Why: ReadChunk serves BlobGet (<= 4 MiB); anything far larger is a caller
 // bug that would load a whole artifact into memory.
 constexpr uint64_t kMaxReadChunkBytes = 64u << 20;
@@ -65,13 +71,16 @@ class FileBlobWriter final : public BlobWriter {
       : fd_(std::move(fd)),
         temp_path_(std::move(temp_path)),
         final_path_(std::move(final_path)),
-        check_(std::move(digest), size_bytes) {}
+        check_(std::move(digest), size_bytes) {
+    if (size_bytes >= kDirectWriteMinBytes) appender_ = std::make_unique<DirectAppender>(fd_.get(), temp_path_);
+  }
   ~FileBlobWriter() override { Abort(); }
 
   Status Write(uint64_t offset, std::string_view bytes) override {
     if (!fd_.valid()) return Status::Error(check_.Name() + ": the writer is closed (finished or aborted)");
     if (Status s = check_.Accept(offset, bytes); !s.ok()) return s;
-    if (Status s = WriteAll(fd_.get(), bytes, temp_path_); !s.ok()) return s.WithContext(check_.Name());
+    Status written = appender_ ? appender_->Append(bytes) : WriteAll(fd_.get(), bytes, temp_path_);
+    if (!written.ok()) return written.WithContext(check_.Name());
     return Status::Ok();
   }
 
@@ -82,6 +91,10 @@ class FileBlobWriter final : public BlobWriter {
     if (Status s = check_.Complete(); !s.ok()) {
       Abort();
       return s;
+    }
+    if (Status s = appender_ ? appender_->Finish() : Status::Ok(); !s.ok()) {
+      Abort();
+      return s.WithContext(check_.Name());
     }
     if (Status s = Install(fd_.get(), temp_path_, final_path_); !s.ok()) {
       Abort();
@@ -102,6 +115,7 @@ class FileBlobWriter final : public BlobWriter {
   std::string temp_path_;
   std::string final_path_;
   BlobWriteCheck check_;
+  std::unique_ptr<DirectAppender> appender_;  // big blobs only; writes to fd_
 };
 
 class FileBlobStore final : public BlobStore {
@@ -218,8 +232,16 @@ Result<std::string> FileBlobStore::ReadChunk(const std::string& digest, uint64_t
                          " is past its end (" + std::to_string(size) + " bytes)");
   }
   const uint64_t want = std::min(length, size - offset);
+  const bool big = size >= kDirectWriteMinBytes;
+  // Why: a big blob was written past the page cache and is read once per
+  // downloader, front to back, a chunk per open: ask the kernel to read
+  // ahead what comes next (a new open starts with no readahead state).
+  if (big) (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), kServeReadAheadBytes, POSIX_FADV_WILLNEED);
   Result<std::string> bytes = PreadUpTo(fd.get(), offset, want, path);
   if (!bytes.ok()) return bytes;
+  // ... and drop what was served, so gigabytes of artifacts do not crowd
+  // the steps' pages out of memory (the pages are clean: dropping is free).
+  if (big) (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), static_cast<off_t>(want), POSIX_FADV_DONTNEED);
   if (bytes->size() != want) {
     return Status::Error("blob " + digest + ": expected " + std::to_string(want) +
                          " bytes at offset " + std::to_string(offset) + ", read " +

@@ -5,6 +5,8 @@
 // claims, then renamed into place: a reader never sees a partial blob, and a
 // crash mid-write leaves only a temp file (removed on Open). Reads verify:
 // ReadChunk checks sizes; VerifyBlob re-hashes (a corrupted blob is removed).
+// Blobs of 8 MiB and more are written with O_DIRECT, leaving no dirty pages
+// (common/fs/direct_appender.h).
 // Nothing here holds a whole blob in memory.
 //
 // Every digest is checked with protocol::ValidateDigest (64 lowercase hex)
