@@ -305,13 +305,18 @@ void Attempt::Run(AttemptSink& sink) {
     } else if (!kept->empty()) {
       spdlog::info("attempt {}: sandbox kept for debugging at {}", dispatch_.attempt_id, *kept);
     }
-  } else if (dirs_.recycler == nullptr || !dirs_.recycler->Give(root, sandbox->written_files())) {
-    if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
   }
   // Why before Finished: the remote's connection goes back to its pool now,
   // for the attempt this one's end lets start.
   remote_.reset();
+  const bool succeeded = !failure;
   sink.Finished(std::move(finished));
+  // Why after Finished: emptying the sandbox for reuse is a directory walk
+  // and an unlink per file, which the scheduler need not wait for; the next
+  // step arrives a round trip later, by when the skeleton is back.
+  if (succeeded && (dirs_.recycler == nullptr || !dirs_.recycler->Give(root, sandbox->written_files()))) {
+    if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
+  }
 }
 
 }  // namespace receta::worker
