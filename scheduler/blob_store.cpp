@@ -72,7 +72,8 @@ class FileBlobWriter final : public BlobWriter {
         temp_path_(std::move(temp_path)),
         final_path_(std::move(final_path)),
         check_(std::move(digest), size_bytes) {
-    if (size_bytes >= kDirectWriteMinBytes) appender_ = std::make_unique<DirectAppender>(fd_.get(), temp_path_);
+    if (size_bytes >= kDirectWriteMinBytes)
+      appender_ = std::make_unique<DirectAppender>(fd_.get(), temp_path_);
   }
   ~FileBlobWriter() override { Abort(); }
 
@@ -236,12 +237,16 @@ Result<std::string> FileBlobStore::ReadChunk(const std::string& digest, uint64_t
   // Why: a big blob was written past the page cache and is read once per
   // downloader, front to back, a chunk per open: ask the kernel to read
   // ahead what comes next (a new open starts with no readahead state).
-  if (big) (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), kServeReadAheadBytes, POSIX_FADV_WILLNEED);
+  if (big)
+    (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), kServeReadAheadBytes,
+                          POSIX_FADV_WILLNEED);
   Result<std::string> bytes = PreadUpTo(fd.get(), offset, want, path);
   if (!bytes.ok()) return bytes;
   // ... and drop what was served, so gigabytes of artifacts do not crowd
   // the steps' pages out of memory (the pages are clean: dropping is free).
-  if (big) (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), static_cast<off_t>(want), POSIX_FADV_DONTNEED);
+  if (big)
+    (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), static_cast<off_t>(want),
+                          POSIX_FADV_DONTNEED);
   if (bytes->size() != want) {
     return Status::Error("blob " + digest + ": expected " + std::to_string(want) +
                          " bytes at offset " + std::to_string(offset) + ", read " +

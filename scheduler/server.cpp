@@ -255,7 +255,8 @@ Status Server::CommitTurn(uint64_t now_ms) {
     std::vector<Outbound> answers = std::exchange(outbound_, {});
     QueueCommands(changes.messages, now_ms);
     SendOutbound();
-    if (Status s = store_->Sync(); !s.ok()) return Status::Error("cannot persist scheduler state, stopping: " + s.message());
+    if (Status s = store_->Sync(); !s.ok())
+      return Status::Error("cannot persist scheduler state, stopping: " + s.message());
     outbound_ = std::move(answers);
   } else {
     QueueCommands(changes.messages, now_ms);

@@ -70,11 +70,13 @@ Result<BlobRemote*> Attempt::Remote() {
 Status Attempt::FetchInputs(Sandbox::VerifiedBytes& inline_bytes) {
   std::map<std::string_view, std::string_view> sent;  // digest -> bytes, unchecked
   if (dispatch_.inline_blobs) {
-    for (const protocol::InlineBlob& blob : *dispatch_.inline_blobs) sent.emplace(blob.digest, blob.data);
+    for (const protocol::InlineBlob& blob : *dispatch_.inline_blobs)
+      sent.emplace(blob.digest, blob.data);
   }
   std::set<std::string> fetched;
   for (const protocol::InputFile& input : dispatch_.inputs) {
-    if (fetched.count(input.digest) || inline_bytes.count(input.digest) || cache_.Contains(input.digest)) {
+    if (fetched.count(input.digest) || inline_bytes.count(input.digest) ||
+        cache_.Contains(input.digest)) {
       continue;
     }
     auto fail = [&](const std::string& why) {
@@ -84,7 +86,8 @@ Status Attempt::FetchInputs(Sandbox::VerifiedBytes& inline_bytes) {
     if (auto bytes = sent.find(input.digest); bytes != sent.end()) {
       std::string actual = HashBytes(bytes->second).ToHex();
       if (actual != input.digest) {
-        return fail("the " + std::to_string(bytes->second.size()) + " bytes sent inline hash to " + actual);
+        return fail("the " + std::to_string(bytes->second.size()) + " bytes sent inline hash to " +
+                    actual);
       }
       inline_bytes.emplace(input.digest, bytes->second);
       continue;
@@ -314,7 +317,8 @@ void Attempt::Run(AttemptSink& sink) {
   // Why after Finished: emptying the sandbox for reuse is a directory walk
   // and an unlink per file, which the scheduler need not wait for; the next
   // step arrives a round trip later, by when the skeleton is back.
-  if (succeeded && (dirs_.recycler == nullptr || !dirs_.recycler->Give(root, sandbox->written_files()))) {
+  if (succeeded &&
+      (dirs_.recycler == nullptr || !dirs_.recycler->Give(root, sandbox->written_files()))) {
     if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
   }
 }

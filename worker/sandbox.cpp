@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +25,8 @@ namespace {
 // component that exists as a non-directory is an error naming it.
 // `made` holds the directories already made or checked (relative), which
 // are skipped: a join's thousand inputs in out/ cost one mkdir, not 1,000.
-Status MakeParents(const std::string& root, const std::string& relative, std::set<std::string>& made) {
+Status MakeParents(const std::string& root, const std::string& relative,
+                   std::set<std::string>& made) {
   size_t slash = 0;
   while ((slash = relative.find('/', slash)) != std::string::npos) {
     if (made.count(relative.substr(0, slash))) {
@@ -151,7 +152,8 @@ Status Sandbox::DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
 }
 
 Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, const LocalCache& cache,
-                            const std::vector<bool>& executable, const VerifiedBytes& inline_bytes) {
+                            const std::vector<bool>& executable,
+                            const VerifiedBytes& inline_bytes) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const protocol::InputFile& input = inputs[i];
     auto fail = [&](const std::string& why) {
@@ -188,7 +190,8 @@ Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool
     }
   }
   if (!fd.valid()) {
-    fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
+    fd = UniqueFd(::open(dest.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
   }
   if (!fd.valid()) return Status::Error(ErrnoText("cannot create", dest));
   written_files_.push_back(dest);

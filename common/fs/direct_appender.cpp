@@ -18,7 +18,8 @@ DirectAppender::DirectAppender(int fd, std::string path, bool try_direct)
   int flags = ::fcntl(fd_, F_GETFL);
   // Why F_SETFL and not open(O_DIRECT): the caller made the file (mkostemp);
   // a file system without O_DIRECT refuses here, and then it is not used.
-  direct_ = try_direct && buffer_ != nullptr && flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0;
+  direct_ = try_direct && buffer_ != nullptr && flags >= 0 &&
+            ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0;
 }
 
 DirectAppender::~DirectAppender() = default;
@@ -33,7 +34,8 @@ void DirectAppender::StopDirect() {
 Status DirectAppender::WriteBuffer(size_t length) {
   size_t done = 0;
   while (done < length) {
-    ssize_t n = ::pwrite(fd_, buffer_.get() + done, length - done, static_cast<off_t>(written_ + done));
+    ssize_t n =
+        ::pwrite(fd_, buffer_.get() + done, length - done, static_cast<off_t>(written_ + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       // Why go on without O_DIRECT: some file systems accept the flag but

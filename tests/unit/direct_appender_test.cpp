@@ -1,6 +1,8 @@
 // common/fs/direct_appender: big files written past the page cache come out
 // byte for byte as appended, exactly as long, whatever the chunk sizes, on
 // the temp dir's file system and on tmpfs, direct or not.
+#include "common/fs/direct_appender.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "common/fs/direct_appender.h"
 #include "common/fs/fd_io.h"
 #include "tests/unit/test_files.h"
 
@@ -34,8 +35,8 @@ std::string Pattern(size_t size, uint32_t seed) {
 
 // Appends `data` to a new file in `dir` in pieces of `piece` bytes and
 // returns what the file holds afterwards.
-std::string WriteInPieces(const std::string& dir, const std::string& data, size_t piece, bool try_direct,
-                          bool* was_direct) {
+std::string WriteInPieces(const std::string& dir, const std::string& data, size_t piece,
+                          bool try_direct, bool* was_direct) {
   std::string path = dir + "/blob";
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   REQUIRE(fd.valid());
@@ -58,8 +59,14 @@ std::string WriteInPieces(const std::string& dir, const std::string& data, size_
 }
 
 void CheckSizes(const std::string& dir, bool try_direct) {
-  const std::vector<size_t> sizes = {0, 1, 4095, 4096, 4097, DirectAppender::kBufferBytes,
-                                     DirectAppender::kBufferBytes + 3, 9 * (1u << 20) + 123};
+  const std::vector<size_t> sizes = {0,
+                                     1,
+                                     4095,
+                                     4096,
+                                     4097,
+                                     DirectAppender::kBufferBytes,
+                                     DirectAppender::kBufferBytes + 3,
+                                     9 * (1u << 20) + 123};
   const std::vector<size_t> pieces = {1u << 20, 65536 + 7, 4096};
   for (size_t size : sizes) {
     for (size_t piece : pieces) {

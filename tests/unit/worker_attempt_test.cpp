@@ -249,7 +249,8 @@ TEST_CASE("AttemptTest.InlineInputWithWrongBytesIsASystemFailure") {
   d.inline_blobs = std::vector<protocol::InlineBlob>{{digest, "9,9,9\n"}};
   protocol::AttemptFinished finished = f.Run(d);
   CHECK(finished.error == "could not fetch input 'data/in.csv' (sha256 " + digest +
-                              "): the 6 bytes sent inline hash to " + receta::HashBytes("9,9,9\n").ToHex());
+                              "): the 6 bytes sent inline hash to " +
+                              receta::HashBytes("9,9,9\n").ToHex());
   CHECK(finished.system_failure == true);
   CHECK_FALSE(f.cache.Contains(digest));
 }

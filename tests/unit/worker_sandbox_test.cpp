@@ -325,7 +325,8 @@ struct RecyclingWorkDir {
   }
 };
 
-TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNext") {
+TEST_CASE_FIXTURE(RecyclingWorkDir,
+                  "SandboxTest.InlineInputsAreWrittenInPlaceAndTheirFilesReusedForTheNext") {
   const std::string long_text = "a longer first input\n";
   const std::string short_text = "short\n";
   const std::string cached_text = "cached\n";
@@ -336,11 +337,11 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.InlineInputsAreWrittenInPlaceAn
   auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
   REQUIRE(first.ok());
   // The cached one is linked from the cache even though its bytes came too.
-  Status placed = first->PlaceInputs({Input("in/a.txt", long_digest), Input("tool.sh", short_digest),
-                                      Input("c.txt", cached_digest)},
-                                     cache, {false, true, false},
-                                     {{long_digest, long_text}, {short_digest, short_text},
-                                      {cached_digest, cached_text}});
+  Status placed = first->PlaceInputs(
+      {Input("in/a.txt", long_digest), Input("tool.sh", short_digest),
+       Input("c.txt", cached_digest)},
+      cache, {false, true, false},
+      {{long_digest, long_text}, {short_digest, short_text}, {cached_digest, cached_text}});
   REQUIRE_MESSAGE(placed.ok(), placed.message());
   const std::string a = first->path() + "/in/a.txt";
   CHECK(ReadFile(a) == long_text);
@@ -357,7 +358,9 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.InlineInputsAreWrittenInPlaceAn
   // bytes leave nothing of the longer ones behind.
   auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
   REQUIRE(second.ok());
-  REQUIRE(second->PlaceInputs({Input("b.txt", short_digest)}, cache, {}, {{short_digest, short_text}}).ok());
+  REQUIRE(
+      second->PlaceInputs({Input("b.txt", short_digest)}, cache, {}, {{short_digest, short_text}})
+          .ok());
   const std::string b = second->path() + "/b.txt";
   CHECK(ReadFile(b) == short_text);
   CHECK(ModeOf(b) == 0444);
@@ -372,8 +375,9 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputTheStepLinkedOrRep
 
   auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
   REQUIRE(first.ok());
-  REQUIRE(first->PlaceInputs({Input("p.txt", digest), Input("q.txt", HashBytes("q\n").ToHex())}, cache, {},
-                             {{digest, text}, {HashBytes("q\n").ToHex(), "q\n"}})
+  REQUIRE(first
+              ->PlaceInputs({Input("p.txt", digest), Input("q.txt", HashBytes("q\n").ToHex())},
+                            cache, {}, {{digest, text}, {HashBytes("q\n").ToHex(), "q\n"}})
               .ok());
   // What a step may do: hard-link an input as its output (the worker cache
   // then holds the inode), or put a symlink where an input was.
@@ -388,8 +392,9 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputTheStepLinkedOrRep
 
   auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
   REQUIRE(second.ok());
-  REQUIRE(second->PlaceInputs({Input("p2.txt", HashBytes("new\n").ToHex())}, cache, {},
-                              {{HashBytes("new\n").ToHex(), "new\n"}})
+  REQUIRE(second
+              ->PlaceInputs({Input("p2.txt", HashBytes("new\n").ToHex())}, cache, {},
+                            {{HashBytes("new\n").ToHex(), "new\n"}})
               .ok());
   CHECK(InodeOf(second->path() + "/p2.txt") != linked_inode);
   CHECK(ReadFile(kept_elsewhere) == text);  // the linked inode was never rewritten
