@@ -59,15 +59,16 @@ constexpr const char* kCfNames[kCfCount] = {"runs",    "steps",  "cache", "blobs
 // Why these numbers: the scheduler's state is small (a 10k-step DAG is a few
 // MB of records) and its RSS budget is tens of MB, while RocksDB's defaults
 // aim at servers (64 MB memtables per CF, an unbounded number of open table
-// files). One shared 2 MB block cache, 2 MB memtables capped at 8 MB
+// files). One shared 2 MB block cache, 2 MB memtables capped at 6 MB
 // across all CFs, and a bounded number of open table files. (With 8 + 16 MB
 // the scheduler grew from 45 to 65 MB over three 1,000-step benchmark runs:
-// the memtables and cache filling up, not leaks. A 4 MB cache held 1.5 MB
-// more after three rounds of the benchmark's chains and fan-outs, for no
-// faster no-op rerun: 0.083-0.092 s either way.)
+// the memtables and cache filling up, not leaks. A 4 MB cache and an 8 MB
+// memtable cap held 1.5 and 1.2 MB more after three rounds of the
+// benchmark's chains and fan-outs, for no faster no-op rerun: 0.08-0.09 s
+// either way.)
 constexpr size_t kBlockCacheBytes = 2u << 20;
 constexpr size_t kWriteBufferBytes = 2u << 20;
-constexpr size_t kAllWriteBuffersBytes = 8u << 20;
+constexpr size_t kAllWriteBuffersBytes = 6u << 20;
 constexpr uint64_t kMaxWalBytes = 64u << 20;
 constexpr int kMaxOpenFiles = 128;
 
