@@ -71,17 +71,14 @@ class FileBlobWriter final : public BlobWriter {
       : fd_(std::move(fd)),
         temp_path_(std::move(temp_path)),
         final_path_(std::move(final_path)),
-        check_(std::move(digest), size_bytes) {
-    if (size_bytes >= kDirectWriteMinBytes)
-      appender_ = std::make_unique<DirectAppender>(fd_.get(), temp_path_);
-  }
+        check_(std::move(digest), size_bytes),
+        appender_(fd_.get(), temp_path_, /*try_direct=*/size_bytes >= kDirectWriteMinBytes) {}
   ~FileBlobWriter() override { Abort(); }
 
   Status Write(uint64_t offset, std::string_view bytes) override {
     if (!fd_.valid()) return Status::Error(check_.Name() + ": the writer is closed (finished or aborted)");
     if (Status s = check_.Accept(offset, bytes); !s.ok()) return s;
-    Status written = appender_ ? appender_->Append(bytes) : WriteAll(fd_.get(), bytes, temp_path_);
-    if (!written.ok()) return written.WithContext(check_.Name());
+    if (Status s = appender_.Append(bytes); !s.ok()) return s.WithContext(check_.Name());
     return Status::Ok();
   }
 
@@ -93,7 +90,7 @@ class FileBlobWriter final : public BlobWriter {
       Abort();
       return s;
     }
-    if (Status s = appender_ ? appender_->Finish() : Status::Ok(); !s.ok()) {
+    if (Status s = appender_.Finish(); !s.ok()) {
       Abort();
       return s.WithContext(check_.Name());
     }
@@ -116,7 +113,7 @@ class FileBlobWriter final : public BlobWriter {
   std::string temp_path_;
   std::string final_path_;
   BlobWriteCheck check_;
-  std::unique_ptr<DirectAppender> appender_;  // big blobs only; writes to fd_
+  DirectAppender appender_;  // writes to fd_; past the page cache for big blobs
 };
 
 class FileBlobStore final : public BlobStore {

@@ -27,24 +27,21 @@ namespace {
 // are skipped: a join's thousand inputs in out/ cost one mkdir, not 1,000.
 Status MakeParents(const std::string& root, const std::string& relative,
                    std::set<std::string>& made) {
-  size_t slash = 0;
-  while ((slash = relative.find('/', slash)) != std::string::npos) {
-    if (made.count(relative.substr(0, slash))) {
-      ++slash;
-      continue;
-    }
-    std::string dir = root + "/" + relative.substr(0, slash);
+  for (size_t slash = relative.find('/'); slash != std::string::npos;
+       slash = relative.find('/', slash + 1)) {
+    std::string parent = relative.substr(0, slash);
+    if (made.count(parent)) continue;
+    std::string dir = root + "/" + parent;
     if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Error("cannot create directory '" + relative.substr(0, slash) +
-                           "' in the sandbox: " + strerror(errno));
+      return Status::Error("cannot create directory '" + parent + "' in the sandbox: " +
+                           strerror(errno));
     }
     struct stat st;
     if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Status::Error("'" + relative.substr(0, slash) +
-                           "' is a file in the sandbox, so it cannot hold '" + relative + "'");
+      return Status::Error("'" + parent + "' is a file in the sandbox, so it cannot hold '" +
+                           relative + "'");
     }
-    made.insert(relative.substr(0, slash));
-    ++slash;
+    made.insert(std::move(parent));
   }
   return Status::Ok();
 }

@@ -55,6 +55,10 @@ std::optional<std::string> SandboxRecycler::TakeSpareFile() {
 }
 
 void SandboxRecycler::KeepSpare(const std::string& file) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spares_.size() >= kMaxSpareFiles) return;  // full: no syscalls for nothing
+  }
   struct stat st;
   // Why each test: a step may have replaced the file (not ours, a link, a
   // directory), hard-linked it (an output of one link more: the worker

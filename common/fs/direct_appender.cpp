@@ -12,14 +12,13 @@
 namespace receta {
 
 DirectAppender::DirectAppender(int fd, std::string path, bool try_direct)
-    : fd_(fd),
-      path_(std::move(path)),
-      buffer_(static_cast<char*>(std::aligned_alloc(kAlignment, kBufferBytes))) {
+    : fd_(fd), path_(std::move(path)) {
+  if (!try_direct) return;  // no staging buffer: ordinary writes go straight through
+  buffer_.reset(static_cast<char*>(std::aligned_alloc(kAlignment, kBufferBytes)));
   int flags = ::fcntl(fd_, F_GETFL);
   // Why F_SETFL and not open(O_DIRECT): the caller made the file (mkostemp);
   // a file system without O_DIRECT refuses here, and then it is not used.
-  direct_ = try_direct && buffer_ != nullptr && flags >= 0 &&
-            ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0;
+  direct_ = buffer_ != nullptr && flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0;
 }
 
 DirectAppender::~DirectAppender() = default;
@@ -54,11 +53,8 @@ Status DirectAppender::WriteBuffer(size_t length) {
 
 Status DirectAppender::Append(std::string_view bytes) {
   if (!direct_) {
-    // Ordinary writes need no staging: whatever is buffered goes first.
-    if (buffered_ > 0) {
-      if (Status s = WriteBuffer(buffered_); !s.ok()) return s;
-      buffered_ = 0;
-    }
+    // Ordinary writes need no staging (nothing is ever left buffered when
+    // direct_ is off: a fallback happens while the whole buffer is written).
     if (Status s = PwriteAll(fd_, written_, bytes, path_); !s.ok()) return s;
     written_ += bytes.size();
     return Status::Ok();

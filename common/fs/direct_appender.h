@@ -35,7 +35,8 @@ class DirectAppender {
   static constexpr size_t kBufferBytes = 4u << 20;
 
   /// Appends to `fd` (open for writing, empty, not owned) from offset 0.
-  /// `path` names it in errors. `try_direct` false: ordinary writes only.
+  /// `path` names it in errors. `try_direct` false: ordinary writes only,
+  /// with no staging buffer (so small files cost nothing extra).
   DirectAppender(int fd, std::string path, bool try_direct = true);
   ~DirectAppender();
   DirectAppender(const DirectAppender&) = delete;

@@ -19,19 +19,11 @@
 using receta::DirectAppender;
 using receta::Status;
 using receta::UniqueFd;
+using receta::testing::PatternBytes;
 using receta::testing::ReadFile;
 using receta::testing::TempDir;
 
 namespace {
-
-std::string Pattern(size_t size, uint32_t seed) {
-  std::string data(size, '\0');
-  for (char& c : data) {
-    seed = seed * 1103515245u + 12345u;
-    c = static_cast<char>(seed >> 24);
-  }
-  return data;
-}
 
 // Appends `data` to a new file in `dir` in pieces of `piece` bytes and
 // returns what the file holds afterwards.
@@ -71,7 +63,7 @@ void CheckSizes(const std::string& dir, bool try_direct) {
   for (size_t size : sizes) {
     for (size_t piece : pieces) {
       if (size > 4 * DirectAppender::kBufferBytes && piece < 65536) continue;  // slow, adds nothing
-      std::string data = Pattern(size, static_cast<uint32_t>(size + piece));
+      std::string data = PatternBytes(size, static_cast<uint32_t>(size + piece));
       bool direct = false;
       std::string got = WriteInPieces(dir, data, piece, try_direct, &direct);
       CAPTURE(size);

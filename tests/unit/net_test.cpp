@@ -21,20 +21,11 @@
 using namespace receta;
 using namespace std::chrono_literals;
 using receta::testing::FakeScheduler;
+using receta::testing::PatternBytes;
 using receta::testing::ReadFile;
 using receta::testing::TempDir;
 
 namespace {
-
-std::string Bytes(size_t size) {
-  std::string data(size, '\0');
-  uint32_t x = 12345;
-  for (char& c : data) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return data;
-}
 
 std::unique_ptr<net::Connection> MustConnect(zmq::context_t& context, const std::string& endpoint) {
   Result<std::unique_ptr<net::Connection>> connection = net::Connection::Connect(context, endpoint);
@@ -51,7 +42,7 @@ TEST_CASE("BlobTransferTest.UploadsThenDownloadsZeroOneAndFiveAndAHalfMiB") {
   TempDir dir;
   for (size_t size : {size_t{0}, size_t{1}, size_t{5} * (1u << 20) + (1u << 19)}) {
     CAPTURE(size);
-    std::string data = Bytes(size);
+    std::string data = PatternBytes(size);
     std::string path = dir.Write("in-" + std::to_string(size), data);
     std::string digest = HashBytes(data).ToHex();
 
@@ -102,7 +93,7 @@ TEST_CASE("BlobTransferTest.UploadRetriesOnceAfterAConflict") {
   FakeScheduler once(FakeScheduler::Options{.conflicts_to_send = 1});
   zmq::context_t context;
   TempDir dir;
-  std::string data = Bytes(3000);
+  std::string data = PatternBytes(3000);
   std::string path = dir.Write("f", data);
   std::string digest = HashBytes(data).ToHex();
   auto connection = MustConnect(context, once.endpoint());
@@ -141,7 +132,7 @@ TEST_CASE("BlobTransferTest.SizeOnlyUploadSendsEveryByteAndStillChecksTheSize") 
   zmq::context_t context;
   auto connection = MustConnect(context, server.endpoint());
   TempDir dir;
-  std::string data = Bytes((3u << 20) + 5);
+  std::string data = PatternBytes((3u << 20) + 5);
   std::string path = dir.Write("f", data);
   std::string digest = HashBytes(data).ToHex();
   Status uploaded = net::UploadBlob(*connection, path, digest, data.size(), net::kTransferReplyTimeout,
@@ -163,7 +154,7 @@ namespace {
 std::vector<net::UploadItem> SmallItems(TempDir& dir, int n, std::map<std::string, std::string>& data) {
   std::vector<net::UploadItem> items;
   for (int i = 0; i < n; ++i) {
-    std::string bytes = i == 0 ? "" : Bytes(static_cast<size_t>(i) * 37) + std::to_string(i);
+    std::string bytes = i == 0 ? "" : PatternBytes(static_cast<size_t>(i) * 37) + std::to_string(i);
     std::string path = dir.Write("f" + std::to_string(i), bytes);
     std::string digest = HashBytes(bytes).ToHex();
     data[digest] = bytes;
@@ -188,8 +179,8 @@ TEST_CASE("BlobTransferTest.UploadBlobsPipelinesSmallFilesAndStreamsLargeOnes") 
   TempDir dir;
   std::map<std::string, std::string> data;
   std::vector<net::UploadItem> items = SmallItems(dir, 300, data);
-  std::string one_chunk = Bytes(net::kTransferChunkBytes);
-  std::string large = Bytes((3u << 20) + 11) + "large";
+  std::string one_chunk = PatternBytes(net::kTransferChunkBytes);
+  std::string large = PatternBytes((3u << 20) + 11) + "large";
   for (const std::string* bytes : {&one_chunk, &large}) {
     std::string digest = HashBytes(*bytes).ToHex();
     data[digest] = *bytes;
@@ -245,7 +236,7 @@ TEST_CASE("BlobTransferTest.UploadBlobsRetriesAConflictOnceStreamsWhenCreditIsSh
 
 TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
   FakeScheduler server(FakeScheduler::Options{.corrupt_downloads = true});
-  std::string data = Bytes(3u << 20);
+  std::string data = PatternBytes(3u << 20);
   server.PutBlob(data);
   zmq::context_t context;
   auto connection = MustConnect(context, server.endpoint());

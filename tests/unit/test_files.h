@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -19,6 +20,17 @@ inline void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   REQUIRE_MESSAGE(out.good(), "cannot write " << path);
+}
+
+/// `size` pseudo-random bytes (a linear congruential sequence from `seed`),
+/// the same for the same arguments: test data no chunk boundary lines up with.
+inline std::string PatternBytes(size_t size, uint32_t seed = 12345) {
+  std::string data(size, '\0');
+  for (char& c : data) {
+    seed = seed * 1103515245u + 12345u;
+    c = static_cast<char>(seed >> 24);
+  }
+  return data;
 }
 
 /// The whole contents of the file at `path`; empty if it cannot be read.
