@@ -17,6 +17,9 @@ class ArtifactOracle {
   virtual ~ArtifactOracle() = default;
   /// The cache entry for `key`, if any (committed or written this turn).
   virtual std::optional<CacheEntry> FindCacheEntry(const std::string& key) = 0;
+  /// The upstream manifests cache entries were put with under this family
+  /// (Run::CacheFamilyOf, UpstreamManifest); nullopt when unsure.
+  virtual std::optional<std::vector<std::string>> CacheFamilyMembers(const std::string& family) = 0;
   /// True when the CAS holds the blob with this size.
   virtual bool HasBlob(const std::string& digest, uint64_t size_bytes) = 0;
   /// The whole blob, for small files the scheduler reads itself (metrics);

@@ -25,6 +25,9 @@ struct Changes {
   std::vector<StepRecord> steps;
   std::vector<CacheEntry> cache_puts;
   std::vector<std::string> cache_deletes;
+  /// Cache families (Run::CacheFamilyOf) of the entries put, each with the
+  /// UpstreamManifest it was made from; never deleted.
+  std::vector<CacheFamilyMember> cache_families;
   std::vector<BlobRecord> blobs;
   std::vector<std::string> blob_deletes;
   std::vector<WorkerRecord> workers;
@@ -37,7 +40,8 @@ struct Changes {
   /// True when nothing needs persisting (messages aside).
   bool NothingToPersist() const {
     return runs.empty() && steps.empty() && cache_puts.empty() && cache_deletes.empty() &&
-           blobs.empty() && blob_deletes.empty() && workers.empty() && events.empty();
+           cache_families.empty() && blobs.empty() && blob_deletes.empty() && workers.empty() &&
+           events.empty();
   }
 };
 

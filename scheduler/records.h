@@ -50,6 +50,14 @@ enum class RunState : uint8_t {
 
 /// "pending", "ready", ..., "gate_failed": the names `status` prints.
 const char* StepStateName(StepState state);
+
+/// A cache entry's family over one upstream step (Run::CacheFamilyOf) and
+/// what that step gave it (UpstreamManifest).
+struct CacheFamilyMember {
+  std::string family;
+  std::string upstream_manifest;
+  bool operator==(const CacheFamilyMember&) const = default;
+};
 const char* RunStateName(RunState state);
 bool IsTerminal(StepState state);
 bool IsTerminal(RunState state);

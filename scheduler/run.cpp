@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/cache/cache_key.h"
+#include "common/cache/upstream_manifest.h"
 #include "common/dag/dag_load.h"
 #include "common/dag/dag_render.h"
 #include "common/fs/file_system.h"
@@ -210,7 +211,7 @@ void Run::RaiseAlert(const char* event, int step, const std::string& error, Turn
 
 // ---- Inputs and cache keys ---------------------------------------------------
 
-std::vector<FileEntry> Run::FilesOfInput(int step, size_t input_index) const {
+std::vector<FileEntry> Run::FilesOfInput(int step, size_t input_index, int skip_producer) const {
   const std::string& path = dag_.steps[step].inputs[input_index];
   std::vector<FileEntry> files;
   const std::vector<int>& producers = graph_.input_producers[step][input_index];
@@ -223,6 +224,7 @@ std::vector<FileEntry> Run::FilesOfInput(int step, size_t input_index) const {
     return files;
   }
   for (int producer : producers) {
+    if (producer == skip_producer) continue;
     for (const FileEntry& output : steps_[producer].outputs) {
       // The input may name an output file, a directory output, a file inside
       // a directory output, or a directory holding several outputs.
@@ -237,11 +239,23 @@ std::vector<FileEntry> Run::FilesOfInput(int step, size_t input_index) const {
 }
 
 Result<std::vector<protocol::InputFile>> Run::InputFilesOf(int step) const {
+  return CollectInputFiles(step, -1);
+}
+
+Result<std::vector<protocol::InputFile>> Run::InputFilesAfter(int step, int upstream) const {
+  return CollectInputFiles(step, upstream);
+}
+
+Result<std::vector<protocol::InputFile>> Run::CollectInputFiles(int step, int pending) const {
   std::vector<protocol::InputFile> inputs;
   const Step& spec = dag_.steps[step];
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
-    std::vector<FileEntry> files = FilesOfInput(step, i);
-    if (files.empty()) {
+    std::vector<FileEntry> files = FilesOfInput(step, i, pending);
+    const std::vector<int>& producers = graph_.input_producers[step][i];
+    if (pending >= 0 && std::find(producers.begin(), producers.end(), pending) != producers.end()) {
+      inputs.push_back(
+          {spec.inputs[i], "", std::string(protocol::kInputKindUpstream), 0, std::nullopt});
+    } else if (files.empty()) {
       return Result<std::vector<protocol::InputFile>>::Error(
           "input '" + spec.inputs[i] + "' has no files: no upstream step produced it");
     }
@@ -260,16 +274,73 @@ Result<std::vector<protocol::InputFile>> Run::InputFilesOf(int step) const {
   return inputs;
 }
 
-Result<std::string> Run::CacheKeyOf(int step) const {
+Result<CacheKeyInputs> Run::CacheKeyInputsOf(int step, int blank_upstream) const {
   const Step& spec = dag_.steps[step];
   std::map<std::string, std::string> digests;
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    const std::vector<int>& producers = graph_.input_producers[step][i];
+    if (std::find(producers.begin(), producers.end(), blank_upstream) != producers.end()) {
+      digests[spec.inputs[i]] = "upstream";  // never a hex digest
+      continue;
+    }
     std::vector<FileEntry> files = FilesOfInput(step, i);
     Result<Digest> digest = ManifestDigest(spec.inputs[i], files);
     if (!digest.ok()) return digest.status().WithContext("input '" + spec.inputs[i] + "'");
     digests[spec.inputs[i]] = digest->ToHex();
   }
-  return ComputeCacheKey(StepCacheKeyInputs(dag_, spec, std::move(digests))).ToHex();
+  return StepCacheKeyInputs(dag_, spec, std::move(digests));
+}
+
+Result<std::string> Run::CacheKeyOf(int step) const {
+  Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step, -1);
+  if (!inputs.ok()) return inputs.status();
+  return ComputeCacheKey(*inputs).ToHex();
+}
+
+Result<std::string> Run::CacheFamilyOf(int step, int upstream) const {
+  Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step, upstream);
+  if (!inputs.ok()) return inputs.status();
+  // Why a prefix: a family must never equal a cache key.
+  return HashBytes("receta-cache-family\n" + EncodeCacheKey(*inputs)).ToHex();
+}
+
+std::vector<std::string> Run::InputsFrom(int step, int upstream) const {
+  std::vector<std::string> paths;
+  const std::vector<std::string>& inputs = dag_.steps[step].inputs;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::vector<int>& producers = graph_.input_producers[step][i];
+    if (std::find(producers.begin(), producers.end(), upstream) != producers.end())
+      paths.push_back(inputs[i]);
+  }
+  return paths;
+}
+
+bool Run::SoleProducerOfItsInputs(int step, int upstream) const {
+  const std::vector<std::vector<int>>& producers = graph_.input_producers[step];
+  return std::all_of(producers.begin(), producers.end(), [&](const std::vector<int>& of_input) {
+    return of_input.size() == 1 ||
+           std::find(of_input.begin(), of_input.end(), upstream) == of_input.end();
+  });
+}
+
+Result<std::string> Run::UpstreamManifestOf(int step, int upstream) const {
+  return UpstreamManifest(InputsFrom(step, upstream), steps_[upstream].outputs);
+}
+
+bool Run::HasCacheFamilies(int step) const {
+  return DistinctNeighbours(graph_.upstream[step], true).size() <= kMaxFamilyUpstreams;
+}
+
+bool Run::WaitsOnlyOn(int step, int upstream) const {
+  if (steps_[step].state != StepState::kPending || unfinished_upstream_[step] != 1) return false;
+  const std::vector<DagEdge>& edges = graph_.upstream[step];
+  return std::any_of(edges.begin(), edges.end(),
+                     [&](const DagEdge& e) { return e.from == upstream; });
+}
+
+std::string Run::NextAttemptId(int step) const {
+  return record_.run_id + "." + std::to_string(step) + "-" +
+         std::to_string(steps_[step].attempts.size() + 1);
 }
 
 std::vector<std::string> Run::WorkersHoldingInputs(int step) const {
@@ -374,7 +445,7 @@ const AttemptRecord& Run::Dispatch(int step, const std::string& worker_id,
   StepRecord& record = steps_[step];
   AttemptRecord attempt;
   attempt.number = static_cast<uint32_t>(record.attempts.size() + 1);
-  attempt.attempt_id = record_.run_id + "." + std::to_string(step) + "-" + std::to_string(attempt.number);
+  attempt.attempt_id = NextAttemptId(step);
   attempt.worker_id = worker_id;
   attempt.worker_name = worker_name;
   attempt.dispatched_ms = turn.now_ms();
@@ -463,6 +534,13 @@ void Run::FinishAttempt(int step, const protocol::AttemptFinished& result, Turn&
     entry.outputs = record.outputs;
     entry.metrics_json = record.metrics_json;
     turn.changes().cache_puts.push_back(std::move(entry));
+    if (HasCacheFamilies(step)) {
+      for (int upstream : DistinctNeighbours(graph_.upstream[step], true)) {
+        Result<std::string> family = CacheFamilyOf(step, upstream);
+        Result<std::string> made = UpstreamManifestOf(step, upstream);
+        if (family.ok() && made.ok()) turn.changes().cache_families.push_back({*family, *made});
+      }
+    }
   }
   if (!gate.ok()) {
     FailStep(step, gate_failed ? StepState::kGateFailed : StepState::kFailed, gate.message(), turn);

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cache/cache_key.h"
 #include "common/dag/dag.h"
 #include "common/dag/dag_graph.h"
 #include "common/status.h"
@@ -88,6 +89,31 @@ class Run {
   /// The files to place in the step's sandbox: every file of every input,
   /// from the workspace manifest or the upstream steps' outputs.
   Result<std::vector<protocol::InputFile>> InputFilesOf(int step) const;
+  /// For a speculative dispatch: as InputFilesOf, but each input `upstream`
+  /// (not done yet) produces is one entry of kind kInputKindUpstream.
+  Result<std::vector<protocol::InputFile>> InputFilesAfter(int step, int upstream) const;
+  /// Whether `step` is pending on `upstream` alone (every other upstream
+  /// step is done): it could be dispatched to run right after it.
+  bool WaitsOnlyOn(int step, int upstream) const;
+  /// The id Dispatch gives the step's next attempt.
+  std::string NextAttemptId(int step) const;
+  /// The step's cache family over `upstream`: its cache key with every
+  /// input `upstream` produces left out, the same whatever that step makes.
+  /// A succeeded step's cache entry is recorded with its families (for at
+  /// most kMaxFamilyUpstreams upstream steps; more record none), so a step
+  /// with no cache entry under the family cannot be a cache hit (early
+  /// cut-off) whatever `upstream` produces: it may start as soon as that
+  /// succeeds (SchedulerCore::Speculate).
+  Result<std::string> CacheFamilyOf(int step, int upstream) const;
+  static constexpr size_t kMaxFamilyUpstreams = 4;
+  /// Whether the step's families are recorded with its cache entries.
+  bool HasCacheFamilies(int step) const;
+  /// The step's input paths `upstream` produces.
+  std::vector<std::string> InputsFrom(int step, int upstream) const;
+  /// Whether `upstream` alone produces each of those inputs.
+  bool SoleProducerOfItsInputs(int step, int upstream) const;
+  /// UpstreamManifest of what the done step `upstream` gave `step`.
+  Result<std::string> UpstreamManifestOf(int step, int upstream) const;
   /// The workers whose attempts produced the step's upstream outputs, most
   /// bytes first: dispatching there avoids moving them.
   std::vector<std::string> WorkersHoldingInputs(int step) const;
@@ -154,8 +180,14 @@ class Run {
   void FailStep(int step, StepState state, const std::string& error, Turn& turn);
   void CheckFinished(Turn& turn);
   Result<std::string> CacheKeyOf(int step) const;
-  /// Files of one input path of `step`.
-  std::vector<FileEntry> FilesOfInput(int step, size_t input_index) const;
+  /// The cache key's inputs; those `blank_upstream` (-1: none) produces
+  /// get a placeholder digest.
+  Result<CacheKeyInputs> CacheKeyInputsOf(int step, int blank_upstream) const;
+  /// Files of one input path of `step`; `skip_producer` (-1: none) is
+  /// left out.
+  std::vector<FileEntry> FilesOfInput(int step, size_t input_index, int skip_producer = -1) const;
+  /// InputFilesOf and InputFilesAfter (`pending` -1: none).
+  Result<std::vector<protocol::InputFile>> CollectInputFiles(int step, int pending) const;
 
   RunRecord record_;
   std::shared_ptr<const ParsedDag> parsed_;  // shared with other runs of the same DAG

@@ -86,7 +86,12 @@ protocol::RegisterAck SchedulerCore::Register(const protocol::Register& request,
   record.receta_version = request.receta_version;
   record.registered_ms = now_ms;
   record.last_seen_ms = now_ms;
+  // Its speculative attempts are not claimed below: it drops them as stale.
+  ForgetSpeculationsOn(request.worker_id);
   PoolWorker& worker = pool_.Register(std::move(record), now_ms);
+  const std::vector<std::string>& features = request.features.value_or(std::vector<std::string>{});
+  worker.takes_after_attempt =
+      std::find(features.begin(), features.end(), protocol::kFeatureAfterAttempt) != features.end();
   changes_.workers.push_back(worker.record);
   Turn turn = NewTurn(now_ms);
 
@@ -196,6 +201,12 @@ void SchedulerCore::OnAttemptStarted(const std::string& worker_id, const protoco
 
 void SchedulerCore::OnAttemptFinished(const std::string& worker_id, const protocol::AttemptFinished& finished,
                                       uint64_t now_ms) {
+  if (speculations_.count(finished.attempt_id)) {
+    // Before its upstream's result: the worker must have lost that one
+    // (never in order otherwise); the step runs again once it is ready.
+    DropSpeculation(finished.attempt_id, "it ended before its upstream's result arrived");
+    return;
+  }
   std::optional<AttemptLocation> location = FindAttempt(finished.attempt_id);
   Run* run = location ? MutableRun(location->run_id) : nullptr;
   if (run == nullptr) return;  // stale or already recorded: acknowledged, ignored
@@ -204,6 +215,8 @@ void SchedulerCore::OnAttemptFinished(const std::string& worker_id, const protoc
   ForgetAttempt(finished.attempt_id, *run, location->step);
   Turn turn = NewTurn(now_ms);
   run->FinishAttempt(location->step, finished, turn);
+  // A step done may leave a downstream step waiting on one running step.
+  LookDownstreamAgain(run->id());
   Schedule(turn);
 }
 
@@ -315,6 +328,12 @@ Run* SchedulerCore::MutableRun(const std::string& run_id) {
 }
 
 void SchedulerCore::Schedule(Turn& turn) {
+  ResolveSpeculations(turn);
+  DispatchReadySteps(turn);
+  Speculate();
+}
+
+void SchedulerCore::DispatchReadySteps(Turn& turn) {
   for (const std::string& run_id : run_order_) {
     if (pool_.AllBusy()) return;
     Run* run = MutableRun(run_id);
@@ -365,19 +384,186 @@ void SchedulerCore::DispatchStep(Run& run, int step, PoolWorker& worker, Turn& t
   }
   pool_.Reserve(worker, spec, attempt.attempt_id);
   attempts_[attempt.attempt_id] = {run.id(), step};
+  changes_.messages.push_back({worker.record.worker_id, MakeDispatch(run, step, attempt.attempt_id,
+                                                                     std::move(inputs).value())});
+}
+
+protocol::Dispatch SchedulerCore::MakeDispatch(const Run& run, int step,
+                                               const std::string& attempt_id,
+                                               std::vector<protocol::InputFile> inputs) const {
+  const Step& spec = run.dag().steps[step];
   protocol::Dispatch dispatch;
   dispatch.run_id = run.id();
   dispatch.step = spec.name;
-  dispatch.attempt_id = attempt.attempt_id;
+  dispatch.attempt_id = attempt_id;
   dispatch.command = RenderStepCommand(run.dag(), spec, run.id());
   dispatch.env = RenderStepEnv(run.dag(), spec, run.id());
-  dispatch.inputs = std::move(inputs).value();
+  dispatch.inputs = std::move(inputs);
   dispatch.outputs = spec.outputs;
   dispatch.timeout_ms = static_cast<uint64_t>(std::max<int64_t>(spec.timeout_ms, 0));
   dispatch.resources.cpus = spec.resources.cpus;
   dispatch.resources.memory_bytes = static_cast<uint64_t>(std::max<int64_t>(spec.resources.memory_bytes, 0));
   dispatch.resources.gpus = static_cast<uint32_t>(std::max(spec.resources.gpus, 0));
-  changes_.messages.push_back({worker.record.worker_id, std::move(dispatch)});
+  return dispatch;
+}
+
+// ---- Speculation (a chain's next step sent ahead) -------------------------------------
+
+void SchedulerCore::Speculate() {
+  if (!options_.speculative_dispatch) return;
+  auto speculated = [&](const std::string& run_id, int step) {
+    return std::any_of(speculations_.begin(), speculations_.end(), [&](const auto& entry) {
+      return entry.second.run_id == run_id && entry.second.step == step;
+    });
+  };
+  for (auto& [upstream_attempt, location] : attempts_) {
+    if (location.looked_downstream) continue;
+    Run* run = MutableRun(location.run_id);
+    if (run == nullptr) continue;
+    const StepRecord& upstream = run->step(location.step);
+    if (upstream.state != StepState::kDispatched && upstream.state != StepState::kRunning) continue;
+    PoolWorker* worker = pool_.Find(upstream.attempts.back().worker_id);
+    auto has_room = [&] {
+      return worker != nullptr && worker->connected && worker->takes_after_attempt &&
+             worker->used_slots < worker->record.slots + pool_.prefetch();
+    };
+    if (!has_room()) continue;  // looked at again when it has
+    location.looked_downstream = true;
+    // Its success is the scheduler's to judge (metrics, gate), not the worker's.
+    const Step& upstream_spec = run->dag().steps[location.step];
+    if (!upstream_spec.metrics.empty() || upstream_spec.gate) continue;
+    for (const DagEdge& edge : run->graph().downstream[location.step]) {
+      if (!has_room()) break;
+      int step = edge.to;
+      if (!run->WaitsOnlyOn(step, location.step) || speculated(run->id(), step)) continue;
+      const Step& spec = run->dag().steps[step];
+      if (!pool_.CanQueue(*worker, spec) || run->avoid_worker(step) == worker->record.worker_id)
+        continue;
+      std::optional<std::vector<std::string>> unless =
+          CachedWhenUpstreamMakes(*run, step, location.step);
+      if (!unless) continue;
+      Result<std::vector<protocol::InputFile>> inputs = run->InputFilesAfter(step, location.step);
+      if (!inputs.ok()) continue;  // dispatched normally once ready, which reports the error
+      std::string attempt_id = run->NextAttemptId(step);
+      pool_.Reserve(*worker, spec, attempt_id);
+      speculations_[attempt_id] = {run->id(),        step,          worker->record.worker_id,
+                                   upstream_attempt, location.step, *unless,
+                                   spec.resources};
+      protocol::Dispatch dispatch = MakeDispatch(*run, step, attempt_id, std::move(inputs).value());
+      dispatch.after_attempt = upstream_attempt;
+      if (!unless->empty()) dispatch.unless_upstream_made = std::move(*unless);
+      changes_.messages.push_back({worker->record.worker_id, std::move(dispatch)});
+    }
+  }
+}
+
+std::optional<std::vector<std::string>> SchedulerCore::CachedWhenUpstreamMakes(const Run& run,
+                                                                               int step,
+                                                                               int upstream) {
+  if (!run.dag().steps[step].cache || run.record().no_cache) return std::vector<std::string>();
+  // Families are recorded for few upstreams, and their members tell what
+  // the upstream made only when it alone makes the inputs it makes.
+  if (!run.HasCacheFamilies(step) || !run.SoleProducerOfItsInputs(step, upstream))
+    return std::nullopt;
+  Result<std::string> family = run.CacheFamilyOf(step, upstream);
+  if (!family.ok()) return std::nullopt;
+  std::optional<std::vector<std::string>> members = oracle_.CacheFamilyMembers(*family);
+  if (!members) return std::nullopt;
+  for (const CacheFamilyMember& unsaved : changes_.cache_families) {
+    if (unsaved.family == *family) members->push_back(unsaved.upstream_manifest);
+  }
+  std::sort(members->begin(), members->end());
+  members->erase(std::unique(members->begin(), members->end()), members->end());
+  if (members->size() > kMaxUnlessUpstreamMade) return std::nullopt;
+  return members;
+}
+
+void SchedulerCore::ResolveSpeculations(Turn& turn) {
+  std::vector<std::pair<std::string, std::string>> dropped;  // attempt id, why
+  std::vector<std::string> unstarted;                        // dropped by the worker itself
+  for (auto it = speculations_.begin(); it != speculations_.end(); ++it) {
+    const std::string& attempt_id = it->first;
+    const Speculation& speculation = it->second;
+    if (const Run* held = FindRun(speculation.run_id);
+        held != nullptr && DroppedByItsWorker(*held, speculation)) {
+      unstarted.push_back(attempt_id);  // cached now, or dispatched anew
+      continue;
+    }
+    Run* run = MutableRun(speculation.run_id);
+    if (run == nullptr) {
+      dropped.push_back({attempt_id, "run " + speculation.run_id + " is over"});
+      continue;
+    }
+    StepState state = run->step(speculation.step).state;
+    if (state == StepState::kPending) {
+      if (!attempts_.count(speculation.after_attempt)) {
+        dropped.push_back(
+            {attempt_id, "attempt " + speculation.after_attempt + " ended without readying it"});
+      }
+      continue;
+    }
+    PoolWorker* worker = pool_.Find(speculation.worker_id);
+    if (state != StepState::kReady || worker == nullptr || !worker->connected ||
+        run->NextAttemptId(speculation.step) != attempt_id ||
+        !run->InputFilesOf(speculation.step).ok()) {
+      // A cached step, one that cannot run, or one that runs elsewhere.
+      dropped.push_back({attempt_id, "the step is " + std::string(StepStateName(state)) + " now"});
+      continue;
+    }
+    run->Dispatch(speculation.step, worker->record.worker_id, worker->record.name, turn);
+    attempts_[attempt_id] = {speculation.run_id, speculation.step, turn.now_ms()};
+  }
+  for (const auto& [attempt_id, why] : dropped) DropSpeculation(attempt_id, why);
+  for (const std::string& attempt_id : unstarted) ForgetSpeculation(attempt_id);
+  std::erase_if(speculations_, [&](const auto& entry) { return attempts_.count(entry.first) > 0; });
+}
+
+bool SchedulerCore::DroppedByItsWorker(const Run& run, const Speculation& speculation) const {
+  const std::vector<std::string>& unless = speculation.unless_upstream_made;
+  const StepRecord& upstream = run.step(speculation.upstream_step);
+  if (unless.empty() || upstream.state != StepState::kSucceeded ||
+      upstream.attempts.back().attempt_id != speculation.after_attempt) {
+    return false;
+  }
+  Result<std::string> made = run.UpstreamManifestOf(speculation.step, speculation.upstream_step);
+  return made.ok() && std::find(unless.begin(), unless.end(), *made) != unless.end();
+}
+
+void SchedulerCore::DropSpeculation(const std::string& attempt_id, const std::string& why) {
+  auto it = speculations_.find(attempt_id);
+  if (it == speculations_.end()) return;
+  changes_.messages.push_back(
+      {it->second.worker_id,
+       protocol::KillAttempt{attempt_id, "speculative dispatch withdrawn: " + why,
+                             options_.kill_grace_ms}});
+  ForgetSpeculation(attempt_id);
+}
+
+void SchedulerCore::ForgetSpeculation(const std::string& attempt_id) {
+  auto it = speculations_.find(attempt_id);
+  if (it == speculations_.end()) return;
+  Step held;
+  held.resources = it->second.resources;
+  pool_.Release(it->second.worker_id, held, attempt_id);
+  speculations_.erase(it);
+}
+
+void SchedulerCore::LookDownstreamAgain(const std::string& run_id) {
+  for (auto& [attempt_id, location] : attempts_) {
+    if (location.run_id == run_id) location.looked_downstream = false;
+  }
+}
+
+void SchedulerCore::ForgetSpeculationsOn(const std::string& worker_id) {
+  std::vector<std::string> forgotten;
+  for (const auto& [attempt_id, speculation] : speculations_) {
+    if (speculation.worker_id != worker_id) continue;
+    forgotten.push_back(attempt_id);
+    if (auto upstream = attempts_.find(speculation.after_attempt); upstream != attempts_.end()) {
+      upstream->second.looked_downstream = false;  // may go ahead again
+    }
+  }
+  for (const std::string& attempt_id : forgotten) ForgetSpeculation(attempt_id);
 }
 
 void SchedulerCore::LoseWorker(const std::string& worker_id, Turn& turn) {
@@ -385,6 +571,7 @@ void SchedulerCore::LoseWorker(const std::string& worker_id, Turn& turn) {
   if (worker == nullptr) return;
   WorkerEvent(turn, "worker_lost", *worker,
               worker->record.name + " silent for " + std::to_string(options_.worker_timeout_ms) + " ms");
+  ForgetSpeculationsOn(worker_id);
   for (const std::string& attempt_id : std::set<std::string>(worker->attempts)) {
     std::optional<AttemptLocation> location = FindAttempt(attempt_id);
     Run* run = location ? MutableRun(location->run_id) : nullptr;

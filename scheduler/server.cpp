@@ -238,6 +238,8 @@ Status Server::CommitTurn(uint64_t now_ms) {
     for (const StepRecord& step : changes.steps) batch->PutStep(step);
     for (const CacheEntry& entry : changes.cache_puts) batch->PutCacheEntry(entry);
     for (const std::string& key : changes.cache_deletes) batch->DeleteCacheEntry(key);
+    for (const CacheFamilyMember& member : changes.cache_families)
+      batch->PutCacheFamilyMember(member);
     for (const BlobRecord& blob : changes.blobs) batch->PutBlob(blob);
     for (const std::string& digest : changes.blob_deletes) batch->DeleteBlob(digest);
     for (const WorkerRecord& worker : changes.workers) batch->PutWorker(worker);

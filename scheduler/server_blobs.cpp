@@ -148,6 +148,7 @@ void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
   std::vector<protocol::InlineBlob> blobs;
   uint64_t total = 0;
   for (const protocol::InputFile& input : dispatch.inputs) {
+    if (input.kind == protocol::kInputKindUpstream) continue;  // the worker has them
     if (total + input.size_bytes > protocol::kMaxInlineBlobBytes) continue;
     bool listed = std::any_of(blobs.begin(), blobs.end(),
                               [&](const protocol::InlineBlob& b) { return b.digest == input.digest; });

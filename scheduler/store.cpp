@@ -9,6 +9,8 @@
 //   runs      run id (bytes)                          RunRecord
 //   steps     run id + '\0' + big-endian u32 index    StepRecord
 //   cache     cache key (lowercase hex)               CacheEntry
+//   cache_families family + upstream manifest (hex)   empty (Run::CacheFamilyOf,
+//             UpstreamManifest: a prefix scan lists a family's members)
 //   blobs     digest (64 lowercase hex)               BlobRecord
 //   blob_bytes digest (64 lowercase hex)              the blob's raw bytes
 //             (small blobs only; larger ones are files in <data-dir>/cas)
@@ -25,7 +27,10 @@
 // Any change to keys or to the meaning of a CF bumps kStoreFormatVersion.
 // Version 2 added blob_bytes (a version 1 database is a valid version 2 one
 // with none, and is marked 2 when opened: a version 1 build would not see
-// small blobs).
+// small blobs). Version 3 added cache_families; meta
+// "cache_families_complete" is 1 when every cache entry's families are
+// there (a new database, or an older one with no cache entries), else
+// CacheFamilyMembers answers "cannot know".
 // -----------------------------------------------------------------------------
 
 #include "scheduler/store.h"
@@ -49,12 +54,24 @@ namespace {
 using store_keys::BigEndian64;
 using store_keys::Printable;
 
-constexpr uint64_t kStoreFormatVersion = 2;
+constexpr uint64_t kStoreFormatVersion = 3;
 constexpr const char* kFormatVersionKey = "format_version";
+constexpr const char* kFamiliesCompleteKey = "cache_families_complete";
 
-enum Cf : size_t { kRuns, kSteps, kCache, kBlobs, kBlobBytes, kWorkers, kEvents, kMeta, kCfCount };
-constexpr const char* kCfNames[kCfCount] = {"runs",    "steps",  "cache", "blobs", "blob_bytes",
-                                            "workers", "events", "meta"};
+enum Cf : size_t {
+  kRuns,
+  kSteps,
+  kCache,
+  kBlobs,
+  kBlobBytes,
+  kWorkers,
+  kEvents,
+  kMeta,
+  kCacheFamilies,
+  kCfCount
+};
+constexpr const char* kCfNames[kCfCount] = {
+    "runs", "steps", "cache", "blobs", "blob_bytes", "workers", "events", "meta", "cache_families"};
 
 // Why these numbers: the scheduler's state is small (a 10k-step DAG is a few
 // MB of records) and its RSS budget is tens of MB, while RocksDB's defaults
@@ -131,6 +148,11 @@ class RocksBatch final : public Store::Batch {
     PutRecord(kCache, entry.key, entry, "cache entry '" + entry.key + "'");
   }
   void DeleteCacheEntry(const std::string& key) override { Delete(kCache, key); }
+  void PutCacheFamilyMember(const CacheFamilyMember& member) override {
+    Check(batch_.Put(cfs_[kCacheFamilies], member.family + member.upstream_manifest,
+                     rocksdb::Slice()),
+          "cache family '" + member.family + "'");
+  }
   void PutBlob(const BlobRecord& blob) override {
     PutRecord(kBlobs, blob.digest, blob, "blob '" + blob.digest + "'");
   }
@@ -242,6 +264,22 @@ class RocksStore final : public Store {
   Status ForEachCacheEntry(const std::function<bool(CacheEntry&&)>& visit) override {
     return ForEach<CacheEntry>(kCache, "cache entry", visit);
   }
+  Result<std::optional<std::vector<std::string>>> CacheFamilyMembers(
+      const std::string& family) override {
+    if (!families_complete_) return std::optional<std::vector<std::string>>();
+    std::vector<std::string> members;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCacheFamilies]));
+    for (it->Seek(family); it->Valid() && it->key().starts_with(family); it->Next()) {
+      members.push_back(it->key().ToString().substr(family.size()));
+    }
+    if (!it->status().ok()) {
+      return Status::Error(Where(kCacheFamilies, "cache family '" + family + "'") + ": " +
+                           RocksError(it->status()));
+    }
+    return std::optional<std::vector<std::string>>(std::move(members));
+  }
+  void set_families_complete(bool complete) { families_complete_ = complete; }
   Status ForEachBlob(const std::function<bool(BlobRecord&&)>& visit) override {
     return ForEach<BlobRecord>(kBlobs, "blob", visit);
   }
@@ -296,7 +334,8 @@ class RocksStore final : public Store {
 
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every CF opened, owned
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  bool families_complete_ = false;                     // every CF opened, owned
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;      // ours, indexed by Cf
 };
 
@@ -407,6 +446,13 @@ Status CheckFormatVersion(Store& store, const std::string& dir) {
   if (*version < kStoreFormatVersion) {  // new, or an older layout this one extends
     std::unique_ptr<Store::Batch> batch = store.NewBatch();
     batch->PutMeta(kFormatVersionKey, kStoreFormatVersion);
+    if (*version < 3) {
+      // Entries made before version 3 have no families: complete only if none.
+      bool no_entries = true;
+      Status scan = store.ForEachCacheEntry([&](CacheEntry&&) { return no_entries = false; });
+      if (!scan.ok()) return scan;
+      batch->PutMeta(kFamiliesCompleteKey, no_entries ? 1 : 0);
+    }
     return store.Commit(*batch);
   }
   if (*version > kStoreFormatVersion) {
@@ -450,6 +496,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   auto store =
       std::make_unique<RocksStore>(dir, std::move(db), std::move(handles), std::move(ours));
   if (Status version = CheckFormatVersion(*store, dir); !version.ok()) return version;
+  Result<uint64_t> complete = store->GetMeta(kFamiliesCompleteKey);
+  if (!complete.ok()) return complete.status();
+  store->set_families_complete(*complete == 1);
   return std::unique_ptr<Store>(std::move(store));
 }
 

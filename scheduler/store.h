@@ -54,6 +54,9 @@ class Store {
     virtual void PutStep(const StepRecord& step) = 0;
     virtual void PutCacheEntry(const CacheEntry& entry) = 0;
     virtual void DeleteCacheEntry(const std::string& key) = 0;
+    /// Records a cache entry's family (Run::CacheFamilyOf) and what its
+    /// upstream step gave it.
+    virtual void PutCacheFamilyMember(const CacheFamilyMember& member) = 0;
     virtual void PutBlob(const BlobRecord& blob) = 0;
     virtual void DeleteBlob(const std::string& digest) = 0;
     /// The bytes of a small blob, committed with what refers to it.
@@ -83,6 +86,11 @@ class Store {
   virtual Result<std::vector<StepRecord>> GetSteps(const std::string& run_id) = 0;
   virtual Result<std::optional<CacheEntry>> GetCacheEntry(const std::string& key) = 0;
   virtual Status ForEachCacheEntry(const std::function<bool(CacheEntry&&)>& visit) = 0;
+  /// The upstream manifests recorded under `family`, or nullopt when the
+  /// store cannot know (it holds cache entries older than families, format
+  /// version 3).
+  virtual Result<std::optional<std::vector<std::string>>> CacheFamilyMembers(
+      const std::string& family) = 0;
   virtual Status ForEachBlob(const std::function<bool(BlobRecord&&)>& visit) = 0;
   /// A small blob's bytes, nullopt when the store holds none for `digest`.
   virtual Result<std::optional<std::string>> GetBlobBytes(const std::string& digest) = 0;

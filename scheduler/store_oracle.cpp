@@ -14,6 +14,16 @@ std::optional<CacheEntry> StoreOracle::FindCacheEntry(const std::string& key) {
   return *entry;
 }
 
+std::optional<std::vector<std::string>> StoreOracle::CacheFamilyMembers(const std::string& family) {
+  Result<std::optional<std::vector<std::string>>> members = store_.CacheFamilyMembers(family);
+  if (!members.ok()) {
+    // Why not fatal: unsure only means the step is not sent ahead.
+    spdlog::warn("cache family {} unreadable: {}", family, members.error());
+    return std::nullopt;
+  }
+  return *members;
+}
+
 bool StoreOracle::HasBlob(const std::string& digest, uint64_t size_bytes) {
   return blobs_.Has(digest, size_bytes);
 }

@@ -12,6 +12,7 @@ class StoreOracle : public ArtifactOracle {
  public:
   StoreOracle(Store& store, BlobStore& blobs) : store_(store), blobs_(blobs) {}
   std::optional<CacheEntry> FindCacheEntry(const std::string& key) override;
+  std::optional<std::vector<std::string>> CacheFamilyMembers(const std::string& family) override;
   bool HasBlob(const std::string& digest, uint64_t size_bytes) override;
   Result<std::string> ReadBlob(const std::string& digest, uint64_t max_bytes) override;
 

@@ -39,6 +39,8 @@ struct PoolWorker {
   uint64_t used_memory_bytes = 0;
   uint32_t used_gpus = 0;
   std::set<std::string> attempts;  // attempt ids running there
+  /// Register.features has kFeatureAfterAttempt (in memory only).
+  bool takes_after_attempt = false;
 };
 
 /// The outcome of looking for a worker for one step.
@@ -74,6 +76,10 @@ class WorkerPool {
   /// True when no connected worker has room, prefetch included (dispatch can
   /// stop early).
   bool AllBusy() const;
+  /// Whether `worker` could take `step` now, in its prefetch queue if need be.
+  bool CanQueue(const PoolWorker& worker, const Step& step) const {
+    return Fits(worker, step, false, true);
+  }
   uint32_t prefetch() const { return prefetch_; }
 
   void Reserve(PoolWorker& worker, const Step& step, const std::string& attempt_id);

@@ -15,6 +15,7 @@
 #include "worker/attempt_env.h"
 #include "worker/net_blob_remote.h"
 #include "worker/sandbox.h"
+#include "worker/upstream_inputs.h"
 
 namespace receta::worker {
 namespace {
@@ -122,6 +123,7 @@ void Agent::SendRegister() {
   reg.gpus = machine_.gpus;
   reg.os = machine_.os;
   reg.receta_version = kVersion;
+  reg.features = std::vector<std::string>{std::string(protocol::kFeatureAfterAttempt)};
   reg.running_attempt_ids = RunningIds();
   register_request_id_ = ++next_request_id_;
   register_sent_ms_ = NowMs();
@@ -338,20 +340,65 @@ void Agent::HandleDispatch(protocol::Dispatch dispatch) {
     SendFinished(unacked);
     return;
   }
-  spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s){}", id,
+  spdlog::info("attempt {} (run {}, step {}) dispatched: {} input(s), {} output(s){}{}", id,
                dispatch.run_id, dispatch.step, dispatch.inputs.size(), dispatch.outputs.size(),
+               dispatch.after_attempt
+                   ? "; to start when attempt " + *dispatch.after_attempt + " succeeds"
+                   : "",
                RoomToStart() ? "" : "; queued until a slot frees");
   queued_.push_back(std::move(dispatch));
+  if (const std::optional<std::string>& after = queued_.back().after_attempt) {
+    if (auto upstream = unacked_.find(*after); upstream != unacked_.end())
+      SettleSpeculative(upstream->second.finished);
+  }
   StartQueued();
 }
 
 bool Agent::RoomToStart() const { return before_process_end_.size() < options_.slots + kPreparedAhead; }
 
 void Agent::StartQueued() {
-  while (!queued_.empty() && RoomToStart()) {
-    protocol::Dispatch next = std::move(queued_.front());
-    queued_.pop_front();
+  for (auto it = queued_.begin(); it != queued_.end() && RoomToStart();) {
+    if (it->after_attempt) {  // not settled yet (SettleSpeculative)
+      ++it;
+      continue;
+    }
+    protocol::Dispatch next = std::move(*it);
+    it = queued_.erase(it);
     StartAttempt(std::move(next));
+  }
+}
+
+void Agent::SettleSpeculative(const protocol::AttemptFinished& upstream) {
+  // Until then it waits; if the upstream failed it waits for the scheduler
+  // to withdraw it (KillAttempt). Why settle now, not when it starts: the
+  // upstream's result leaves with its AttemptFinishedAck, perhaps before a
+  // slot frees for this one.
+  if (!Succeeded(upstream)) return;
+  for (auto it = queued_.begin(); it != queued_.end();) {
+    if (it->after_attempt != upstream.attempt_id) {
+      ++it;
+      continue;
+    }
+    if (UpstreamMadeWhatACachedResultUsed(*it, upstream)) {
+      // Not started, not reported: the scheduler sees the same and decides.
+      spdlog::info(
+          "attempt {} dropped unstarted: attempt {} made what a cached result of step {} was made "
+          "from",
+          it->attempt_id, upstream.attempt_id, it->step);
+      it = queued_.erase(it);
+      continue;
+    }
+    if (Status s = ResolveUpstreamInputs(*it, upstream); !s.ok()) {
+      protocol::AttemptFinished failed;
+      failed.attempt_id = it->attempt_id;
+      failed.exit_code = -1;
+      failed.error = "could not place the inputs: " + s.message();
+      spdlog::warn("attempt {}: {}", it->attempt_id, failed.error);
+      it = queued_.erase(it);
+      Report(std::move(failed));
+      continue;
+    }
+    ++it;
   }
 }
 
@@ -433,6 +480,7 @@ void Agent::HandleAttemptEvents() {
                  finished.error.empty() ? "" : ", error: ", finished.error);
     running_.erase(finished.attempt_id);
     before_process_end_.erase(finished.attempt_id);
+    SettleSpeculative(finished);
     Report(std::move(finished));
     StartQueued();
   }

@@ -40,6 +40,14 @@
 //   only when its process really runs. Queued attempts count as held in
 //   Register and Heartbeat; a KillAttempt for one ends it at once, never
 //   started, as it does one waiting for a slot.
+// - Speculative dispatches (Dispatch.after_attempt, a chain's next step):
+//   queued until that attempt has succeeded here, then started at once
+//   with its outputs as inputs (upstream_inputs.h); queued attempts behind
+//   them may start first. Never started otherwise: the scheduler withdraws
+//   them with KillAttempt when the upstream's result does not ready them.
+//   Dropped unstarted and unreported when the upstream made what a cached
+//   result of the step was made from (unless_upstream_made): the step may
+//   be a cache hit, which only the scheduler knows, and it sees the same.
 
 #include <cstdint>
 #include <deque>
@@ -122,7 +130,13 @@ class Agent {
   /// Whether another attempt may start now: fewer than the slots plus
   /// kPreparedAhead have a process yet to end.
   bool RoomToStart() const;
-  /// Starts queued dispatches while RoomToStart.
+  /// Speculative dispatches waiting on `upstream` (after_attempt) when it
+  /// succeeded: dropped if it made what a cached result of their step used,
+  /// else their upstream inputs filled in (after_attempt cleared), so they
+  /// start like any queued dispatch.
+  void SettleSpeculative(const protocol::AttemptFinished& upstream);
+  /// Starts queued dispatches while RoomToStart; speculative ones only once
+  /// settled.
   void StartQueued();
   // Kills these started attempts (those not in running_ are skipped).
   void KillStarted(const std::vector<std::string>& attempt_ids, uint32_t grace_ms, const std::string& reason);

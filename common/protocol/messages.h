@@ -110,12 +110,15 @@ enum class ErrorCode : uint16_t {
 
 inline constexpr std::string_view kInputKindFile = "file";
 inline constexpr std::string_view kInputKindDir = "dir";  // digest names a tree blob
+/// Only in a Dispatch with after_attempt: the files that attempt (on the
+/// same worker) produced at or under `path`; digest empty, size 0.
+inline constexpr std::string_view kInputKindUpstream = "upstream";
 
 /// An input a worker must place in the sandbox before running the step.
 struct InputFile {
   std::string path;
   std::string digest;
-  std::string kind;  // kInputKindFile or kInputKindDir
+  std::string kind;  // kInputKindFile, kInputKindDir or kInputKindUpstream
   uint64_t size_bytes = 0;
   std::optional<bool> executable;  // placed with its execute bit (absent: no)
   template <typename S, typename V> static void Fields(S& s, V& v) {
@@ -171,6 +174,10 @@ struct Error {
 /// scheduler restarted or declared it lost). worker_id is generated once and
 /// kept in the worker's data dir. Answered by RegisterAck, or by Error
 /// (kUnsupportedVersion, kUnauthorized).
+/// Register.features: takes Dispatch.after_attempt, inputs of kind
+/// kInputKindUpstream and Dispatch.unless_upstream_made.
+inline constexpr std::string_view kFeatureAfterAttempt = "after_attempt";
+
 struct Register {
   static constexpr MessageType kType = MessageType::kRegister;
   static constexpr std::string_view kName = "Register";
@@ -185,11 +192,16 @@ struct Register {
   std::string os;              // e.g. "linux-x86_64"
   std::string receta_version;  // e.g. "0.1.0"
   std::vector<std::string> running_attempt_ids;  // still running from before
+  /// What this worker understands beyond the base protocol, e.g.
+  /// kFeatureAfterAttempt. Why: a worker of an older build, which lacks
+  /// the field, is never sent what it would refuse.
+  std::optional<std::vector<std::string>> features;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("worker_id", s.worker_id); v("name", s.name); v("hostname", s.hostname);
     v("labels", s.labels); v("slots", s.slots); v("cpus", s.cpus);
     v("memory_bytes", s.memory_bytes); v("gpus", s.gpus); v("os", s.os);
     v("receta_version", s.receta_version); v("running_attempt_ids", s.running_attempt_ids);
+    v("features", s.features);
   }
   bool operator==(const Register&) const = default;
 };
@@ -265,10 +277,25 @@ struct Dispatch {
   /// Bytes of small inputs (distinct digests, kMaxInlineBlobBytes in all),
   /// so the worker need not fetch them; it still verifies each digest.
   std::optional<std::vector<InlineBlob>> inline_blobs;
+  /// A speculative dispatch (a chain's next step, sent while its one
+  /// unfinished upstream still runs on this worker): start only once this
+  /// attempt has succeeded here, taking its outputs for the inputs of kind
+  /// kInputKindUpstream. Why: the step starts the moment its upstream ends,
+  /// not a scheduler round trip later. The scheduler decides: when the
+  /// upstream's result does not make the step run (it failed, its gate
+  /// failed, the step turned out cached) it sends KillAttempt.
+  std::optional<std::string> after_attempt;
+  /// With after_attempt: UpstreamManifest values (common/cache/
+  /// upstream_manifest.h) for which the step may be a cache hit. When that
+  /// attempt's outputs give one of them, the worker drops this dispatch
+  /// without starting or reporting it; the scheduler, seeing the same, then
+  /// decides about the step as if it had never been sent.
+  std::optional<std::vector<std::string>> unless_upstream_made;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("run_id", s.run_id); v("step", s.step); v("attempt_id", s.attempt_id);
     v("command", s.command); v("env", s.env); v("inputs", s.inputs); v("outputs", s.outputs);
     v("timeout_ms", s.timeout_ms); v("resources", s.resources); v("inline_blobs", s.inline_blobs);
+    v("after_attempt", s.after_attempt); v("unless_upstream_made", s.unless_upstream_made);
   }
   bool operator==(const Dispatch&) const = default;
 };

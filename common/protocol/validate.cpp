@@ -178,9 +178,20 @@ Status Validate(const Dispatch& m) {
   c.Paths("inputs", m.inputs, [](const InputFile& f) -> const std::string& { return f.path; });
   for (std::size_t i = 0; i < m.inputs.size(); ++i) {
     std::string where = "inputs[" + std::to_string(i) + "]";
+    if (m.inputs[i].kind == kInputKindUpstream) {
+      c.That(m.after_attempt.has_value(),
+             where + ".kind is 'upstream' in a Dispatch without after_attempt");
+      c.That(m.inputs[i].digest.empty(), where + ".digest must be empty for kind 'upstream'");
+      continue;
+    }
     c.Digest(where + ".digest", m.inputs[i].digest);
     c.That(m.inputs[i].kind == kInputKindFile || m.inputs[i].kind == kInputKindDir,
-           where + ".kind is '" + m.inputs[i].kind + "'; expected 'file' or 'dir'");
+           where + ".kind is '" + m.inputs[i].kind + "'; expected 'file', 'dir' or 'upstream'");
+  }
+  if (m.after_attempt) c.Id("after_attempt", *m.after_attempt);
+  if (m.unless_upstream_made) {
+    c.That(m.after_attempt.has_value(), "unless_upstream_made is set without after_attempt");
+    c.Digests("unless_upstream_made", *m.unless_upstream_made);
   }
   c.Paths("outputs", m.outputs, [](const std::string& p) -> const std::string& { return p; });
   c.That(std::isfinite(m.resources.cpus) && m.resources.cpus >= 0,

@@ -142,6 +142,10 @@ submit_wait 0 "$ws/dag.yaml"
 assert_eq "steps that ran after a whitespace-only change of in/raw.txt" "norm" "$(ran_since "$n")"
 assert_eq "state of norm" succeeded "$(step_field "$RUN" norm state)"
 assert_eq "state of use (same input bytes)" cached "$(step_field "$RUN" use state)"
+# use was sent ahead to norm's worker (speculative dispatch) and dropped
+# there unstarted: norm made what use's cached result was made from.
+assert_eq "speculative dispatches of use dropped unstarted" 1 \
+  "$(cat "$T"/logs/worker-*.log | grep -c "dropped unstarted: .* cached result of step use was made from")"
 
 # 6. --no-cache reruns everything.
 n=$(ran_count)

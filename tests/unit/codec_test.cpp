@@ -434,6 +434,33 @@ TEST_CASE("ValidateTest.Dispatch") {
   CHECK(Contains(error_after([](Dispatch& d) { d.command.clear(); }), "command is empty"));
 }
 
+TEST_CASE("ValidateTest.SpeculativeDispatch") {
+  Dispatch good = std::get<Dispatch>(Samples()[4]);
+  good.after_attempt = "r-42.0-1";
+  good.inputs[0] = {good.inputs[0].path, "", std::string(kInputKindUpstream), 0, std::nullopt};
+  good.unless_upstream_made = std::vector<std::string>{std::string(64, 'a')};
+  good.inline_blobs.reset();
+  CHECK(Validate(good).ok());
+  auto error_after = [&](const std::function<void(Dispatch&)>& edit) {
+    Dispatch d = good;
+    edit(d);
+    return Validate(d).message();
+  };
+  CHECK(Contains(error_after([](Dispatch& d) { d.after_attempt.reset(); }),
+                 "inputs[0].kind is 'upstream' in a Dispatch without after_attempt"));
+  const InputFile plain = std::get<Dispatch>(Samples()[4]).inputs[0];
+  CHECK(Contains(error_after([&](Dispatch& d) {
+                   d.after_attempt.reset();
+                   d.inputs[0] = plain;
+                 }),
+                 "unless_upstream_made is set without after_attempt"));
+  CHECK(Contains(error_after([](Dispatch& d) { d.inputs[0].digest = std::string(64, 'b'); }),
+                 "inputs[0].digest must be empty for kind 'upstream'"));
+  CHECK(Contains(error_after([](Dispatch& d) { d.unless_upstream_made->push_back("xyz"); }),
+                 "unless_upstream_made[1]"));
+  CHECK(Contains(error_after([](Dispatch& d) { d.after_attempt = ""; }), "after_attempt is empty"));
+}
+
 TEST_CASE("ValidateTest.LogChunkStream") {
   LogChunk chunk = std::get<LogChunk>(Samples()[6]);
   CHECK(Validate(chunk).ok());

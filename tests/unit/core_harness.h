@@ -21,6 +21,14 @@ class FakeOracle : public ArtifactOracle {
     if (it == cache.end()) return std::nullopt;
     return it->second;
   }
+  std::optional<std::vector<std::string>> CacheFamilyMembers(const std::string& family) override {
+    if (families_unknown) return std::nullopt;
+    std::vector<std::string> members;
+    for (const CacheFamilyMember& member : families) {
+      if (member.family == family) members.push_back(member.upstream_manifest);
+    }
+    return members;
+  }
   bool HasBlob(const std::string& digest, uint64_t) override { return blobs.count(digest) > 0; }
   Result<std::string> ReadBlob(const std::string& digest, uint64_t) override {
     auto it = blobs.find(digest);
@@ -33,11 +41,33 @@ class FakeOracle : public ArtifactOracle {
     return digest;
   }
   std::map<std::string, CacheEntry> cache;
+  std::vector<CacheFamilyMember> families;
+  bool families_unknown = false;  // as a store with entries older than families
   std::map<std::string, std::string> blobs;
 };
 
+// Dispatch without speculation unless asked: most tests pin down the order
+// of plain dispatches (scheduler_speculation_test.cpp covers speculation).
+inline CoreOptions NoSpeculation(CoreOptions options = CoreOptions{}) {
+  options.speculative_dispatch = false;
+  return options;
+}
+
+inline const char* kChain = R"(
+name: chain
+steps:
+  a:
+    run: echo a > a.txt
+    inputs: [in.txt]
+    outputs: [a.txt]
+  b:
+    run: cat a.txt > b.txt
+    inputs: [a.txt]
+    outputs: [b.txt]
+)";
+
 struct Harness {
-  explicit Harness(CoreOptions options = CoreOptions{}) : core(oracle, options) {}
+  explicit Harness(CoreOptions options = NoSpeculation()) : core(oracle, options) {}
   FakeOracle oracle;
   SchedulerCore core;
   uint64_t now = 1'000'000;
@@ -49,6 +79,8 @@ struct Harness {
   void Drain() {
     Changes changes = core.TakeChanges();
     for (CacheEntry& entry : changes.cache_puts) oracle.cache[entry.key] = entry;
+    oracle.families.insert(oracle.families.end(), changes.cache_families.begin(),
+                           changes.cache_families.end());
     for (EventRecord& event : changes.events) events.push_back(event);
     for (Alert& alert : changes.alerts) alerts.push_back(alert);
     for (Outgoing& out : changes.messages) {
@@ -56,8 +88,10 @@ struct Harness {
       if (auto* k = std::get_if<protocol::KillAttempt>(&out.message)) kills.push_back(*k);
     }
   }
-  void AddWorker(const std::string& id, uint32_t slots, std::vector<std::string> labels = {},
-                 uint64_t memory_bytes = 8ull << 30) {
+  // A worker's Register: 8 cpus, taking speculative dispatches.
+  static protocol::Register WorkerRegister(const std::string& id, uint32_t slots,
+                                           std::vector<std::string> labels = {},
+                                           uint64_t memory_bytes = 8ull << 30) {
     protocol::Register r;
     r.worker_id = id;
     r.name = id;
@@ -66,13 +100,20 @@ struct Harness {
     r.cpus = 8;
     r.memory_bytes = memory_bytes;
     r.labels = std::move(labels);
-    core.Register(r, now);
+    r.features = std::vector<std::string>{std::string(protocol::kFeatureAfterAttempt)};
+    return r;
+  }
+  void AddWorker(const std::string& id, uint32_t slots, std::vector<std::string> labels = {},
+                 uint64_t memory_bytes = 8ull << 30) {
+    core.Register(WorkerRegister(id, slots, std::move(labels), memory_bytes), now);
     Drain();
   }
-  std::string Submit(const std::string& yaml, std::map<std::string, std::string> files = {}) {
+  std::string Submit(const std::string& yaml, std::map<std::string, std::string> files = {},
+                     bool no_cache = false) {
     protocol::SubmitRun submit;
     submit.dag_yaml = yaml;
     submit.dag_file = "test.yaml";
+    submit.no_cache = no_cache;
     for (auto& [path, bytes] : files) {
       submit.workspace.push_back({path, oracle.Put(bytes), bytes.size(), false});
     }
@@ -106,24 +147,25 @@ struct Harness {
     REQUIRE(r != nullptr);
     return r->step(r->FindStep(name));
   }
+  // kChain submitted with in.txt = "hello" and run to success (a makes
+  // "A", b makes "B"), so its results are cached.
+  void RunChainOnce() {
+    Submit(kChain, {{"in.txt", "hello"}});
+    Finish(LastDispatchOf("a"), 0, {{"a.txt", "A"}});
+    Finish(LastDispatchOf("b"), 0, {{"b.txt", "B"}});
+  }
+  protocol::Dispatch LastDispatchOf(const std::string& step) const {
+    for (auto it = dispatched.rbegin(); it != dispatched.rend(); ++it) {
+      if (it->step == step) return *it;
+    }
+    FAIL("step " << step << " was never dispatched");
+    return {};
+  }
   std::set<std::string> DispatchedSteps() {
     std::set<std::string> names;
     for (const auto& d : dispatched) names.insert(d.step);
     return names;
   }
 };
-
-inline const char* kChain = R"(
-name: chain
-steps:
-  a:
-    run: echo a > a.txt
-    inputs: [in.txt]
-    outputs: [a.txt]
-  b:
-    run: cat a.txt > b.txt
-    inputs: [a.txt]
-    outputs: [b.txt]
-)";
 
 }  // namespace receta::scheduler

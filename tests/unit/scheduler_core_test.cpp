@@ -96,16 +96,8 @@ TEST_CASE("SchedulerCoreTest.RerunIsFullyCachedAndEarlyCutoffHolds") {
 TEST_CASE("SchedulerCoreTest.NoCacheRerunsEverything") {
   Harness h;
   h.AddWorker("w1", 1);
-  h.Submit(kChain, {{"in.txt", "hello"}});
-  h.Finish(h.dispatched[0], 0, {{"a.txt", "A"}});
-  h.Finish(h.dispatched[1], 0, {{"b.txt", "B"}});
-  protocol::SubmitRun submit;
-  submit.dag_yaml = kChain;
-  submit.dag_file = "test.yaml";
-  submit.no_cache = true;
-  submit.workspace.push_back({"in.txt", h.oracle.Put("hello"), 5, false});
-  REQUIRE(h.core.Submit(submit, h.now).ok());
-  h.Drain();
+  h.RunChainOnce();
+  h.Submit(kChain, {{"in.txt", "hello"}}, /*no_cache=*/true);
   CHECK(h.dispatched.size() == 3);
 }
 
@@ -135,7 +127,7 @@ TEST_CASE("SchedulerCoreTest.OutputNotUploadedFailsTheStep") {
 }
 
 TEST_CASE("SchedulerCoreTest.IndependentStepsSpreadOverWorkers") {
-  CoreOptions no_prefetch;
+  CoreOptions no_prefetch = NoSpeculation();
   no_prefetch.dispatch_prefetch = 0;
   Harness h(no_prefetch);
   h.AddWorker("w1", 1);

@@ -248,7 +248,7 @@ TEST_CASE("SchedulerRetryTest.EndlessSystemFailuresFailTheStep") {
 }
 
 TEST_CASE("SchedulerRetryTest.LostWorkerCountsAsSystemFailureAndAlerts") {
-  CoreOptions options;
+  CoreOptions options = NoSpeculation();
   options.worker_timeout_ms = 5000;
   Harness h(options);
   h.AddWorker("w1", 1);

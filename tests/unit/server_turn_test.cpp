@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/hash/sha256.h"
+#include "common/json/json_value.h"
 #include "net/connection.h"
 #include "scheduler/server.h"
 #include "tests/unit/test_files.h"
@@ -23,9 +24,10 @@ namespace {
 // A Server serving in a thread until the fixture ends.
 class RunningServer {
  public:
-  explicit RunningServer(const std::string& data_dir) {
+  explicit RunningServer(const std::string& data_dir, bool speculate = true) {
     scheduler::ServerOptions options;
     options.data_dir = data_dir;
+    options.core.speculative_dispatch = speculate;
     options.listen = "tcp://127.0.0.1:*";
     Result<std::unique_ptr<scheduler::Server>> opened = scheduler::Server::Open(options);
     REQUIRE_MESSAGE(opened.ok(), opened.error());
@@ -84,19 +86,8 @@ steps:
     outputs: [used.txt]
 )";
 
-}  // namespace
-
-TEST_CASE("ServerTurnTest.NextStepIsDispatchedBeforeTheResultIsAcknowledged") {
-  // The fsync of a step's result overlaps its successor's dispatch: the
-  // worker holds the result until AttemptFinishedAck (and re-sends it after
-  // a scheduler restart), so the Dispatch need not wait for the disk. The
-  // ack still does: it is the scheduler's promise that the result is kept.
-  TempDir dir;
-  RunningServer server(dir.Path("scheduler"));
-  zmq::context_t context(1);
-  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
-  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
-
+// Registers a worker with one slot on `connection`.
+void RegisterOneSlotWorker(net::Connection& connection) {
   protocol::Register hello;
   hello.worker_id = "0123456789abcdef";
   hello.name = "w1";
@@ -105,26 +96,64 @@ TEST_CASE("ServerTurnTest.NextStepIsDispatchedBeforeTheResultIsAcknowledged") {
   hello.cpus = 1;
   hello.os = "linux-x86_64";
   hello.receta_version = "0.1.0";
-  Result<protocol::RegisterAck> registered = worker->Call<protocol::RegisterAck>(hello, 10s);
+  hello.features = std::vector<std::string>{std::string(protocol::kFeatureAfterAttempt)};
+  Result<protocol::RegisterAck> registered = connection.Call<protocol::RegisterAck>(hello, 10s);
   REQUIRE_MESSAGE(registered.ok(), registered.error());
+}
 
+std::string SubmitDag(net::Connection& cli, const std::string& yaml) {
   protocol::SubmitRun submit;
-  submit.dag_yaml = kChainDag;
+  submit.dag_yaml = yaml;
   submit.dag_file = "dag.yaml";
-  Result<protocol::SubmitReply> submitted = cli->Call<protocol::SubmitReply>(submit, 10s);
+  Result<protocol::SubmitReply> submitted = cli.Call<protocol::SubmitReply>(submit, 10s);
   REQUIRE_MESSAGE(submitted.ok(), submitted.error());
+  return submitted->run_id;
+}
+
+JsonValue RunDocument(net::Connection& cli, const std::string& run_id) {
+  protocol::RunStatus ask;
+  ask.run_id = run_id;
+  Result<protocol::RunStatusReply> status = cli.Call<protocol::RunStatusReply>(ask, 10s);
+  REQUIRE_MESSAGE(status.ok(), status.error());
+  Result<JsonValue> document = ParseJson(status->run_json);
+  REQUIRE_MESSAGE(document.ok(), document.error());
+  return std::move(*document);
+}
+
+// A step's successful result: one output, sent inline.
+protocol::AttemptFinished MadeOneFile(const std::string& attempt_id, const std::string& path,
+                                      const std::string& bytes) {
+  const std::string digest = HashBytes(bytes).ToHex();
+  protocol::AttemptFinished finished;
+  finished.attempt_id = attempt_id;
+  finished.exit_code = 0;
+  finished.outputs = {{path, digest, bytes.size(), false}};
+  finished.inline_blobs = std::vector<protocol::InlineBlob>{{digest, bytes}};
+  finished.log_bytes = 0;
+  return finished;
+}
+
+}  // namespace
+
+TEST_CASE("ServerTurnTest.NextStepIsDispatchedBeforeTheResultIsAcknowledged") {
+  // The fsync of a step's result overlaps its successor's dispatch: the
+  // worker holds the result until AttemptFinishedAck (and re-sends it after
+  // a scheduler restart), so the Dispatch need not wait for the disk. The
+  // ack still does: it is the scheduler's promise that the result is kept.
+  TempDir dir;
+  RunningServer server(dir.Path("scheduler"), /*speculate=*/false);
+  zmq::context_t context(1);
+  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
+  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
+
+  RegisterOneSlotWorker(*worker);
+  SubmitDag(*cli, kChainDag);
 
   protocol::Dispatch make = Expect<protocol::Dispatch>(NextMessage(*worker));
   CHECK(make.step == "make");
-  const std::string made = "made\n";
-  const std::string digest = HashBytes(made).ToHex();
-  protocol::AttemptFinished finished;
-  finished.attempt_id = make.attempt_id;
-  finished.exit_code = 0;
-  finished.outputs = {{"made.txt", digest, made.size(), false}};
-  finished.inline_blobs = std::vector<protocol::InlineBlob>{{digest, made}};
-  finished.log_bytes = 0;
-  REQUIRE(worker->Send(finished, worker->NextRequestId()).ok());
+  const std::string digest = HashBytes("made\n").ToHex();
+  REQUIRE(worker->Send(MadeOneFile(make.attempt_id, "made.txt", "made\n"), worker->NextRequestId())
+              .ok());
 
   protocol::Message first = NextMessage(*worker);
   protocol::Message second = NextMessage(*worker);
@@ -133,4 +162,45 @@ TEST_CASE("ServerTurnTest.NextStepIsDispatchedBeforeTheResultIsAcknowledged") {
   REQUIRE(use.inputs.size() == 1);
   CHECK(use.inputs[0].digest == digest);
   CHECK(Expect<protocol::AttemptFinishedAck>(second).attempt_id == make.attempt_id);
+}
+
+TEST_CASE("ServerTurnTest.AChainsNextStepIsSentAheadToStartWhenItsUpstreamSucceeds") {
+  // Speculative dispatch: while `make` runs, `use` (which waits on it
+  // alone and has never been cached) is sent to the same worker with
+  // after_attempt and its input named by path; when make's result arrives
+  // no second Dispatch goes out, and `use` counts as dispatched there.
+  TempDir dir;
+  RunningServer server(dir.Path("scheduler"));
+  zmq::context_t context(1);
+  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
+  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
+  RegisterOneSlotWorker(*worker);
+  std::string run = SubmitDag(*cli, kChainDag);
+
+  protocol::Dispatch make = Expect<protocol::Dispatch>(NextMessage(*worker));
+  CHECK(make.step == "make");
+  CHECK_FALSE(make.after_attempt.has_value());
+  protocol::Dispatch use = Expect<protocol::Dispatch>(NextMessage(*worker));
+  CHECK(use.step == "use");
+  CHECK(use.after_attempt == make.attempt_id);
+  REQUIRE(use.inputs.size() == 1);
+  CHECK(use.inputs[0].path == "made.txt");
+  CHECK(use.inputs[0].kind == protocol::kInputKindUpstream);
+  CHECK(use.inputs[0].digest.empty());
+  CHECK_FALSE(use.inline_blobs.has_value());
+
+  REQUIRE(worker->Send(MadeOneFile(make.attempt_id, "made.txt", "made\n"), worker->NextRequestId())
+              .ok());
+  CHECK(Expect<protocol::AttemptFinishedAck>(NextMessage(*worker)).attempt_id == make.attempt_id);
+  JsonValue after_make = RunDocument(*cli, run);
+  const JsonValue& use_step = after_make["steps"].Items()[1];
+  CHECK(use_step["name"].AsString() == "use");
+  CHECK(use_step["state"].AsString() == "dispatched");
+  CHECK(use_step["attempts"].AsInt() == 1);
+  CHECK(use_step["worker"].AsString() == "w1");
+
+  REQUIRE(worker->Send(MadeOneFile(use.attempt_id, "used.txt", "made\n"), worker->NextRequestId())
+              .ok());
+  CHECK(Expect<protocol::AttemptFinishedAck>(NextMessage(*worker)).attempt_id == use.attempt_id);
+  CHECK(RunDocument(*cli, run)["state"].AsString() == "succeeded");
 }

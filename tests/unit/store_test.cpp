@@ -150,7 +150,7 @@ TEST_CASE("StoreTest.PutsCommitsAndReadsBackAfterReopen") {
   CHECK(workers == std::vector<WorkerRecord>{worker});
   CHECK(*store->GetMeta("next_run") == 42);
   CHECK(*store->GetMeta("absent") == 0);
-  CHECK(*store->GetMeta("format_version") == 2);
+  CHECK(*store->GetMeta("format_version") == 3);
   CHECK(*store->LastEventSeq() == 1);
 }
 
@@ -388,14 +388,14 @@ TEST_CASE("StoreTest.RefusesNewerFormatVersion") {
   {
     auto store = OpenStore(dir.Path());
     auto batch = store->NewBatch();
-    batch->PutMeta("format_version", 3);
+    batch->PutMeta("format_version", 4);
     Commit(*store, *batch);
   }
   Result<std::unique_ptr<Store>> store = Store::Open(dir.Path());
   REQUIRE_FALSE(store.ok());
   CHECK(store.error() ==
         "the state in " + dir.Path() +
-            " has store format version 3, newer than this receta-scheduler reads (2); run "
+            " has store format version 4, newer than this receta-scheduler reads (3); run "
             "the newer receta-scheduler, or use another --data-dir");
 }
 
@@ -409,11 +409,58 @@ TEST_CASE("StoreTest.UpgradesAVersion1StateInPlace") {
     Commit(*store, *batch);
   }
   auto store = OpenStore(dir.Path());
-  CHECK(*store->GetMeta("format_version") == 2);
+  CHECK(*store->GetMeta("format_version") == 3);
   std::vector<BlobRecord> blobs;
   REQUIRE(store->ForEachBlob([&](BlobRecord&& b) { blobs.push_back(b); return true; }).ok());
   CHECK(blobs.size() == 1);
   CHECK_FALSE(store->GetBlobBytes(std::string(64, 'a'))->has_value());
+}
+
+TEST_CASE("StoreTest.CacheFamilyMembersAreListedByFamilyAndKeptAcrossReopens") {
+  TempDir dir;
+  const std::string family(64, 'f');
+  const std::string neighbour = std::string(63, 'f') + 'e';  // sorts just before
+  using Members = std::optional<std::vector<std::string>>;
+  {
+    auto store = OpenStore(dir.Path());
+    CHECK(*store->CacheFamilyMembers(family) == Members(std::vector<std::string>{}));
+    auto batch = store->NewBatch();
+    batch->PutCacheFamilyMember({family, std::string(64, 'b')});
+    batch->PutCacheFamilyMember({family, std::string(64, 'a')});
+    batch->PutCacheFamilyMember({neighbour, std::string(64, 'c')});
+    Commit(*store, *batch);
+  }
+  auto store = OpenStore(dir.Path());
+  CHECK(*store->CacheFamilyMembers(family) ==
+        Members(std::vector<std::string>{std::string(64, 'a'), std::string(64, 'b')}));
+  CHECK(*store->CacheFamilyMembers(neighbour) ==
+        Members(std::vector<std::string>{std::string(64, 'c')}));
+}
+
+// Cache entries written before format version 3 have no families: with
+// some in the state, no family's members can be known (nothing is sent
+// ahead of a step the cache might skip); with none, they all are.
+TEST_CASE("StoreTest.AnOlderStateWithCacheEntriesCannotKnowFamilyMembers") {
+  for (bool with_entry : {true, false}) {
+    CAPTURE(with_entry);
+    TempDir dir;
+    {
+      auto store = OpenStore(dir.Path());
+      auto batch = store->NewBatch();
+      batch->PutMeta("format_version", 2);
+      batch->PutMeta("cache_families_complete", 0);
+      if (with_entry) {
+        CacheEntry entry;
+        entry.key = std::string(64, 'c');
+        entry.step = "train";
+        batch->PutCacheEntry(entry);
+      }
+      Commit(*store, *batch);
+    }
+    auto store = OpenStore(dir.Path());
+    CHECK(*store->GetMeta("format_version") == 3);
+    CHECK(store->CacheFamilyMembers(std::string(64, 'f'))->has_value() == !with_entry);
+  }
 }
 
 TEST_CASE("StoreTest.SmallBlobBytesRoundTrip") {

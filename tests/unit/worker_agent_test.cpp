@@ -11,13 +11,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <thread>
-
 #include <zmq.hpp>
 
+#include "common/cache/upstream_manifest.h"
 #include "common/hash/sha256.h"
 #include "common/protocol/codec.h"
 #include "test_files.h"
@@ -544,5 +545,480 @@ TEST_CASE("AgentTest.ResendsTheLogOfUnacknowledgedAttemptsAfterRegistering") {
   REQUIRE(next_chunk);
   CHECK(next_chunk->second.attempt_id == "r.0-2");
   CHECK(next_chunk->second.data == "next\n");
+  worker.Stop();
+}
+
+namespace {
+
+// The next step of a chain, sent while `upstream` still runs on the worker:
+// its input `path` is "whatever `upstream` produced there", unknown yet.
+protocol::Dispatch SpeculativeDispatch(const std::string& attempt_id, const std::string& upstream,
+                                       const std::string& path) {
+  protocol::Dispatch d;
+  d.run_id = "r";
+  d.step = "next";
+  d.attempt_id = attempt_id;
+  d.after_attempt = upstream;
+  d.inputs = {{path, "", std::string(protocol::kInputKindUpstream), 0, std::nullopt}};
+  return d;
+}
+
+// Receives until a Heartbeat that `holds` accepts, failing on any message
+// from `attempt_id` (it must not have started or ended meanwhile).
+void AwaitHeartbeatWithoutWordFrom(
+    FakeScheduler& scheduler, const std::string& attempt_id,
+    const std::function<bool(const std::vector<std::string>&)>& holds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    auto from = scheduler.Receive(3000);
+    REQUIRE(from);
+    if (auto* started = std::get_if<protocol::AttemptStarted>(&from->message)) {
+      REQUIRE(started->attempt_id != attempt_id);
+    } else if (auto* log = std::get_if<protocol::LogChunk>(&from->message)) {
+      REQUIRE(log->attempt_id != attempt_id);
+    } else if (auto* finished = std::get_if<protocol::AttemptFinished>(&from->message)) {
+      REQUIRE_MESSAGE(finished->attempt_id != attempt_id, "error: " << finished->error);
+    } else if (auto* heartbeat = std::get_if<protocol::Heartbeat>(&from->message)) {
+      if (holds(heartbeat->running_attempt_ids)) return;
+    }
+  }
+}
+
+bool Lists(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+TEST_CASE("AgentTest.ASpeculativeDispatchStartsWhenItsUpstreamSucceedsWithItsOutputs") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  std::string gate = dir.Path("go");
+  const std::string content = "made by r.0-1\n";
+  const std::string content_digest = receta::HashBytes(content).ToHex();
+
+  protocol::Dispatch upstream = GatedDispatch("r.0-1", gate);
+  upstream.command += "; printf 'made by r.0-1\\n' > out/a.txt";
+  upstream.outputs = {"out/a.txt"};
+  scheduler.Send(identity, upstream, 0);
+  auto started = scheduler.Expect<protocol::AttemptStarted>();
+  REQUIRE(started);
+  CHECK(started->second.attempt_id == "r.0-1");
+
+  // One slot plus one prepared ahead: r.1-1 has room to start now, so only
+  // its after_attempt holds it back. It prints, so its start is reported
+  // however fast it ends.
+  protocol::Dispatch next = SpeculativeDispatch("r.1-1", "r.0-1", "out/a.txt");
+  next.command = "cat out/a.txt > copy/b.txt && echo copied";
+  next.outputs = {"copy/b.txt"};
+  scheduler.Send(identity, next, 0);
+
+  // Held, not started: a heartbeat lists it while r.0-1 still runs, and
+  // nothing of r.1-1 came first (started at once, it would have failed on
+  // its unresolved input, or started, well within the heartbeat interval).
+  AwaitHeartbeatWithoutWordFrom(scheduler, "r.1-1", [](const std::vector<std::string>& ids) {
+    return Lists(ids, "r.0-1") && Lists(ids, "r.1-1");
+  });
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+
+  // r.0-1 ends: r.1-1 starts after it, on the file it wrote. The Dispatch
+  // went out before r.0-1's ack, as the scheduler sends it, so the worker
+  // still holds r.0-1's result when it resolves r.1-1's input.
+  receta::testing::WriteFile(gate, "");
+  std::vector<std::string> order;
+  std::optional<protocol::AttemptFinished> upstream_finished;
+  std::optional<protocol::AttemptFinished> next_finished;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!next_finished) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    auto from = scheduler.Receive();
+    REQUIRE(from);
+    // The upstream's output is in this worker's cache already: nothing to
+    // fetch from the scheduler (which would not have it yet).
+    CHECK_FALSE(std::holds_alternative<protocol::BlobGet>(from->message));
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from->message)) {
+      order.push_back("started " + s->attempt_id);
+    } else if (auto* f = std::get_if<protocol::AttemptFinished>(&from->message)) {
+      if (!Lists(order, "finished " + f->attempt_id)) order.push_back("finished " + f->attempt_id);
+      (f->attempt_id == "r.0-1" ? upstream_finished : next_finished) = *f;
+      scheduler.Send(identity, protocol::AttemptFinishedAck{f->attempt_id}, from->request_id);
+    }
+  }
+  CHECK(order == std::vector<std::string>{"finished r.0-1", "started r.1-1", "finished r.1-1"});
+  REQUIRE(upstream_finished);
+  CHECK(upstream_finished->exit_code == 0);
+  REQUIRE(upstream_finished->outputs.size() == 1);
+  CHECK(upstream_finished->outputs[0].digest == content_digest);
+  CHECK(next_finished->exit_code == 0);
+  CHECK(next_finished->error == "");
+  REQUIRE(next_finished->outputs.size() == 1);
+  CHECK(next_finished->outputs[0].path == "copy/b.txt");
+  CHECK(next_finished->outputs[0].digest == content_digest);
+  worker.Stop();
+}
+
+TEST_CASE("AgentTest.ASpeculativeDispatchWhoseUpstreamFailsWaitsForItsKill") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  std::string gate = dir.Path("go");
+
+  // It writes its output, then fails: a result the next step must not read.
+  protocol::Dispatch upstream = GatedDispatch("r.0-1", gate);
+  upstream.command += "; echo partial > out/a.txt; exit 3";
+  upstream.outputs = {"out/a.txt"};
+  scheduler.Send(identity, upstream, 0);
+  REQUIRE(scheduler.Expect<protocol::AttemptStarted>());
+  protocol::Dispatch next = SpeculativeDispatch("r.1-1", "r.0-1", "out/a.txt");
+  next.command = "echo ran; cat out/a.txt";
+  scheduler.Send(identity, next, 0);
+  // Held while r.0-1 runs (as in the test above), so r.0-1 fails with r.1-1
+  // already waiting on it.
+  AwaitHeartbeatWithoutWordFrom(scheduler, "r.1-1", [](const std::vector<std::string>& ids) {
+    return Lists(ids, "r.0-1") && Lists(ids, "r.1-1");
+  });
+
+  receta::testing::WriteFile(gate, "");
+  auto failed = scheduler.Expect<protocol::AttemptFinished>();
+  REQUIRE(failed);
+  CHECK(failed->second.attempt_id == "r.0-1");
+  CHECK(failed->second.exit_code == 3);
+  uint64_t failed_request = failed->first.request_id;
+
+  // Its upstream failed and the scheduler has not answered yet: r.1-1 stays
+  // held, neither started nor ended by the worker on its own. Unacknowledged,
+  // r.0-1's result is still there for a worker that wrongly took it.
+  AwaitHeartbeatWithoutWordFrom(scheduler, "r.1-1", [](const std::vector<std::string>& ids) {
+    return !Lists(ids, "r.0-1") && Lists(ids, "r.1-1");
+  });
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+
+  // The scheduler withdraws it, and acknowledges the failure.
+  scheduler.Send(
+      identity, protocol::KillAttempt{"r.1-1", "speculative dispatch withdrawn: r.0-1 failed", 100},
+      0);
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.0-1"}, failed_request);
+  std::optional<protocol::AttemptFinished> killed;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!killed) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    auto from = scheduler.Receive();
+    REQUIRE(from);
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from->message))
+      REQUIRE(s->attempt_id != "r.1-1");
+    if (auto* log = std::get_if<protocol::LogChunk>(&from->message))
+      REQUIRE(log->attempt_id != "r.1-1");
+    auto* f = std::get_if<protocol::AttemptFinished>(&from->message);
+    if (f == nullptr || f->attempt_id != "r.1-1") continue;  // e.g. r.0-1 resent before its ack
+    killed = *f;
+    scheduler.Send(identity, protocol::AttemptFinishedAck{"r.1-1"}, from->request_id);
+  }
+  CHECK(killed->exit_code == -1);
+  CHECK(killed->signal == 0);
+  CHECK(killed->error.rfind("killed before it started", 0) == 0);
+  CHECK(killed->error.find("r.0-1 failed") != std::string::npos);
+  CHECK(killed->outputs.empty());
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/failed/r.1-1")));
+  worker.Stop();
+}
+
+namespace {
+
+const std::string kMadeByUpstream = "made by r.0-1\n";
+
+// r.0-1 of a chain: runs until `gate` exists, then writes kMadeByUpstream.
+protocol::Dispatch WritingUpstream(const std::string& gate) {
+  protocol::Dispatch d = GatedDispatch("r.0-1", gate);
+  d.command += "; printf 'made by r.0-1\\n' > out/a.txt";
+  d.outputs = {"out/a.txt"};
+  return d;
+}
+
+// r.1-1, sent speculatively after r.0-1: copies r.0-1's out/a.txt. It
+// prints, so its start is reported however fast it ends.
+protocol::Dispatch CopyingNext() {
+  protocol::Dispatch next = SpeculativeDispatch("r.1-1", "r.0-1", "out/a.txt");
+  next.command = "cat out/a.txt > copy/b.txt && echo copied";
+  next.outputs = {"copy/b.txt"};
+  return next;
+}
+
+// What the scheduler sends in unless_upstream_made for a cached result of
+// r.1-1 made from `bytes` at out/a.txt.
+std::string CachedFrom(const std::string& bytes) {
+  receta::Result<std::string> made = receta::UpstreamManifest(
+      {"out/a.txt"},
+      {protocol::FileEntry{"out/a.txt", receta::HashBytes(bytes).ToHex(), bytes.size(), false}});
+  REQUIRE_MESSAGE(made.ok(), made.error());
+  return *made;
+}
+
+// Whether `from` is a start, a log or a result of `attempt_id`.
+bool IsWordFrom(const FromWorker& from, const std::string& attempt_id) {
+  if (auto* started = std::get_if<protocol::AttemptStarted>(&from.message))
+    return started->attempt_id == attempt_id;
+  if (auto* log = std::get_if<protocol::LogChunk>(&from.message))
+    return log->attempt_id == attempt_id;
+  if (auto* finished = std::get_if<protocol::AttemptFinished>(&from.message)) {
+    return finished->attempt_id == attempt_id;
+  }
+  return false;
+}
+
+bool IsFinished(const FromWorker& from, const std::string& attempt_id) {
+  auto* finished = std::get_if<protocol::AttemptFinished>(&from.message);
+  return finished != nullptr && finished->attempt_id == attempt_id;
+}
+
+// Receives, within 15 s, up to and including the first message `last`
+// accepts; acknowledges every AttemptFinished before that one (the last is
+// the caller's to acknowledge) and, as the scheduler does, answers each
+// Heartbeat, so the worker never thinks it lost the scheduler however
+// long this waits. Returns them all, in order.
+std::vector<FromWorker> ReceiveUntil(FakeScheduler& scheduler, const std::string& identity,
+                                     const std::function<bool(const FromWorker&)>& last) {
+  std::vector<FromWorker> received;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                    "15 s passed without the awaited message");
+    auto from = scheduler.Receive(3000);
+    REQUIRE_MESSAGE(from, "nothing from the worker for 3 s");
+    received.push_back(*from);
+    if (last(*from)) return received;
+    if (auto* finished = std::get_if<protocol::AttemptFinished>(&from->message)) {
+      scheduler.Send(identity, protocol::AttemptFinishedAck{finished->attempt_id},
+                     from->request_id);
+    } else if (std::holds_alternative<protocol::Heartbeat>(from->message)) {
+      scheduler.Send(identity, protocol::Heartbeat{}, 0);
+    }
+  }
+}
+
+// Returns once the worker has handled every message sent to it before:
+// the worker reads its messages in order and refuses a Dispatch whose
+// attempt id cannot name a sandbox at once. Returns what came meanwhile.
+// r.1-1's result (the last message received): it ended well with one
+// output, a copy of what r.0-1 made; acknowledged.
+void CheckCopiedTheUpstreamOutputAndAck(FakeScheduler& scheduler, const std::string& identity,
+                                        const FromWorker& last) {
+  const auto& finished = std::get<protocol::AttemptFinished>(last.message);
+  CHECK(finished.attempt_id == "r.1-1");
+  CHECK(finished.exit_code == 0);
+  CHECK(finished.error == "");
+  REQUIRE(finished.outputs.size() == 1);
+  CHECK(finished.outputs[0].path == "copy/b.txt");
+  CHECK(finished.outputs[0].digest == receta::HashBytes(kMadeByUpstream).ToHex());
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.1-1"}, last.request_id);
+}
+
+std::vector<FromWorker> AwaitHandled(FakeScheduler& scheduler, const std::string& identity) {
+  static int probes = 0;
+  protocol::Dispatch probe;
+  probe.run_id = "probe";
+  probe.step = "probe";
+  probe.attempt_id = "probe/" + std::to_string(++probes);
+  probe.command = "true";
+  scheduler.Send(identity, probe, 0);
+  std::vector<FromWorker> received = ReceiveUntil(scheduler, identity, [&](const FromWorker& from) {
+    return IsFinished(from, probe.attempt_id);
+  });
+  const auto& refused = std::get<protocol::AttemptFinished>(received.back().message);
+  CHECK(refused.error.find("cannot name a sandbox") != std::string::npos);
+  scheduler.Send(identity, protocol::AttemptFinishedAck{refused.attempt_id},
+                 received.back().request_id);
+  received.pop_back();
+  return received;
+}
+
+bool IsHeartbeat(const FromWorker& from) {
+  return std::holds_alternative<protocol::Heartbeat>(from.message);
+}
+
+}  // namespace
+
+// Regression: the speculative r.1-1 was resolved only when it got room to
+// start, from r.0-1's result kept until r.0-1's AttemptFinishedAck. Here
+// the room r.0-1 frees goes to y.0-1 (r.1-1 is not settled yet when r.0-1's
+// process ends) and r.0-1 is acknowledged before x.0-1 or y.0-1 frees room:
+// r.1-1 must still start, on r.0-1's output, not wait forever.
+TEST_CASE(
+    "AgentTest.ASpeculativeDispatchIsNotStrandedWhenItsUpstreamIsAcknowledgedBeforeItHasRoom") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  const std::string upstream_gate = dir.Path("go-r");
+  const std::string others_gate = dir.Path("go-others");
+
+  // The one slot: r.0-1 runs, x.0-1 is prepared ahead; r.1-1 waits for
+  // r.0-1 and y.0-1 is queued behind it. x.0-1 and y.0-1 both run until
+  // others_gate exists, so they hold the room whichever of them gets the
+  // slot first (the slot gate does not keep dispatch order).
+  scheduler.Send(identity, WritingUpstream(upstream_gate), 0);
+  auto started = scheduler.Expect<protocol::AttemptStarted>();
+  REQUIRE(started);
+  CHECK(started->second.attempt_id == "r.0-1");
+  scheduler.Send(identity, GatedDispatch("x.0-1", others_gate), 0);
+  scheduler.Send(identity, CopyingNext(), 0);
+  scheduler.Send(identity, GatedDispatch("y.0-1", others_gate), 0);
+  AwaitHeartbeatWithoutWordFrom(scheduler, "r.1-1", [](const std::vector<std::string>& ids) {
+    return Lists(ids, "r.0-1") && Lists(ids, "x.0-1") && Lists(ids, "r.1-1") && Lists(ids, "y.0-1");
+  });
+
+  // r.0-1 succeeds. Its process's end frees the slot (for x.0-1 or y.0-1)
+  // and the room, which y.0-1 takes (r.1-1 is not settled yet); its result
+  // comes after, with no room left.
+  receta::testing::WriteFile(upstream_gate, "");
+  std::vector<FromWorker> received = ReceiveUntil(
+      scheduler, identity, [](const FromWorker& from) { return IsFinished(from, "r.0-1"); });
+  for (const FromWorker& from : received) REQUIRE_FALSE(IsWordFrom(from, "r.1-1"));
+  const auto& upstream_finished = std::get<protocol::AttemptFinished>(received.back().message);
+  CHECK(upstream_finished.exit_code == 0);
+  CHECK(upstream_finished.error == "");
+  REQUIRE(upstream_finished.outputs.size() == 1);
+  CHECK(upstream_finished.outputs[0].digest == receta::HashBytes(kMadeByUpstream).ToHex());
+
+  // The scheduler acknowledges r.0-1 (the worker forgets its result) while
+  // r.1-1 still has no room.
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.0-1"}, received.back().request_id);
+  for (const FromWorker& from : AwaitHandled(scheduler, identity))
+    REQUIRE_FALSE(IsWordFrom(from, "r.1-1"));
+  received = ReceiveUntil(scheduler, identity, IsHeartbeat);
+  for (const FromWorker& from : received) REQUIRE_FALSE(IsWordFrom(from, "r.1-1"));
+  const auto& heartbeat = std::get<protocol::Heartbeat>(received.back().message);
+  CHECK(heartbeat.free_slots == 0);
+  CHECK_FALSE(Lists(heartbeat.running_attempt_ids, "r.0-1"));
+  CHECK(Lists(heartbeat.running_attempt_ids, "x.0-1"));
+  CHECK(Lists(heartbeat.running_attempt_ids, "y.0-1"));
+  CHECK(Lists(heartbeat.running_attempt_ids, "r.1-1"));
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+
+  // x.0-1 and y.0-1 end, room frees: r.1-1 starts, on r.0-1's file (still
+  // in the worker's cache: nothing fetched).
+  receta::testing::WriteFile(others_gate, "");
+  received = ReceiveUntil(scheduler, identity,
+                          [](const FromWorker& from) { return IsFinished(from, "r.1-1"); });
+  bool next_started = false;
+  for (const FromWorker& from : received) {
+    CHECK_FALSE(std::holds_alternative<protocol::BlobGet>(from.message));
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message))
+      next_started |= s->attempt_id == "r.1-1";
+    if (auto* f = std::get_if<protocol::AttemptFinished>(&from.message)) {
+      CHECK_MESSAGE(f->exit_code == 0, f->attempt_id << ": " << f->error);
+    }
+  }
+  CHECK(next_started);
+  CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
+  worker.Stop();
+}
+
+namespace {
+
+// Sends r.0-1 (writing kMadeByUpstream) and `next` after it, either while
+// r.0-1 runs (held until it ends, as checked) or once r.0-1 has finished,
+// before its ack. Returns when the worker has settled `next`, with r.0-1
+// succeeded and acknowledged, and no word from `next` yet.
+void RunUpstreamThenSettle(FakeScheduler& scheduler, const std::string& identity, TempDir& dir,
+                           const protocol::Dispatch& next, bool sent_after_upstream_finished) {
+  const std::string gate = dir.Path("go");
+  if (sent_after_upstream_finished) receta::testing::WriteFile(gate, "");
+  scheduler.Send(identity, WritingUpstream(gate), 0);
+  if (!sent_after_upstream_finished) {
+    REQUIRE(scheduler.Expect<protocol::AttemptStarted>());
+    scheduler.Send(identity, next, 0);
+    AwaitHeartbeatWithoutWordFrom(scheduler, next.attempt_id,
+                                  [](const std::vector<std::string>& ids) {
+                                    return Lists(ids, "r.0-1") && Lists(ids, "r.1-1");
+                                  });
+    CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/" + next.attempt_id)));
+    receta::testing::WriteFile(gate, "");
+  }
+  std::vector<FromWorker> received = ReceiveUntil(
+      scheduler, identity, [](const FromWorker& from) { return IsFinished(from, "r.0-1"); });
+  for (const FromWorker& from : received) REQUIRE_FALSE(IsWordFrom(from, next.attempt_id));
+  const auto& upstream = std::get<protocol::AttemptFinished>(received.back().message);
+  REQUIRE_MESSAGE(upstream.exit_code == 0, upstream.error);
+  REQUIRE(upstream.outputs.size() == 1);
+  REQUIRE(upstream.outputs[0].digest == receta::HashBytes(kMadeByUpstream).ToHex());
+  uint64_t upstream_request = received.back().request_id;
+  if (sent_after_upstream_finished) {
+    // Its upstream's result is there, unacknowledged: settled on arrival.
+    scheduler.Send(identity, next, 0);
+    for (const FromWorker& from : AwaitHandled(scheduler, identity)) {
+      REQUIRE_FALSE(IsWordFrom(from, next.attempt_id));
+    }
+  }
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.0-1"}, upstream_request);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "AgentTest.ASpeculativeDispatchIsDroppedUnstartedWhenItsUpstreamMakesWhatACachedResultUsed") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  protocol::Dispatch next = CopyingNext();
+  // Cached results of r.1-1 were made from other files and from exactly
+  // what r.0-1 will write.
+  next.unless_upstream_made = {CachedFrom("an older r.0\n"), CachedFrom(kMadeByUpstream)};
+
+  bool sent_after_upstream_finished = false;
+  SUBCASE("sent while its upstream runs") { sent_after_upstream_finished = false; }
+  SUBCASE("sent after its upstream finished") { sent_after_upstream_finished = true; }
+  RunUpstreamThenSettle(scheduler, identity, dir, next, sent_after_upstream_finished);
+
+  // Dropped: not started, not reported, no longer held, and the worker
+  // idle. Every heartbeat since it was settled says so; two of them, so
+  // a wrong start or report has a second to show.
+  int heartbeats = 0;
+  std::vector<FromWorker> received = ReceiveUntil(scheduler, identity, [&](const FromWorker& from) {
+    return IsHeartbeat(from) && ++heartbeats == 2;
+  });
+  for (const FromWorker& from : received) {
+    REQUIRE_FALSE(IsWordFrom(from, "r.1-1"));
+    if (auto* heartbeat = std::get_if<protocol::Heartbeat>(&from.message)) {
+      CHECK(heartbeat->running_attempt_ids.empty());
+      CHECK(heartbeat->free_slots == 1);
+    }
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/failed/r.1-1")));
+  worker.Stop();
+}
+
+TEST_CASE(
+    "AgentTest.ASpeculativeDispatchStartsWhenItsUpstreamMakesOtherBytesThanACachedResultUsed") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  protocol::Dispatch next = CopyingNext();
+  // The same path, other bytes (of the same size): not what r.0-1 writes.
+  const std::string other = "made by r.0-0\n";
+  REQUIRE(other.size() == kMadeByUpstream.size());
+  next.unless_upstream_made = {CachedFrom(other)};
+
+  bool sent_after_upstream_finished = false;
+  SUBCASE("sent while its upstream runs") { sent_after_upstream_finished = false; }
+  SUBCASE("sent after its upstream finished") { sent_after_upstream_finished = true; }
+  RunUpstreamThenSettle(scheduler, identity, dir, next, sent_after_upstream_finished);
+
+  std::vector<FromWorker> received = ReceiveUntil(
+      scheduler, identity, [](const FromWorker& from) { return IsFinished(from, "r.1-1"); });
+  bool started = false;
+  for (const FromWorker& from : received) {
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message))
+      started |= s->attempt_id == "r.1-1";
+  }
+  CHECK(started);
+  CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
   worker.Stop();
 }

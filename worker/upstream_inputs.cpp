@@ -1,0 +1,62 @@
+#include "worker/upstream_inputs.h"
+
+#include <algorithm>
+
+#include "common/cache/upstream_manifest.h"
+#include "common/hash/manifest_digest.h"
+
+namespace receta::worker {
+
+bool Succeeded(const protocol::AttemptFinished& finished) {
+  return finished.exit_code == 0 && finished.signal == 0 && !finished.timed_out &&
+         finished.error.empty() && !finished.system_failure.value_or(false);
+}
+
+Status ResolveUpstreamInputs(protocol::Dispatch& dispatch,
+                             const protocol::AttemptFinished& upstream) {
+  std::vector<protocol::InputFile> resolved;
+  for (protocol::InputFile& input : dispatch.inputs) {
+    if (input.kind != protocol::kInputKindUpstream) {
+      resolved.push_back(std::move(input));
+      continue;
+    }
+    size_t before = resolved.size();
+    for (const protocol::FileEntry& output : upstream.outputs) {
+      if (!PathIsAtOrUnder(output.path, input.path)) continue;
+      resolved.push_back({output.path, output.digest, std::string(protocol::kInputKindFile),
+                          output.size_bytes,
+                          output.executable ? std::optional<bool>(true) : std::nullopt});
+    }
+    if (resolved.size() == before) {
+      return Status::Error("input '" + input.path + "': attempt " + upstream.attempt_id +
+                           " produced no file at or under it");
+    }
+  }
+  std::stable_sort(
+      resolved.begin(), resolved.end(),
+      [](const protocol::InputFile& a, const protocol::InputFile& b) { return a.path < b.path; });
+  resolved.erase(std::unique(resolved.begin(), resolved.end(),
+                             [](const protocol::InputFile& a, const protocol::InputFile& b) {
+                               return a.path == b.path;
+                             }),
+                 resolved.end());
+  dispatch.inputs = std::move(resolved);
+  dispatch.after_attempt.reset();
+  return Status::Ok();
+}
+
+bool UpstreamMadeWhatACachedResultUsed(const protocol::Dispatch& dispatch,
+                                       const protocol::AttemptFinished& upstream) {
+  if (!dispatch.unless_upstream_made || dispatch.unless_upstream_made->empty()) return false;
+  std::vector<std::string> paths;
+  for (const protocol::InputFile& input : dispatch.inputs) {
+    if (input.kind == protocol::kInputKindUpstream) paths.push_back(input.path);
+  }
+  Result<std::string> made = UpstreamManifest(std::move(paths), upstream.outputs);
+  // Why false on error: ResolveUpstreamInputs then reports the missing input.
+  if (!made.ok()) return false;
+  const std::vector<std::string>& unless = *dispatch.unless_upstream_made;
+  return std::find(unless.begin(), unless.end(), *made) != unless.end();
+}
+
+}  // namespace receta::worker
