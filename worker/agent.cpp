@@ -472,17 +472,20 @@ void Agent::HandleAttemptEvents() {
     Result<protocol::Envelope> envelope = protocol::Decode(header);
     if (!envelope.ok()) continue;  // encoded by us: cannot happen
     auto& finished = std::get<protocol::AttemptFinished>(envelope->message);
+    running_.erase(finished.attempt_id);
+    before_process_end_.erase(finished.attempt_id);
+    // Why the next step first: on a busy machine its thread competes for a
+    // CPU with the report's I/O threads (ours and the scheduler's), which
+    // nothing waits for.
+    SettleSpeculative(finished);
+    StartQueued();
     spdlog::info("attempt {} finished: exit code {}, signal {}{}, {} ms, cpu {} ms, max rss {} "
                  "KiB, {} output(s){}{}",
                  finished.attempt_id, finished.exit_code, finished.signal,
                  finished.timed_out ? " (timed out)" : "", finished.duration_ms, finished.cpu_ms,
                  finished.max_rss_bytes >> 10, finished.outputs.size(),
                  finished.error.empty() ? "" : ", error: ", finished.error);
-    running_.erase(finished.attempt_id);
-    before_process_end_.erase(finished.attempt_id);
-    SettleSpeculative(finished);
     Report(std::move(finished));
-    StartQueued();
   }
 }
 
