@@ -229,7 +229,6 @@ std::optional<Attempt::Failure> Attempt::RunProcess(Process& process, AttemptSin
     process_ = nullptr;
     kill_reason = kill_reason_;
   }
-  sink.ProcessEnded();
   finished.exit_code = result.exit_code;
   finished.signal = result.signal;
   finished.timed_out = result.timed_out;
@@ -289,6 +288,10 @@ void Attempt::Run(AttemptSink& sink) {
       process->reset();
     }
     if (holds_slot) slots_->Release();
+    // Why after the release: the agent starts another attempt on this
+    // news, and the one prepared ahead, waiting for the slot, must get it
+    // first (SlotGate keeps no order).
+    if (process.ok()) sink.ProcessEnded();
     if (!failure) failure = Collect(*sandbox, finished);
   }
 

@@ -4,10 +4,16 @@ namespace receta::worker {
 
 bool SlotGate::Acquire(const std::function<bool()>& cancelled) {
   std::unique_lock<std::mutex> lock(mu_);
-  changed_.wait(lock, [&] { return free_ > 0 || cancelled(); });
-  if (cancelled()) return false;
-  --free_;
-  return true;
+  const uint64_t ticket = next_ticket_++;
+  waiting_.insert(ticket);
+  changed_.wait(lock, [&] { return (free_ > 0 && *waiting_.begin() == ticket) || cancelled(); });
+  waiting_.erase(ticket);
+  const bool taken = !cancelled();
+  if (taken) --free_;
+  lock.unlock();
+  // The next in line may now be first, with a slot still free.
+  changed_.notify_all();
+  return taken;
 }
 
 void SlotGate::Release() {
@@ -16,6 +22,11 @@ void SlotGate::Release() {
     ++free_;
   }
   changed_.notify_all();
+}
+
+size_t SlotGate::waiters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiting_.size();
 }
 
 void SlotGate::Wake() {

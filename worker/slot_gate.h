@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <set>
 
 namespace receta::worker {
 
@@ -20,7 +21,8 @@ class SlotGate {
  public:
   explicit SlotGate(uint32_t slots) : free_(slots) {}
 
-  /// Waits until a slot is free and takes it (true), or until `cancelled`
+  /// Waits until a slot is free and every earlier waiter has been served,
+  /// and takes it (true), or until `cancelled`
   /// returns true (false, nothing taken). `cancelled` is asked under the
   /// gate's lock, at first and after each Release or Wake.
   bool Acquire(const std::function<bool()>& cancelled);
@@ -28,11 +30,18 @@ class SlotGate {
   void Release();
   /// Makes waiters ask their `cancelled` again (after a kill).
   void Wake();
+  /// How many Acquire calls are waiting now.
+  size_t waiters();
 
  private:
   std::mutex mu_;
   std::condition_variable changed_;
   uint32_t free_;  // guarded by mu_
+  // Waiters in arrival order (guarded by mu_): a slot goes to the first.
+  // Why: the attempt prepared ahead must not be overtaken by one the agent
+  // started later, which would run out of the scheduler's order.
+  uint64_t next_ticket_ = 0;
+  std::set<uint64_t> waiting_;
 };
 
 }  // namespace receta::worker

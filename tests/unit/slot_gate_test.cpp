@@ -57,3 +57,28 @@ TEST_CASE("SlotGateTest.ACancelledWaiterLeavesWithoutASlot") {
   CHECK_FALSE(fresh.Acquire([] { return true; }));
   CHECK(fresh.Acquire(Never));
 }
+
+TEST_CASE("SlotGateTest.WaitersGetSlotsInArrivalOrder") {
+  // The attempt prepared ahead waits first; one the agent starts later must
+  // not take the slot from it.
+  SlotGate gate(1);
+  CHECK(gate.Acquire(Never));
+  auto wait_for_waiters = [&](size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (gate.waiters() != n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    REQUIRE(gate.waiters() == n);
+  };
+  auto first = std::async(std::launch::async, [&] { return gate.Acquire(Never); });
+  wait_for_waiters(1);
+  auto second = std::async(std::launch::async, [&] { return gate.Acquire(Never); });
+  wait_for_waiters(2);
+  gate.Release();
+  REQUIRE(first.wait_for(10s) == std::future_status::ready);
+  CHECK(first.get());
+  CHECK(gate.waiters() == 1);
+  CHECK(second.wait_for(0s) == std::future_status::timeout);
+  gate.Release();
+  REQUIRE(second.wait_for(10s) == std::future_status::ready);
+  CHECK(second.get());
+}
