@@ -51,8 +51,8 @@ enum class RunState : uint8_t {
 /// "pending", "ready", ..., "gate_failed": the names `status` prints.
 const char* StepStateName(StepState state);
 
-/// A cache entry's family over one upstream step (Run::CacheFamilyOf) and
-/// what that step gave it (UpstreamManifest).
+/// A cache entry's family over one input (Run::CacheFamilyOf) and what
+/// that input held (UpstreamManifest).
 struct CacheFamilyMember {
   std::string family;
   std::string upstream_manifest;

@@ -274,13 +274,12 @@ Result<std::vector<protocol::InputFile>> Run::CollectInputFiles(int step, int pe
   return inputs;
 }
 
-Result<CacheKeyInputs> Run::CacheKeyInputsOf(int step, int blank_upstream) const {
+Result<CacheKeyInputs> Run::CacheKeyInputsOf(int step, int blank_input) const {
   const Step& spec = dag_.steps[step];
   std::map<std::string, std::string> digests;
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
-    const std::vector<int>& producers = graph_.input_producers[step][i];
-    if (std::find(producers.begin(), producers.end(), blank_upstream) != producers.end()) {
-      digests[spec.inputs[i]] = "upstream";  // never a hex digest
+    if (static_cast<int>(i) == blank_input) {
+      digests[spec.inputs[i]] = "blank";  // never a hex digest
       continue;
     }
     std::vector<FileEntry> files = FilesOfInput(step, i);
@@ -297,30 +296,40 @@ Result<std::string> Run::CacheKeyOf(int step) const {
   return ComputeCacheKey(*inputs).ToHex();
 }
 
-Result<std::string> Run::CacheFamilyOf(int step, int upstream) const {
-  Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step, upstream);
+Result<std::string> Run::CacheFamilyOf(int step, int input_index) const {
+  Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step, input_index);
   if (!inputs.ok()) return inputs.status();
   // Why a prefix: a family must never equal a cache key.
   return HashBytes("receta-cache-family\n" + EncodeCacheKey(*inputs)).ToHex();
 }
 
+std::vector<size_t> Run::InputIndexesFrom(int step, int upstream) const {
+  std::vector<size_t> indexes;
+  const std::vector<std::vector<int>>& producers = graph_.input_producers[step];
+  for (size_t i = 0; i < producers.size(); ++i) {
+    if (std::find(producers[i].begin(), producers[i].end(), upstream) != producers[i].end()) {
+      indexes.push_back(i);
+    }
+  }
+  return indexes;
+}
+
 std::vector<std::string> Run::InputsFrom(int step, int upstream) const {
   std::vector<std::string> paths;
-  const std::vector<std::string>& inputs = dag_.steps[step].inputs;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::vector<int>& producers = graph_.input_producers[step][i];
-    if (std::find(producers.begin(), producers.end(), upstream) != producers.end())
-      paths.push_back(inputs[i]);
-  }
+  for (size_t i : InputIndexesFrom(step, upstream)) paths.push_back(dag_.steps[step].inputs[i]);
   return paths;
 }
 
-bool Run::SoleProducerOfItsInputs(int step, int upstream) const {
-  const std::vector<std::vector<int>>& producers = graph_.input_producers[step];
-  return std::all_of(producers.begin(), producers.end(), [&](const std::vector<int>& of_input) {
-    return of_input.size() == 1 ||
-           std::find(of_input.begin(), of_input.end(), upstream) == of_input.end();
-  });
+std::vector<CacheFamilyMember> Run::CacheFamilyMembersOf(int step) const {
+  std::vector<CacheFamilyMember> members;
+  const std::vector<std::string>& inputs = dag_.steps[step].inputs;
+  if (inputs.size() > kMaxFamilyInputs) return members;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Result<std::string> family = CacheFamilyOf(step, static_cast<int>(i));
+    Result<std::string> made = UpstreamManifest({inputs[i]}, FilesOfInput(step, i));
+    if (family.ok() && made.ok()) members.push_back({*family, *made});
+  }
+  return members;
 }
 
 Result<std::string> Run::UpstreamManifestOf(int step, int upstream) const {
@@ -328,7 +337,7 @@ Result<std::string> Run::UpstreamManifestOf(int step, int upstream) const {
 }
 
 bool Run::HasCacheFamilies(int step) const {
-  return DistinctNeighbours(graph_.upstream[step], true).size() <= kMaxFamilyUpstreams;
+  return dag_.steps[step].inputs.size() <= kMaxFamilyInputs;
 }
 
 bool Run::WaitsOnlyOn(int step, int upstream) const {
@@ -441,11 +450,12 @@ Status Run::ApplyMetricsAndGate(int step, const std::vector<FileEntry>& outputs,
 }
 
 const AttemptRecord& Run::Dispatch(int step, const std::string& worker_id,
-                                   const std::string& worker_name, Turn& turn) {
+                                   const std::string& worker_name, Turn& turn,
+                                   const std::string& attempt_id) {
   StepRecord& record = steps_[step];
   AttemptRecord attempt;
   attempt.number = static_cast<uint32_t>(record.attempts.size() + 1);
-  attempt.attempt_id = NextAttemptId(step);
+  attempt.attempt_id = attempt_id.empty() ? NextAttemptId(step) : attempt_id;
   attempt.worker_id = worker_id;
   attempt.worker_name = worker_name;
   attempt.dispatched_ms = turn.now_ms();
@@ -534,12 +544,8 @@ void Run::FinishAttempt(int step, const protocol::AttemptFinished& result, Turn&
     entry.outputs = record.outputs;
     entry.metrics_json = record.metrics_json;
     turn.changes().cache_puts.push_back(std::move(entry));
-    if (HasCacheFamilies(step)) {
-      for (int upstream : DistinctNeighbours(graph_.upstream[step], true)) {
-        Result<std::string> family = CacheFamilyOf(step, upstream);
-        Result<std::string> made = UpstreamManifestOf(step, upstream);
-        if (family.ok() && made.ok()) turn.changes().cache_families.push_back({*family, *made});
-      }
+    for (CacheFamilyMember& member : CacheFamilyMembersOf(step)) {
+      turn.changes().cache_families.push_back(std::move(member));
     }
   }
   if (!gate.ok()) {

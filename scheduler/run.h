@@ -97,21 +97,25 @@ class Run {
   bool WaitsOnlyOn(int step, int upstream) const;
   /// The id Dispatch gives the step's next attempt.
   std::string NextAttemptId(int step) const;
-  /// The step's cache family over `upstream`: its cache key with every
-  /// input `upstream` produces left out, the same whatever that step makes.
-  /// A succeeded step's cache entry is recorded with its families (for at
-  /// most kMaxFamilyUpstreams upstream steps; more record none), so a step
-  /// with no cache entry under the family cannot be a cache hit (early
-  /// cut-off) whatever `upstream` produces: it may start as soon as that
-  /// succeeds (SchedulerCore::Speculate).
-  Result<std::string> CacheFamilyOf(int step, int upstream) const;
-  static constexpr size_t kMaxFamilyUpstreams = 4;
+  /// The step's cache family over one of its inputs: its cache key with
+  /// that input left out. A cache entry is recorded under each of its
+  /// step's families (for steps of at most kMaxFamilyInputs inputs) with the
+  /// UpstreamManifest of that input, whatever made it (an upstream step or
+  /// the workspace; DAGs change): so the step can be a cache hit, once the
+  /// input is known, only for one of the members found now
+  /// (SchedulerCore::Speculate).
+  /// The step's cache key from the inputs known now.
+  Result<std::string> CacheKeyOf(int step) const;
+  Result<std::string> CacheFamilyOf(int step, int input_index) const;
+  static constexpr size_t kMaxFamilyInputs = 8;
   /// Whether the step's families are recorded with its cache entries.
   bool HasCacheFamilies(int step) const;
-  /// The step's input paths `upstream` produces.
+  /// What a cache entry of the (done) step is recorded under.
+  std::vector<CacheFamilyMember> CacheFamilyMembersOf(int step) const;
+  /// The step's inputs `upstream` produces (among others, maybe), as
+  /// indexes and as paths.
+  std::vector<size_t> InputIndexesFrom(int step, int upstream) const;
   std::vector<std::string> InputsFrom(int step, int upstream) const;
-  /// Whether `upstream` alone produces each of those inputs.
-  bool SoleProducerOfItsInputs(int step, int upstream) const;
   /// UpstreamManifest of what the done step `upstream` gave `step`.
   Result<std::string> UpstreamManifestOf(int step, int upstream) const;
   /// The workers whose attempts produced the step's upstream outputs, most
@@ -120,8 +124,11 @@ class Run {
 
   // ---- Transitions, each recorded in the Turn ---------------------------
   /// ready -> dispatched with a new attempt on `worker_id`.
+  /// `attempt_id`: the id a speculative dispatch was sent with (empty:
+  /// NextAttemptId).
   const AttemptRecord& Dispatch(int step, const std::string& worker_id,
-                                const std::string& worker_name, Turn& turn);
+                                const std::string& worker_name, Turn& turn,
+                                const std::string& attempt_id = "");
   /// dispatched -> running (the worker started the process at `started_ms`).
   void MarkStarted(int step, Turn& turn, uint64_t started_ms);
   /// The current attempt ended. Success (exit 0, no error, every output
@@ -179,10 +186,9 @@ class Run {
   std::vector<int> CompleteStep(int step, StepState state, Turn& turn);
   void FailStep(int step, StepState state, const std::string& error, Turn& turn);
   void CheckFinished(Turn& turn);
-  Result<std::string> CacheKeyOf(int step) const;
-  /// The cache key's inputs; those `blank_upstream` (-1: none) produces
-  /// get a placeholder digest.
-  Result<CacheKeyInputs> CacheKeyInputsOf(int step, int blank_upstream) const;
+  /// The cache key's inputs; input `blank_input` (-1: none) gets a
+  /// placeholder digest.
+  Result<CacheKeyInputs> CacheKeyInputsOf(int step, int blank_input) const;
   /// Files of one input path of `step`; `skip_producer` (-1: none) is
   /// left out.
   std::vector<FileEntry> FilesOfInput(int step, size_t input_index, int skip_producer = -1) const;

@@ -201,7 +201,8 @@ void SchedulerCore::OnAttemptStarted(const std::string& worker_id, const protoco
 
 void SchedulerCore::OnAttemptFinished(const std::string& worker_id, const protocol::AttemptFinished& finished,
                                       uint64_t now_ms) {
-  if (speculations_.count(finished.attempt_id)) {
+  if (auto speculation = speculations_.find(finished.attempt_id);
+      speculation != speculations_.end() && speculation->second.worker_id == worker_id) {
     // Before its upstream's result: the worker must have lost that one
     // (never in order otherwise); the step runs again once it is ready.
     DropSpeculation(finished.attempt_id, "it ended before its upstream's result arrived");
@@ -410,7 +411,14 @@ protocol::Dispatch SchedulerCore::MakeDispatch(const Run& run, int step,
 // ---- Speculation (a chain's next step sent ahead) -------------------------------------
 
 void SchedulerCore::Speculate() {
+  // Why one run only: another run's result could enter the cache between
+  // a step's dispatch and its upstream's end, making it a hit its worker
+  // cannot know of.
   if (!options_.speculative_dispatch) return;
+  size_t unfinished =
+      std::count_if(run_order_.begin(), run_order_.end(),
+                    [&](const std::string& id) { return MutableRun(id) != nullptr; });
+  if (unfinished != 1) return;
   auto speculated = [&](const std::string& run_id, int step) {
     return std::any_of(speculations_.begin(), speculations_.end(), [&](const auto& entry) {
       return entry.second.run_id == run_id && entry.second.step == step;
@@ -444,7 +452,9 @@ void SchedulerCore::Speculate() {
       if (!unless) continue;
       Result<std::vector<protocol::InputFile>> inputs = run->InputFilesAfter(step, location.step);
       if (!inputs.ok()) continue;  // dispatched normally once ready, which reports the error
-      std::string attempt_id = run->NextAttemptId(step);
+      // Why an id of its own: one a normal dispatch of the step never gets,
+      // so a withdrawn speculation's late messages cannot pass for it.
+      std::string attempt_id = run->NextAttemptId(step) + "_s" + std::to_string(++speculation_seq_);
       pool_.Reserve(*worker, spec, attempt_id);
       speculations_[attempt_id] = {run->id(),        step,          worker->record.worker_id,
                                    upstream_attempt, location.step, *unless,
@@ -461,11 +471,21 @@ std::optional<std::vector<std::string>> SchedulerCore::CachedWhenUpstreamMakes(c
                                                                                int step,
                                                                                int upstream) {
   if (!run.dag().steps[step].cache || run.record().no_cache) return std::vector<std::string>();
-  // Families are recorded for few upstreams, and their members tell what
-  // the upstream made only when it alone makes the inputs it makes.
-  if (!run.HasCacheFamilies(step) || !run.SoleProducerOfItsInputs(step, upstream))
+  if (!run.HasCacheFamilies(step)) return std::nullopt;
+  std::vector<size_t> from_upstream = run.InputIndexesFrom(step, upstream);
+  if (from_upstream.empty()) {
+    // Only ordered after it (needs): its key is known now.
+    Result<std::string> key = run.CacheKeyOf(step);
+    if (!key.ok() || oracle_.FindCacheEntry(*key)) return std::nullopt;
+    return std::vector<std::string>();
+  }
+  // A family blanks one input, whose members tell what the upstream made
+  // only when it alone makes that input.
+  if (from_upstream.size() != 1 ||
+      run.graph().input_producers[step][from_upstream[0]].size() != 1) {
     return std::nullopt;
-  Result<std::string> family = run.CacheFamilyOf(step, upstream);
+  }
+  Result<std::string> family = run.CacheFamilyOf(step, static_cast<int>(from_upstream[0]));
   if (!family.ok()) return std::nullopt;
   std::optional<std::vector<std::string>> members = oracle_.CacheFamilyMembers(*family);
   if (!members) return std::nullopt;
@@ -499,18 +519,20 @@ void SchedulerCore::ResolveSpeculations(Turn& turn) {
       if (!attempts_.count(speculation.after_attempt)) {
         dropped.push_back(
             {attempt_id, "attempt " + speculation.after_attempt + " ended without readying it"});
+      } else if (!run->WaitsOnlyOn(speculation.step, speculation.upstream_step)) {
+        dropped.push_back({attempt_id, "it waits on another step again"});
       }
       continue;
     }
     PoolWorker* worker = pool_.Find(speculation.worker_id);
     if (state != StepState::kReady || worker == nullptr || !worker->connected ||
-        run->NextAttemptId(speculation.step) != attempt_id ||
         !run->InputFilesOf(speculation.step).ok()) {
       // A cached step, one that cannot run, or one that runs elsewhere.
       dropped.push_back({attempt_id, "the step is " + std::string(StepStateName(state)) + " now"});
       continue;
     }
-    run->Dispatch(speculation.step, worker->record.worker_id, worker->record.name, turn);
+    run->Dispatch(speculation.step, worker->record.worker_id, worker->record.name, turn,
+                  attempt_id);
     attempts_[attempt_id] = {speculation.run_id, speculation.step, turn.now_ms()};
   }
   for (const auto& [attempt_id, why] : dropped) DropSpeculation(attempt_id, why);

@@ -201,6 +201,7 @@ class SchedulerCore {
   std::map<std::string, AttemptLocation> attempts_;  // current, unfinished
   std::map<std::string, uint64_t> orphans_;          // attempt id -> deadline
   std::map<std::string, Speculation> speculations_;  // by attempt id
+  uint64_t speculation_seq_ = 0;                     // makes their ids unique
 };
 
 }  // namespace receta::scheduler

@@ -54,8 +54,8 @@ class Store {
     virtual void PutStep(const StepRecord& step) = 0;
     virtual void PutCacheEntry(const CacheEntry& entry) = 0;
     virtual void DeleteCacheEntry(const std::string& key) = 0;
-    /// Records a cache entry's family (Run::CacheFamilyOf) and what its
-    /// upstream step gave it.
+    /// Records a cache entry under one of its families (Run::CacheFamilyOf)
+    /// with what that input held.
     virtual void PutCacheFamilyMember(const CacheFamilyMember& member) = 0;
     virtual void PutBlob(const BlobRecord& blob) = 0;
     virtual void DeleteBlob(const std::string& digest) = 0;

@@ -313,6 +313,13 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
                  kill->grace_ms);
     it->second.attempt->Kill(kill->grace_ms, kill->reason);
   } else if (auto* done = std::get_if<protocol::AttemptFinishedAck>(&message)) {
+    if (auto it = unacked_.find(done->attempt_id);
+        it != unacked_.end() && Succeeded(it->second.finished)) {
+      // Why keep it: a step sent ahead after it may arrive after this ack
+      // (the scheduler sends acks and commands in either order).
+      recent_successes_.push_back(std::move(it->second.finished));
+      if (recent_successes_.size() > kRecentSuccesses) recent_successes_.pop_front();
+    }
     unacked_.erase(done->attempt_id);
     retained_logs_.Forget(done->attempt_id);
   } else if (!std::holds_alternative<protocol::Heartbeat>(message)) {
@@ -346,12 +353,28 @@ void Agent::HandleDispatch(protocol::Dispatch dispatch) {
                    ? "; to start when attempt " + *dispatch.after_attempt + " succeeds"
                    : "",
                RoomToStart() ? "" : "; queued until a slot frees");
+  std::optional<std::string> after = dispatch.after_attempt;
   queued_.push_back(std::move(dispatch));
-  if (const std::optional<std::string>& after = queued_.back().after_attempt) {
-    if (auto upstream = unacked_.find(*after); upstream != unacked_.end())
-      SettleSpeculative(upstream->second.finished);
+  if (after) {
+    if (const protocol::AttemptFinished* upstream = FinishedHere(*after)) {
+      SettleSpeculative(*upstream);
+    } else if (!running_.count(*after) &&
+               std::none_of(queued_.begin(), queued_.end(),
+                            [&](const protocol::Dispatch& d) { return d.attempt_id == *after; })) {
+      // Nothing here will ever settle it: end it now, never started, so no
+      // step waits on it (the scheduler dispatches the step again).
+      EndQueued(id, "its upstream attempt " + *after + " is not known to this worker");
+    }
   }
   StartQueued();
+}
+
+const protocol::AttemptFinished* Agent::FinishedHere(const std::string& attempt_id) const {
+  if (auto it = unacked_.find(attempt_id); it != unacked_.end()) return &it->second.finished;
+  for (const protocol::AttemptFinished& recent : recent_successes_) {
+    if (recent.attempt_id == attempt_id) return &recent;
+  }
+  return nullptr;
 }
 
 bool Agent::RoomToStart() const { return before_process_end_.size() < options_.slots + kPreparedAhead; }

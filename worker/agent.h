@@ -45,6 +45,8 @@
 //   with its outputs as inputs (upstream_inputs.h); queued attempts behind
 //   them may start first. Never started otherwise: the scheduler withdraws
 //   them with KillAttempt when the upstream's result does not ready them.
+//   One naming an attempt this worker neither holds nor finished lately
+//   ends at once, never started (a system failure the scheduler retries).
 //   Dropped unstarted and unreported when the upstream made what a cached
 //   result of the step was made from (unless_upstream_made): the step may
 //   be a cache hit, which only the scheduler knows, and it sees the same.
@@ -135,6 +137,9 @@ class Agent {
   /// else their upstream inputs filled in (after_attempt cleared), so they
   /// start like any queued dispatch.
   void SettleSpeculative(const protocol::AttemptFinished& upstream);
+  /// The result of an attempt that ended here: unacknowledged, or among the
+  /// last kRecentSuccesses acknowledged successes; null otherwise.
+  const protocol::AttemptFinished* FinishedHere(const std::string& attempt_id) const;
   /// Starts queued dispatches while RoomToStart; speculative ones only once
   /// settled.
   void StartQueued();
@@ -181,6 +186,8 @@ class Agent {
   std::set<std::string> before_process_end_;
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
   std::map<std::string, Unacked> unacked_;
+  static constexpr size_t kRecentSuccesses = 16;
+  std::deque<protocol::AttemptFinished> recent_successes_;  // oldest first
   /// Encoded AttemptStarted headers held while unregistered, oldest first,
   /// and their total size.
   std::deque<std::string> held_events_;

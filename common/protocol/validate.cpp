@@ -188,7 +188,10 @@ Status Validate(const Dispatch& m) {
     c.That(m.inputs[i].kind == kInputKindFile || m.inputs[i].kind == kInputKindDir,
            where + ".kind is '" + m.inputs[i].kind + "'; expected 'file', 'dir' or 'upstream'");
   }
-  if (m.after_attempt) c.Id("after_attempt", *m.after_attempt);
+  if (m.after_attempt) {
+    c.Id("after_attempt", *m.after_attempt);
+    c.That(*m.after_attempt != m.attempt_id, "after_attempt names the attempt itself");
+  }
   if (m.unless_upstream_made) {
     c.That(m.after_attempt.has_value(), "unless_upstream_made is set without after_attempt");
     c.Digests("unless_upstream_made", *m.unless_upstream_made);

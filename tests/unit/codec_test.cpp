@@ -459,6 +459,8 @@ TEST_CASE("ValidateTest.SpeculativeDispatch") {
   CHECK(Contains(error_after([](Dispatch& d) { d.unless_upstream_made->push_back("xyz"); }),
                  "unless_upstream_made[1]"));
   CHECK(Contains(error_after([](Dispatch& d) { d.after_attempt = ""; }), "after_attempt is empty"));
+  CHECK(Contains(error_after([](Dispatch& d) { d.after_attempt = d.attempt_id; }),
+                 "after_attempt names the attempt itself"));
 }
 
 TEST_CASE("ValidateTest.LogChunkStream") {

@@ -80,8 +80,8 @@ steps:
   CHECK(h.Step(run, "b").state == StepState::kPending);
   CHECK(h.Step(run, "b").attempts.empty());
 
-  // a's retry runs; b goes along with it again, under the same attempt id
-  // (the first was never recorded).
+  // a's retry runs; b goes along with it again (a new id: the first was
+  // withdrawn, and its late messages must not pass for this one).
   h.core.Tick(h.now += 2000);
   h.Drain();
   REQUIRE(h.dispatched.size() == 4);
@@ -208,7 +208,7 @@ TEST_CASE("SpeculationTest.AWorkerRegisteringAgainLearnsItsSpeculationsAreStale"
   protocol::RegisterAck ack = h.core.Register(again, ++h.now);
   h.Drain();
   CHECK(ack.stale_attempt_ids == std::vector<std::string>{h.dispatched[1].attempt_id});
-  // Speculated again, under the same id (nothing was recorded), and
+  // Sent ahead again under a new id (the old one is stale there), and
   // recorded once a succeeds.
   REQUIRE(h.dispatched.size() == 3);
   CheckSpeculative(h.dispatched[2], "b", h.dispatched[0].attempt_id);
@@ -261,6 +261,71 @@ TEST_CASE("SpeculationTest.AWorkerThatDoesNotSayItTakesThemGetsNone") {
   REQUIRE(h.dispatched.size() == 2);
   CHECK_FALSE(h.dispatched[1].after_attempt.has_value());
   CHECK(h.dispatched[1].inputs.at(0).kind == protocol::kInputKindFile);
+}
+
+TEST_CASE("SpeculationTest.AResultCachedWhenItsInputCameFromTheWorkspaceStillStopsIt") {
+  // DAGs change: v1 reads a.txt from the workspace and caches b; v2 makes
+  // the same a.txt with step a. b's cache key is the same, so b is a cache
+  // hit in v2 when a makes those bytes: it must not start.
+  Harness h(Speculating());
+  h.AddWorker("w1", 1);
+  std::string v1 = h.Submit(R"(
+steps:
+  b: {run: cat a.txt > b.txt, inputs: [a.txt], outputs: [b.txt]}
+)",
+                            {{"a.txt", "A"}});
+  h.Finish(h.LastDispatchOf("b"), 0, {{"b.txt", "B"}});
+  REQUIRE(h.core.FindRun(v1)->record().state == RunState::kSucceeded);
+
+  std::string v2 = h.Submit(kChain, {{"in.txt", "hello"}});
+  protocol::Dispatch b = h.LastDispatchOf("b");
+  REQUIRE(b.after_attempt.has_value());
+  Result<std::string> made_a =
+      UpstreamManifest({"a.txt"}, {{"a.txt", HashBytes("A").ToHex(), 1, false}});
+  CHECK(b.unless_upstream_made == std::vector<std::string>{*made_a});
+  h.Finish(h.LastDispatchOf("a"), 0, {{"a.txt", "A"}});
+  CHECK(h.kills.empty());
+  CHECK(h.Step(v2, "b").state == StepState::kCached);
+  CHECK(h.Step(v2, "b").cached_from_run == v1);
+}
+
+TEST_CASE("SpeculationTest.AStepWaitingOnAnotherStepAgainIsWithdrawn") {
+  // c waits on a alone (b done) and goes ahead; b's output then fails its
+  // digest check and b must run again: c waits on two steps again.
+  Harness h(Speculating());
+  h.AddWorker("w1", 1);
+  std::string run = h.Submit(R"(
+steps:
+  a: {run: make-a, inputs: [in.txt], outputs: [a.txt]}
+  b: {run: make-b, inputs: [in.txt], outputs: [b.txt]}
+  c: {run: make-c, inputs: [a.txt, b.txt], outputs: [c.txt]}
+)",
+                             {{"in.txt", "hello"}});
+  h.Finish(h.LastDispatchOf("b"), 0, {{"b.txt", "B"}});
+  protocol::Dispatch c = h.LastDispatchOf("c");
+  REQUIRE(c.after_attempt == h.LastDispatchOf("a").attempt_id);
+  h.oracle.blobs.erase(HashBytes("B").ToHex());  // dropped, as the server does
+  h.core.OnBlobCorrupt(HashBytes("B").ToHex(), ++h.now);
+  h.Drain();
+  REQUIRE(h.kills.size() == 1);
+  CHECK(h.kills[0].attempt_id == c.attempt_id);
+  CHECK(h.kills[0].reason.find("waits on another step again") != std::string::npos);
+  CHECK(h.Step(run, "c").attempts.empty());
+}
+
+TEST_CASE("SpeculationTest.NothingGoesAheadWhileAnotherRunIsUnfinished") {
+  // Another run's result could enter the cache after the step went ahead.
+  Harness h(Speculating());
+  h.AddWorker("w1", 1);
+  h.AddWorker("w2", 1);
+  h.Submit(R"(
+steps:
+  long: {run: sleep 100, outputs: [x.txt]}
+)");
+  size_t before = h.dispatched.size();
+  h.Submit(kChain, {{"in.txt", "hello"}});
+  REQUIRE(h.dispatched.size() == before + 1);
+  CHECK(h.dispatched.back().step == "a");
 }
 
 }  // namespace receta::scheduler

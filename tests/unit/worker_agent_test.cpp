@@ -1022,3 +1022,91 @@ TEST_CASE(
   CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
   worker.Stop();
 }
+
+// The scheduler may acknowledge r.0-1 before it sends the step after it:
+// the worker keeps r.0-1's result past the ack (among its last acknowledged
+// successes), so r.1-1 arriving then is still settled from it and runs on
+// r.0-1's output, rather than waiting forever for an upstream already gone.
+TEST_CASE("AgentTest.ASpeculativeDispatchArrivingAfterItsUpstreamsAckStillRunsOnItsOutputs") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+
+  // r.0-1 runs to its end at once (its gate is open) and succeeds.
+  const std::string gate = dir.Path("go");
+  receta::testing::WriteFile(gate, "");
+  scheduler.Send(identity, WritingUpstream(gate), 0);
+  std::vector<FromWorker> received = ReceiveUntil(
+      scheduler, identity, [](const FromWorker& from) { return IsFinished(from, "r.0-1"); });
+  const auto& upstream = std::get<protocol::AttemptFinished>(received.back().message);
+  REQUIRE_MESSAGE(upstream.exit_code == 0, upstream.error);
+  REQUIRE(upstream.outputs.size() == 1);
+  REQUIRE(upstream.outputs[0].digest == receta::HashBytes(kMadeByUpstream).ToHex());
+
+  // Acknowledged, and the ack handled, before r.1-1 is sent.
+  scheduler.Send(identity, protocol::AttemptFinishedAck{"r.0-1"}, received.back().request_id);
+  AwaitHandled(scheduler, identity);
+  scheduler.Send(identity, CopyingNext(), 0);
+
+  // r.1-1 starts and copies r.0-1's file, from this worker's cache: nothing
+  // fetched from the scheduler.
+  received = ReceiveUntil(scheduler, identity,
+                          [](const FromWorker& from) { return IsFinished(from, "r.1-1"); });
+  bool next_started = false;
+  for (const FromWorker& from : received) {
+    CHECK_FALSE(std::holds_alternative<protocol::BlobGet>(from.message));
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message))
+      next_started |= s->attempt_id == "r.1-1";
+  }
+  CHECK(next_started);
+  CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
+  worker.Stop();
+}
+
+// r.9-1 never ran on this worker: nothing here will ever settle r.1-1, so
+// it ends on arrival, never started, as a system failure the scheduler
+// retries, rather than being held forever.
+TEST_CASE("AgentTest.ASpeculativeDispatchAfterAnUnknownAttemptEndsAtOnce") {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+
+  protocol::Dispatch next = SpeculativeDispatch("r.1-1", "r.9-1", "out/a.txt");
+  next.command = "echo ran > copy/b.txt";
+  next.outputs = {"copy/b.txt"};
+  scheduler.Send(identity, next, 0);
+
+  // At once: its result comes before the worker has handled the next
+  // message (AwaitHandled acknowledges it on the way).
+  std::vector<FromWorker> received = AwaitHandled(scheduler, identity);
+  std::optional<protocol::AttemptFinished> ended;
+  for (const FromWorker& from : received) {
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message))
+      CHECK(s->attempt_id != "r.1-1");
+    if (auto* log = std::get_if<protocol::LogChunk>(&from.message))
+      CHECK(log->attempt_id != "r.1-1");
+    if (IsFinished(from, "r.1-1")) {
+      CHECK_FALSE(ended);
+      ended = std::get<protocol::AttemptFinished>(from.message);
+    }
+  }
+  REQUIRE_MESSAGE(ended, "r.1-1 did not end before the worker handled the next message");
+  CHECK(ended->exit_code == -1);
+  CHECK(ended->signal == 0);
+  CHECK(ended->system_failure);
+  CHECK(ended->error.find("r.9-1") != std::string::npos);
+  CHECK(ended->error.find("not known to this worker") != std::string::npos);
+  CHECK(ended->outputs.empty());
+
+  // No longer held, and nothing more from it (it was acknowledged).
+  received = ReceiveUntil(scheduler, identity, IsHeartbeat);
+  for (const FromWorker& from : received) CHECK_FALSE(IsWordFrom(from, "r.1-1"));
+  const auto& heartbeat = std::get<protocol::Heartbeat>(received.back().message);
+  CHECK(heartbeat.running_attempt_ids.empty());
+  CHECK(heartbeat.free_slots == 1);
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/sandboxes/r.1-1")));
+  CHECK_FALSE(std::filesystem::exists(dir.Path("work/failed/r.1-1")));
+  worker.Stop();
+}
