@@ -20,6 +20,14 @@ CoreOptions Speculating() {
   return options;
 }
 
+// c reads what a and b make.
+const char* kJoinOfTwo = R"(
+steps:
+  a: {run: make-a, inputs: [in.txt], outputs: [a.txt]}
+  b: {run: make-b, inputs: [in.txt], outputs: [b.txt]}
+  c: {run: make-c, inputs: [a.txt, b.txt], outputs: [c.txt]}
+)";
+
 // The step a speculative Dispatch is for, checked to be one.
 void CheckSpeculative(const protocol::Dispatch& d, const std::string& step,
                       const std::string& after) {
@@ -223,12 +231,7 @@ TEST_CASE("SpeculationTest.OnlyStepsWaitingOnOneRunningStepGoAhead") {
   Harness h(Speculating());
   h.AddWorker("w1", 1);
   h.AddWorker("w2", 1);
-  std::string run = h.Submit(R"(
-steps:
-  a: {run: make-a, inputs: [in.txt], outputs: [a.txt]}
-  b: {run: make-b, inputs: [in.txt], outputs: [b.txt]}
-  c: {run: make-c, inputs: [a.txt, b.txt], outputs: [c.txt]}
-)",
+  std::string run = h.Submit(kJoinOfTwo,
                              {{"in.txt", "hello"}});
   REQUIRE(h.dispatched.size() == 2);
   protocol::Dispatch a = h.dispatched[0].step == "a" ? h.dispatched[0] : h.dispatched[1];
@@ -294,12 +297,7 @@ TEST_CASE("SpeculationTest.AStepWaitingOnAnotherStepAgainIsWithdrawn") {
   // digest check and b must run again: c waits on two steps again.
   Harness h(Speculating());
   h.AddWorker("w1", 1);
-  std::string run = h.Submit(R"(
-steps:
-  a: {run: make-a, inputs: [in.txt], outputs: [a.txt]}
-  b: {run: make-b, inputs: [in.txt], outputs: [b.txt]}
-  c: {run: make-c, inputs: [a.txt, b.txt], outputs: [c.txt]}
-)",
+  std::string run = h.Submit(kJoinOfTwo,
                              {{"in.txt", "hello"}});
   h.Finish(h.LastDispatchOf("b"), 0, {{"b.txt", "B"}});
   protocol::Dispatch c = h.LastDispatchOf("c");

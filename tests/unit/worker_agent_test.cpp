@@ -817,6 +817,20 @@ void CheckCopiedTheUpstreamOutputAndAck(FakeScheduler& scheduler, const std::str
   scheduler.Send(identity, protocol::AttemptFinishedAck{"r.1-1"}, last.request_id);
 }
 
+// What the worker sent up to r.1-1's result: r.1-1 started, nothing was
+// fetched from the scheduler (r.0-1's output is in the worker's cache), and
+// it copied that output (CheckCopiedTheUpstreamOutputAndAck).
+void CheckNextRanOnTheUpstreamOutput(FakeScheduler& scheduler, const std::string& identity,
+                                     const std::vector<FromWorker>& received) {
+  bool started = false;
+  for (const FromWorker& from : received) {
+    CHECK_FALSE(std::holds_alternative<protocol::BlobGet>(from.message));
+    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message)) started |= s->attempt_id == "r.1-1";
+  }
+  CHECK(started);
+  CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
+}
+
 std::vector<FromWorker> AwaitHandled(FakeScheduler& scheduler, const std::string& identity) {
   static int probes = 0;
   protocol::Dispatch probe;
@@ -1013,13 +1027,7 @@ TEST_CASE(
 
   std::vector<FromWorker> received = ReceiveUntil(
       scheduler, identity, [](const FromWorker& from) { return IsFinished(from, "r.1-1"); });
-  bool started = false;
-  for (const FromWorker& from : received) {
-    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message))
-      started |= s->attempt_id == "r.1-1";
-  }
-  CHECK(started);
-  CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
+  CheckNextRanOnTheUpstreamOutput(scheduler, identity, received);
   worker.Stop();
 }
 
@@ -1053,14 +1061,7 @@ TEST_CASE("AgentTest.ASpeculativeDispatchArrivingAfterItsUpstreamsAckStillRunsOn
   // fetched from the scheduler.
   received = ReceiveUntil(scheduler, identity,
                           [](const FromWorker& from) { return IsFinished(from, "r.1-1"); });
-  bool next_started = false;
-  for (const FromWorker& from : received) {
-    CHECK_FALSE(std::holds_alternative<protocol::BlobGet>(from.message));
-    if (auto* s = std::get_if<protocol::AttemptStarted>(&from.message))
-      next_started |= s->attempt_id == "r.1-1";
-  }
-  CHECK(next_started);
-  CheckCopiedTheUpstreamOutputAndAck(scheduler, identity, received.back());
+  CheckNextRanOnTheUpstreamOutput(scheduler, identity, received);
   worker.Stop();
 }
 
