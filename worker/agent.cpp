@@ -318,6 +318,7 @@ void Agent::HandleSchedulerMessage(uint64_t request_id, protocol::Message messag
       // Why keep it: a step sent ahead after it may arrive after this ack
       // (the scheduler sends acks and commands in either order).
       recent_successes_.push_back(std::move(it->second.finished));
+      recent_successes_.back().inline_blobs.reset();  // only its outputs' names and digests are needed
       if (recent_successes_.size() > kRecentSuccesses) recent_successes_.pop_front();
     }
     unacked_.erase(done->attempt_id);
