@@ -347,8 +347,8 @@ bool Run::WaitsOnlyOn(int step, int upstream) const {
                      [&](const DagEdge& e) { return e.from == upstream; });
 }
 
-std::string Run::NextAttemptId(int step) const {
-  return record_.run_id + "." + std::to_string(step) + "-" +
+std::string Run::NextAttemptId(int step, const std::string& tag) const {
+  return record_.run_id + "." + std::to_string(step) + tag + "-" +
          std::to_string(steps_[step].attempts.size() + 1);
 }
 

@@ -95,8 +95,9 @@ class Run {
   /// Whether `step` is pending on `upstream` alone (every other upstream
   /// step is done): it could be dispatched to run right after it.
   bool WaitsOnlyOn(int step, int upstream) const;
-  /// The id Dispatch gives the step's next attempt.
-  std::string NextAttemptId(int step) const;
+  /// The id Dispatch gives the step's next attempt: <run>.<step><tag>-<n>
+  /// (the step sees n as RECETA_ATTEMPT; `tag` marks a speculative one).
+  std::string NextAttemptId(int step, const std::string& tag = "") const;
   /// The step's cache family over one of its inputs: its cache key with
   /// that input left out. A cache entry is recorded under each of its
   /// step's families (for steps of at most kMaxFamilyInputs inputs) with the

@@ -454,7 +454,7 @@ void SchedulerCore::Speculate() {
       if (!inputs.ok()) continue;  // dispatched normally once ready, which reports the error
       // Why an id of its own: one a normal dispatch of the step never gets,
       // so a withdrawn speculation's late messages cannot pass for it.
-      std::string attempt_id = run->NextAttemptId(step) + "_s" + std::to_string(++speculation_seq_);
+      std::string attempt_id = run->NextAttemptId(step, "s" + std::to_string(++speculation_seq_));
       pool_.Reserve(*worker, spec, attempt_id);
       speculations_[attempt_id] = {run->id(),        step,          worker->record.worker_id,
                                    upstream_attempt, location.step, *unless,

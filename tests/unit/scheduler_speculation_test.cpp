@@ -46,6 +46,9 @@ TEST_CASE("SpeculationTest.ChainsNextStepIsSentAheadAndRecordedWhenItsUpstreamSu
   CHECK(h.dispatched[0].step == "a");
   CHECK_FALSE(h.dispatched[0].after_attempt.has_value());
   CheckSpeculative(h.dispatched[1], "b", h.dispatched[0].attempt_id);
+  // An id no normal dispatch of b gets, still ending in the attempt number
+  // (the step's RECETA_ATTEMPT).
+  CHECK(h.dispatched[1].attempt_id == run + ".1s1-1");
   REQUIRE(h.dispatched[1].inputs.size() == 1);
   CHECK(h.dispatched[1].inputs[0].path == "a.txt");
   CHECK(h.dispatched[1].inputs[0].kind == protocol::kInputKindUpstream);
