@@ -11,6 +11,7 @@
 #include "common/json/json_writer.h"
 #include "common/lang/gate.h"
 #include "common/lang/metrics_json.h"
+#include "common/protocol/input_files.h"
 #include "scheduler/alert_rules.h"
 #include "scheduler/retry_policy.h"
 
@@ -26,6 +27,13 @@ std::vector<int> DistinctNeighbours(const std::vector<DagEdge>& edges, bool upst
   std::sort(steps.begin(), steps.end());
   steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
   return steps;
+}
+
+// The family of a key over one of its inputs: the key's encoding with that
+// input's digest replaced. Why a prefix: a family must never equal a key.
+std::string FamilyKey(CacheKeyInputs inputs, const std::string& blank_path) {
+  inputs.input_digests[blank_path] = "blank";  // never a hex digest
+  return HashBytes("receta-cache-family\n" + EncodeCacheKey(inputs)).ToHex();
 }
 
 // An attempt that ends with no result of its own (lost, cancelled).
@@ -238,15 +246,7 @@ std::vector<FileEntry> Run::FilesOfInput(int step, size_t input_index, int skip_
   return files;
 }
 
-Result<std::vector<protocol::InputFile>> Run::InputFilesOf(int step) const {
-  return CollectInputFiles(step, -1);
-}
-
-Result<std::vector<protocol::InputFile>> Run::InputFilesAfter(int step, int upstream) const {
-  return CollectInputFiles(step, upstream);
-}
-
-Result<std::vector<protocol::InputFile>> Run::CollectInputFiles(int step, int pending) const {
+Result<std::vector<protocol::InputFile>> Run::InputFilesOf(int step, int pending) const {
   std::vector<protocol::InputFile> inputs;
   const Step& spec = dag_.steps[step];
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
@@ -259,29 +259,17 @@ Result<std::vector<protocol::InputFile>> Run::CollectInputFiles(int step, int pe
       return Result<std::vector<protocol::InputFile>>::Error(
           "input '" + spec.inputs[i] + "' has no files: no upstream step produced it");
     }
-    for (FileEntry& file : files) {
-      inputs.push_back({std::move(file.path), std::move(file.digest), std::string(protocol::kInputKindFile),
-                        file.size_bytes, file.executable ? std::optional<bool>(true) : std::nullopt});
-    }
+    for (const FileEntry& file : files) inputs.push_back(protocol::InputFileOf(file));
   }
-  std::sort(inputs.begin(), inputs.end(),
-            [](const protocol::InputFile& a, const protocol::InputFile& b) { return a.path < b.path; });
-  inputs.erase(std::unique(inputs.begin(), inputs.end(),
-                           [](const protocol::InputFile& a, const protocol::InputFile& b) {
-                             return a.path == b.path;
-                           }),
-               inputs.end());
+  protocol::SortUniqueByPath(inputs);
   return inputs;
 }
 
-Result<CacheKeyInputs> Run::CacheKeyInputsOf(int step, int blank_input) const {
+Result<CacheKeyInputs> Run::CacheKeyInputsOf(int step, int leave_out) const {
   const Step& spec = dag_.steps[step];
   std::map<std::string, std::string> digests;
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
-    if (static_cast<int>(i) == blank_input) {
-      digests[spec.inputs[i]] = "blank";  // never a hex digest
-      continue;
-    }
+    if (static_cast<int>(i) == leave_out) continue;
     std::vector<FileEntry> files = FilesOfInput(step, i);
     Result<Digest> digest = ManifestDigest(spec.inputs[i], files);
     if (!digest.ok()) return digest.status().WithContext("input '" + spec.inputs[i] + "'");
@@ -291,7 +279,7 @@ Result<CacheKeyInputs> Run::CacheKeyInputsOf(int step, int blank_input) const {
 }
 
 Result<std::string> Run::CacheKeyOf(int step) const {
-  Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step, -1);
+  Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step);
   if (!inputs.ok()) return inputs.status();
   return ComputeCacheKey(*inputs).ToHex();
 }
@@ -299,8 +287,7 @@ Result<std::string> Run::CacheKeyOf(int step) const {
 Result<std::string> Run::CacheFamilyOf(int step, int input_index) const {
   Result<CacheKeyInputs> inputs = CacheKeyInputsOf(step, input_index);
   if (!inputs.ok()) return inputs.status();
-  // Why a prefix: a family must never equal a cache key.
-  return HashBytes("receta-cache-family\n" + EncodeCacheKey(*inputs)).ToHex();
+  return FamilyKey(std::move(*inputs), dag_.steps[step].inputs[input_index]);
 }
 
 std::vector<size_t> Run::InputIndexesFrom(int step, int upstream) const {
@@ -323,11 +310,12 @@ std::vector<std::string> Run::InputsFrom(int step, int upstream) const {
 std::vector<CacheFamilyMember> Run::CacheFamilyMembersOf(int step) const {
   std::vector<CacheFamilyMember> members;
   const std::vector<std::string>& inputs = dag_.steps[step].inputs;
-  if (inputs.size() > kMaxFamilyInputs) return members;
+  if (!HasCacheFamilies(step)) return members;
+  Result<CacheKeyInputs> key = CacheKeyInputsOf(step);  // once, for every family
+  if (!key.ok()) return members;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Result<std::string> family = CacheFamilyOf(step, static_cast<int>(i));
     Result<std::string> made = UpstreamManifest({inputs[i]}, FilesOfInput(step, i));
-    if (family.ok() && made.ok()) members.push_back({*family, *made});
+    if (made.ok()) members.push_back({FamilyKey(*key, inputs[i]), *made});
   }
   return members;
 }

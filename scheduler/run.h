@@ -87,11 +87,10 @@ class Run {
   const std::string& wait_reason(int step) const { return wait_reasons_[step]; }
 
   /// The files to place in the step's sandbox: every file of every input,
-  /// from the workspace manifest or the upstream steps' outputs.
-  Result<std::vector<protocol::InputFile>> InputFilesOf(int step) const;
-  /// For a speculative dispatch: as InputFilesOf, but each input `upstream`
-  /// (not done yet) produces is one entry of kind kInputKindUpstream.
-  Result<std::vector<protocol::InputFile>> InputFilesAfter(int step, int upstream) const;
+  /// from the workspace manifest or the upstream steps' outputs. For a
+  /// speculative dispatch, each input `pending_upstream` (not done yet)
+  /// produces is one entry of kind kInputKindUpstream instead.
+  Result<std::vector<protocol::InputFile>> InputFilesOf(int step, int pending_upstream = -1) const;
   /// Whether `step` is pending on `upstream` alone (every other upstream
   /// step is done): it could be dispatched to run right after it.
   bool WaitsOnlyOn(int step, int upstream) const;
@@ -187,14 +186,12 @@ class Run {
   std::vector<int> CompleteStep(int step, StepState state, Turn& turn);
   void FailStep(int step, StepState state, const std::string& error, Turn& turn);
   void CheckFinished(Turn& turn);
-  /// The cache key's inputs; input `blank_input` (-1: none) gets a
-  /// placeholder digest.
-  Result<CacheKeyInputs> CacheKeyInputsOf(int step, int blank_input) const;
+  /// The cache key's inputs; input `leave_out` (-1: none) gets no digest
+  /// (it may have no files yet: a family's blank).
+  Result<CacheKeyInputs> CacheKeyInputsOf(int step, int leave_out = -1) const;
   /// Files of one input path of `step`; `skip_producer` (-1: none) is
   /// left out.
   std::vector<FileEntry> FilesOfInput(int step, size_t input_index, int skip_producer = -1) const;
-  /// InputFilesOf and InputFilesAfter (`pending` -1: none).
-  Result<std::vector<protocol::InputFile>> CollectInputFiles(int step, int pending) const;
 
   RunRecord record_;
   std::shared_ptr<const ParsedDag> parsed_;  // shared with other runs of the same DAG

@@ -432,8 +432,7 @@ void SchedulerCore::Speculate() {
     if (upstream.state != StepState::kDispatched && upstream.state != StepState::kRunning) continue;
     PoolWorker* worker = pool_.Find(upstream.attempts.back().worker_id);
     auto has_room = [&] {
-      return worker != nullptr && worker->connected && worker->takes_after_attempt &&
-             worker->used_slots < worker->record.slots + pool_.prefetch();
+      return worker != nullptr && worker->takes_after_attempt && pool_.HasRoom(*worker);
     };
     if (!has_room()) continue;  // looked at again when it has
     location.looked_downstream = true;
@@ -450,7 +449,7 @@ void SchedulerCore::Speculate() {
       std::optional<std::vector<std::string>> unless =
           CachedWhenUpstreamMakes(*run, step, location.step);
       if (!unless) continue;
-      Result<std::vector<protocol::InputFile>> inputs = run->InputFilesAfter(step, location.step);
+      Result<std::vector<protocol::InputFile>> inputs = run->InputFilesOf(step, location.step);
       if (!inputs.ok()) continue;  // dispatched normally once ready, which reports the error
       // Why an id of its own: one a normal dispatch of the step never gets,
       // so a withdrawn speculation's late messages cannot pass for it.
@@ -501,9 +500,10 @@ std::optional<std::vector<std::string>> SchedulerCore::CachedWhenUpstreamMakes(c
 void SchedulerCore::ResolveSpeculations(Turn& turn) {
   std::vector<std::pair<std::string, std::string>> dropped;  // attempt id, why
   std::vector<std::string> unstarted;                        // dropped by the worker itself
-  for (auto it = speculations_.begin(); it != speculations_.end(); ++it) {
-    const std::string& attempt_id = it->first;
+  for (auto it = speculations_.begin(); it != speculations_.end();) {
+    const std::string attempt_id = it->first;
     const Speculation& speculation = it->second;
+    ++it;  // a recorded one leaves the map below
     if (const Run* held = FindRun(speculation.run_id);
         held != nullptr && DroppedByItsWorker(*held, speculation)) {
       unstarted.push_back(attempt_id);  // cached now, or dispatched anew
@@ -534,10 +534,10 @@ void SchedulerCore::ResolveSpeculations(Turn& turn) {
     run->Dispatch(speculation.step, worker->record.worker_id, worker->record.name, turn,
                   attempt_id);
     attempts_[attempt_id] = {speculation.run_id, speculation.step, turn.now_ms()};
+    speculations_.erase(attempt_id);  // its pool reservation is the attempt's now
   }
   for (const auto& [attempt_id, why] : dropped) DropSpeculation(attempt_id, why);
   for (const std::string& attempt_id : unstarted) ForgetSpeculation(attempt_id);
-  std::erase_if(speculations_, [&](const auto& entry) { return attempts_.count(entry.first) > 0; });
 }
 
 bool SchedulerCore::DroppedByItsWorker(const Run& run, const Speculation& speculation) const {
@@ -564,9 +564,7 @@ void SchedulerCore::DropSpeculation(const std::string& attempt_id, const std::st
 void SchedulerCore::ForgetSpeculation(const std::string& attempt_id) {
   auto it = speculations_.find(attempt_id);
   if (it == speculations_.end()) return;
-  Step held;
-  held.resources = it->second.resources;
-  pool_.Release(it->second.worker_id, held, attempt_id);
+  pool_.Release(it->second.worker_id, it->second.resources, attempt_id);
   speculations_.erase(it);
 }
 
@@ -614,7 +612,7 @@ void SchedulerCore::LoseWorker(const std::string& worker_id, Turn& turn) {
 void SchedulerCore::ForgetAttempt(const std::string& attempt_id, const Run& run, int step) {
   const StepRecord& record = run.step(step);
   if (!record.attempts.empty()) {
-    pool_.Release(record.attempts.back().worker_id, run.dag().steps[step], attempt_id);
+    pool_.Release(record.attempts.back().worker_id, run.dag().steps[step].resources, attempt_id);
   }
   attempts_.erase(attempt_id);
   orphans_.erase(attempt_id);

@@ -159,7 +159,7 @@ MatchResult WorkerPool::Match(const Step& step, const std::vector<std::string>& 
 
 bool WorkerPool::AllBusy() const {
   for (const auto& [id, worker] : workers_) {
-    if (worker.connected && worker.used_slots < worker.record.slots + prefetch_) return false;
+    if (HasRoom(worker)) return false;
   }
   return true;
 }
@@ -172,14 +172,18 @@ void WorkerPool::Reserve(PoolWorker& worker, const Step& step, const std::string
   worker.used_gpus += static_cast<uint32_t>(std::max(step.resources.gpus, 0));
 }
 
-void WorkerPool::Release(const std::string& worker_id, const Step& step, const std::string& attempt_id) {
+void WorkerPool::Release(const std::string& worker_id, const Resources& resources,
+                         const std::string& attempt_id) {
   PoolWorker* worker = Find(worker_id);
   if (worker == nullptr || worker->attempts.erase(attempt_id) == 0) return;
   --worker->used_slots;
-  worker->used_cpus = std::max(0.0, worker->used_cpus - std::min(step.resources.cpus, CpusOf(worker->record)));
-  worker->used_memory_bytes -= std::min<uint64_t>(worker->used_memory_bytes,
-                                                  static_cast<uint64_t>(std::max<int64_t>(step.resources.memory_bytes, 0)));
-  worker->used_gpus -= std::min<uint32_t>(worker->used_gpus, static_cast<uint32_t>(std::max(step.resources.gpus, 0)));
+  worker->used_cpus =
+      std::max(0.0, worker->used_cpus - std::min(resources.cpus, CpusOf(worker->record)));
+  worker->used_memory_bytes -=
+      std::min<uint64_t>(worker->used_memory_bytes,
+                         static_cast<uint64_t>(std::max<int64_t>(resources.memory_bytes, 0)));
+  worker->used_gpus -=
+      std::min<uint32_t>(worker->used_gpus, static_cast<uint32_t>(std::max(resources.gpus, 0)));
 }
 
 }  // namespace receta::scheduler

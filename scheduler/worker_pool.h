@@ -76,6 +76,11 @@ class WorkerPool {
   /// True when no connected worker has room, prefetch included (dispatch can
   /// stop early).
   bool AllBusy() const;
+  /// Whether a connected worker has room for one more attempt, prefetch
+  /// included (resources aside).
+  bool HasRoom(const PoolWorker& worker) const {
+    return worker.connected && worker.used_slots < worker.record.slots + prefetch_;
+  }
   /// Whether `worker` could take `step` now, in its prefetch queue if need be.
   bool CanQueue(const PoolWorker& worker, const Step& step) const {
     return Fits(worker, step, false, true);
@@ -83,8 +88,10 @@ class WorkerPool {
   uint32_t prefetch() const { return prefetch_; }
 
   void Reserve(PoolWorker& worker, const Step& step, const std::string& attempt_id);
-  /// Frees what `attempt_id` held on its worker, if it is still there.
-  void Release(const std::string& worker_id, const Step& step, const std::string& attempt_id);
+  /// Frees what `attempt_id` (asking `resources`) held on its worker, if it
+  /// is still there.
+  void Release(const std::string& worker_id, const Resources& resources,
+               const std::string& attempt_id);
 
  private:
   // `queued`: whether the attempt may wait in the worker's prefetch queue.

@@ -4,6 +4,7 @@
 
 #include "common/cache/upstream_manifest.h"
 #include "common/hash/manifest_digest.h"
+#include "common/protocol/input_files.h"
 
 namespace receta::worker {
 
@@ -23,23 +24,14 @@ Status ResolveUpstreamInputs(protocol::Dispatch& dispatch,
     size_t before = resolved.size();
     for (const protocol::FileEntry& output : upstream.outputs) {
       if (!PathIsAtOrUnder(output.path, input.path)) continue;
-      resolved.push_back({output.path, output.digest, std::string(protocol::kInputKindFile),
-                          output.size_bytes,
-                          output.executable ? std::optional<bool>(true) : std::nullopt});
+      resolved.push_back(protocol::InputFileOf(output));
     }
     if (resolved.size() == before) {
       return Status::Error("input '" + input.path + "': attempt " + upstream.attempt_id +
                            " produced no file at or under it");
     }
   }
-  std::stable_sort(
-      resolved.begin(), resolved.end(),
-      [](const protocol::InputFile& a, const protocol::InputFile& b) { return a.path < b.path; });
-  resolved.erase(std::unique(resolved.begin(), resolved.end(),
-                             [](const protocol::InputFile& a, const protocol::InputFile& b) {
-                               return a.path == b.path;
-                             }),
-                 resolved.end());
+  protocol::SortUniqueByPath(resolved);
   dispatch.inputs = std::move(resolved);
   dispatch.after_attempt.reset();
   return Status::Ok();
