@@ -382,7 +382,7 @@ bool Agent::RoomToStart() const { return before_process_end_.size() < options_.s
 
 void Agent::StartQueued() {
   for (auto it = queued_.begin(); it != queued_.end() && RoomToStart();) {
-    if (it->after_attempt) {  // not settled yet (SettleSpeculative)
+    if (it->after_attempt && FinishedHere(*it->after_attempt)) {  // failed: SettleSpeculative
       ++it;
       continue;
     }
@@ -397,26 +397,23 @@ void Agent::SettleSpeculative(const protocol::AttemptFinished& upstream) {
   // to withdraw it (KillAttempt). Why settle now, not when it starts: the
   // upstream's result leaves with its AttemptFinishedAck, perhaps before a
   // slot frees for this one.
-  if (!Succeeded(upstream)) return;
   for (auto it = queued_.begin(); it != queued_.end();) {
     if (it->after_attempt != upstream.attempt_id) {
       ++it;
       continue;
     }
-    if (UpstreamMadeWhatACachedResultUsed(*it, upstream)) {
+    Settlement settled = Settle(*it, upstream);
+    if (settled.kind == Settlement::kDrop) {
       // Not started, not reported: the scheduler sees the same and decides.
-      spdlog::info(
-          "attempt {} dropped unstarted: attempt {} made what a cached result of step {} was made "
-          "from",
-          it->attempt_id, upstream.attempt_id, it->step);
+      spdlog::info("attempt {} dropped unstarted: {}", it->attempt_id, settled.why);
       it = queued_.erase(it);
       continue;
     }
-    if (Status s = ResolveUpstreamInputs(*it, upstream); !s.ok()) {
+    if (settled.kind == Settlement::kFail) {
       protocol::AttemptFinished failed;
       failed.attempt_id = it->attempt_id;
       failed.exit_code = -1;
-      failed.error = "could not place the inputs: " + s.message();
+      failed.error = settled.why;
       spdlog::warn("attempt {}: {}", it->attempt_id, failed.error);
       it = queued_.erase(it);
       Report(std::move(failed));
@@ -430,8 +427,10 @@ void Agent::StartAttempt(protocol::Dispatch dispatch) {
   const std::string id = dispatch.attempt_id;
   AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
                    options_.retention, &recycler_};
+  if (dispatch.after_attempt) handoff_.Expect(id, *dispatch.after_attempt);
   auto attempt = std::make_shared<Attempt>(std::move(dispatch), cache_, std::move(dirs),
-                                           blob_pool_->Factory(id), worker_env_, guard_.get(), &slot_gate_);
+                                           blob_pool_->Factory(id), worker_env_, guard_.get(),
+                                           &slot_gate_, &handoff_);
   running_[id].attempt = attempt;
   before_process_end_.insert(id);
   attempt_pool_->Submit(std::move(attempt));
@@ -475,6 +474,15 @@ void Agent::HandleAttemptEvents() {
       StartQueued();
       continue;
     }
+    if (event->kind == PushSink::kDropped) {
+      const std::string id(event->attempt_id);
+      running_.erase(id);
+      before_process_end_.erase(id);
+      handoff_.Forget(id);
+      spdlog::info("attempt {} dropped unstarted: {}", id, header);
+      StartQueued();
+      continue;
+    }
     if (event->kind == PushSink::kLog) {
       if (registered_) SendEncoded(std::string(header));  // else sent after the RegisterAck
       retained_logs_.Add(std::string(event->attempt_id), std::string(header));
@@ -498,9 +506,12 @@ void Agent::HandleAttemptEvents() {
     auto& finished = std::get<protocol::AttemptFinished>(envelope->message);
     running_.erase(finished.attempt_id);
     before_process_end_.erase(finished.attempt_id);
+    handoff_.Forget(finished.attempt_id);
     // Why the next step first: on a busy machine its thread competes for a
     // CPU with the report's I/O threads (ours and the scheduler's), which
-    // nothing waits for.
+    // nothing waits for. Why Deliver again: a step started ahead after the
+    // attempt's own thread delivered has had no answer.
+    handoff_.Deliver(finished);
     SettleSpeculative(finished);
     StartQueued();
     spdlog::info("attempt {} finished: exit code {}, signal {}{}, {} ms, cpu {} ms, max rss {} "

@@ -41,10 +41,14 @@
 //   Register and Heartbeat; a KillAttempt for one ends it at once, never
 //   started, as it does one waiting for a slot.
 // - Speculative dispatches (Dispatch.after_attempt, a chain's next step):
-//   queued until that attempt has succeeded here, then started at once
-//   with its outputs as inputs (upstream_inputs.h); queued attempts behind
-//   them may start first. Never started otherwise: the scheduler withdraws
-//   them with KillAttempt when the upstream's result does not ready them.
+//   started ahead like any attempt when there is room, they build their
+//   sandbox while the upstream runs and wait (UpstreamHandoff); the
+//   upstream's own thread hands its result over, and the step's process
+//   starts on its outputs (upstream_inputs.h) before the upstream is even
+//   reported. One still queued when its upstream succeeds is settled then
+//   and starts like any queued dispatch. Never started otherwise: the
+//   scheduler withdraws them with KillAttempt when the upstream's result
+//   does not ready them (one whose upstream failed waits queued for it).
 //   One naming an attempt this worker neither holds nor finished lately
 //   ends at once, never started (a system failure the scheduler retries).
 //   Dropped unstarted and unreported when the upstream made what a cached
@@ -73,6 +77,7 @@
 #include "worker/retained_logs.h"
 #include "worker/sandbox_recycler.h"
 #include "worker/slot_gate.h"
+#include "worker/upstream_handoff.h"
 
 namespace receta::worker {
 
@@ -140,8 +145,8 @@ class Agent {
   /// The result of an attempt that ended here: unacknowledged, or among the
   /// last kRecentSuccesses acknowledged successes; null otherwise.
   const protocol::AttemptFinished* FinishedHere(const std::string& attempt_id) const;
-  /// Starts queued dispatches while RoomToStart; speculative ones only once
-  /// settled.
+  /// Starts queued dispatches while RoomToStart; a speculative one whose
+  /// upstream failed here stays queued (for its KillAttempt).
   void StartQueued();
   // Kills these started attempts (those not in running_ are skipped).
   void KillStarted(const std::vector<std::string>& attempt_ids, uint32_t grace_ms, const std::string& reason);
@@ -196,6 +201,7 @@ class Agent {
   std::unique_ptr<NetBlobPool> blob_pool_;
   SandboxRecycler recycler_;
   SlotGate slot_gate_;
+  UpstreamHandoff handoff_;
   std::unique_ptr<AttemptPool> attempt_pool_;  // stopped by Shutdown
   // Reset by Shutdown once the steps are reaped; attempts hold a raw pointer.
   std::unique_ptr<ProcessGroupGuard> guard_;

@@ -14,6 +14,7 @@
 #include "worker/attempt_env.h"
 #include "worker/disk_full.h"
 #include "worker/log_batcher.h"
+#include "worker/upstream_inputs.h"
 
 namespace receta::worker {
 namespace {
@@ -28,14 +29,15 @@ int64_t NowMs() {
 
 Attempt::Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,
                  BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env,
-                 ProcessGroupTracker* tracker, SlotGate* slots)
+                 ProcessGroupTracker* tracker, SlotGate* slots, UpstreamHandoff* handoff)
     : dispatch_(std::move(dispatch)),
       cache_(cache),
       dirs_(std::move(dirs)),
       remote_factory_(std::move(remote_factory)),
       worker_env_(std::move(worker_env)),
       tracker_(tracker),
-      slots_(slots) {}
+      slots_(slots),
+      handoff_(handoff) {}
 
 void Attempt::MarkKilled(const std::string& reason) {
   {
@@ -43,8 +45,10 @@ void Attempt::MarkKilled(const std::string& reason) {
     if (!kill_requested_) kill_reason_ = reason;
     kill_requested_ = true;
   }
-  // Outside mu_: the gate asks KillRequested under its own lock.
+  // Outside mu_: the gate and the handoff ask KillRequested under their
+  // own locks.
   if (slots_ != nullptr) slots_->Wake();
+  if (handoff_ != nullptr) handoff_->Wake();
 }
 
 void Attempt::Kill(uint32_t grace_ms, const std::string& reason) {
@@ -67,14 +71,15 @@ Result<BlobRemote*> Attempt::Remote() {
   return remote_.get();
 }
 
-Status Attempt::FetchInputs(Sandbox::VerifiedBytes& inline_bytes) {
+Status Attempt::FetchInputs(const std::vector<protocol::InputFile>& inputs,
+                            Sandbox::VerifiedBytes& inline_bytes) {
   std::map<std::string_view, std::string_view> sent;  // digest -> bytes, unchecked
   if (dispatch_.inline_blobs) {
     for (const protocol::InlineBlob& blob : *dispatch_.inline_blobs)
       sent.emplace(blob.digest, blob.data);
   }
   std::set<std::string> fetched;
-  for (const protocol::InputFile& input : dispatch_.inputs) {
+  for (const protocol::InputFile& input : inputs) {
     if (fetched.count(input.digest) || inline_bytes.count(input.digest) ||
         cache_.Contains(input.digest)) {
       continue;
@@ -159,28 +164,88 @@ Status Attempt::InlineOutputs(const std::vector<const protocol::FileEntry*>& dis
   return Status::Ok();
 }
 
+std::optional<Attempt::Failure> Attempt::PlaceInputs(
+    Sandbox& sandbox, const std::vector<protocol::InputFile>& inputs) {
+  // Why the worker's: the inputs sit in the scheduler's CAS, verified; not
+  // getting them into this sandbox is this machine's or the network's fault.
+  Sandbox::VerifiedBytes inline_bytes;
+  Status ready = FetchInputs(inputs, inline_bytes);
+  if (ready.ok()) {
+    std::vector<bool> executable;
+    for (const protocol::InputFile& input : inputs) {
+      executable.push_back(input.executable.value_or(false));
+    }
+    ready = sandbox.PlaceInputs(inputs, cache_, executable, inline_bytes);
+  }
+  if (!ready.ok()) return Failure{ready.message(), true};
+  return std::nullopt;
+}
+
 std::optional<Attempt::Failure> Attempt::Prepare(Sandbox& sandbox) {
   if (Status s = sandbox.DropLeftoverDirs(dispatch_.inputs, dispatch_.outputs); !s.ok()) {
     return Failure{s.message(), true};
   }
-  // Why the worker's: the inputs sit in the scheduler's CAS, verified; not
-  // getting them into this sandbox is this machine's or the network's fault.
-  Sandbox::VerifiedBytes inline_bytes;
-  Status ready = FetchInputs(inline_bytes);
-  if (ready.ok()) {
-    std::vector<bool> executable;
+  // A speculative dispatch's upstream inputs do not exist yet (AwaitUpstream).
+  const bool speculative = dispatch_.after_attempt.has_value();
+  std::vector<protocol::InputFile> known_inputs;
+  if (speculative) {
     for (const protocol::InputFile& input : dispatch_.inputs) {
-      executable.push_back(input.executable.value_or(false));
+      if (input.kind != protocol::kInputKindUpstream) known_inputs.push_back(input);
     }
-    ready = sandbox.PlaceInputs(dispatch_.inputs, cache_, executable, inline_bytes);
   }
-  if (!ready.ok()) return Failure{ready.message(), true};
+  if (std::optional<Failure> failure =
+          PlaceInputs(sandbox, speculative ? known_inputs : dispatch_.inputs)) {
+    return failure;
+  }
   // Why the step's unless the disk is full: an output declared inside an
   // input file fails the same on every worker.
   if (Status s = sandbox.PrepareOutputs(dispatch_.outputs); !s.ok()) {
     return Failure{s.message(), SaysDiskFull(s.message())};
   }
   return std::nullopt;
+}
+
+std::optional<Attempt::Failure> Attempt::AwaitUpstream(Sandbox& sandbox,
+                                                       std::string* dropped_why) {
+  const std::string upstream_id = *dispatch_.after_attempt;
+  std::optional<protocol::AttemptFinished> upstream;
+  if (handoff_ != nullptr) {
+    upstream = handoff_->AwaitSuccess(dispatch_.attempt_id, [this] { return KillRequested(); });
+    handoff_->Forget(dispatch_.attempt_id);
+  }
+  if (!upstream) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kill_requested_) return Failure{"killed before it started: " + kill_reason_, true, false};
+    return Failure{"its upstream attempt " + upstream_id + " is not known to this worker", true};
+  }
+  std::set<std::string> placed;
+  for (const protocol::InputFile& input : dispatch_.inputs) {
+    if (input.kind != protocol::kInputKindUpstream) placed.insert(input.path);
+  }
+  Settlement settled = Settle(dispatch_, *upstream);
+  switch (settled.kind) {
+    case Settlement::kDrop:
+      *dropped_why = settled.why;
+      return std::nullopt;
+    case Settlement::kFail:
+      return Failure{settled.why, false};
+    case Settlement::kKeepWaiting:  // AwaitSuccess gives successes only
+      return Failure{"its upstream attempt " + upstream_id + " did not succeed", true};
+    case Settlement::kStart:
+      break;
+  }
+  std::vector<protocol::InputFile> made;
+  for (const protocol::InputFile& input : dispatch_.inputs) {
+    if (!placed.count(input.path)) made.push_back(input);
+  }
+  return PlaceInputs(sandbox, made);
+}
+
+void Attempt::ReturnSandbox(const Sandbox& sandbox) {
+  if (dirs_.recycler != nullptr && dirs_.recycler->Give(sandbox.path(), sandbox.written_files())) {
+    return;
+  }
+  if (Status s = RemoveTree(sandbox.path()); !s.ok()) spdlog::warn("{}", s.message());
 }
 
 Result<std::unique_ptr<Process>> Attempt::StartProcess(const std::string& root,
@@ -272,6 +337,15 @@ void Attempt::Run(AttemptSink& sink) {
   }
   const std::string& root = sandbox->path();
   std::optional<Failure> failure = Prepare(*sandbox);
+  if (!failure && dispatch_.after_attempt) {
+    std::string dropped_why;
+    failure = AwaitUpstream(*sandbox, &dropped_why);
+    if (!dropped_why.empty()) {
+      ReturnSandbox(*sandbox);
+      sink.Dropped(dropped_why);
+      return;
+    }
+  }
   if (!failure) {
     // Not holding a slot (killed while waiting) means StartProcess refuses.
     bool holds_slot = slots_ != nullptr && slots_->Acquire([this] { return KillRequested(); });
@@ -280,9 +354,9 @@ void Attempt::Run(AttemptSink& sink) {
     if (!process.ok()) {
       // Why the worker's: the sandbox and /bin/sh are the worker's, and a
       // kill comes from the worker or the scheduler.
-      failure = Failure{killed_first ? process.error()
-                                     : "could not start the command: " + process.error(),
-                        true};
+      failure = killed_first
+                    ? Failure{process.error(), true, false}
+                    : Failure{"could not start the command: " + process.error(), true};
     } else {
       failure = RunProcess(**process, sink, finished);
       process->reset();
@@ -304,8 +378,10 @@ void Attempt::Run(AttemptSink& sink) {
       }
     }
     finished.system_failure = failure->system;
-    Result<std::string> kept = KeepFailedSandbox(root, dirs_.failed, dirs_.retention);
-    if (!kept.ok()) {
+    if (!failure->keep_sandbox) {
+      ReturnSandbox(*sandbox);
+    } else if (Result<std::string> kept = KeepFailedSandbox(root, dirs_.failed, dirs_.retention);
+               !kept.ok()) {
       spdlog::warn("attempt {}: {}", dispatch_.attempt_id, kept.error());
       RemoveTree(root);
     } else if (!kept->empty()) {
@@ -316,14 +392,14 @@ void Attempt::Run(AttemptSink& sink) {
   // for the attempt this one's end lets start.
   remote_.reset();
   const bool succeeded = !failure;
+  // Why before Finished: a step started ahead on this result (a chain's
+  // next) starts now, not after the trip through the agent's main thread.
+  if (handoff_ != nullptr) handoff_->Deliver(finished);
   sink.Finished(std::move(finished));
   // Why after Finished: emptying the sandbox for reuse is a directory walk
   // and an unlink per file, which the scheduler need not wait for; the next
   // step arrives a round trip later, by when the skeleton is back.
-  if (succeeded &&
-      (dirs_.recycler == nullptr || !dirs_.recycler->Give(root, sandbox->written_files()))) {
-    if (Status s = RemoveTree(root); !s.ok()) spdlog::warn("{}", s.message());
-  }
+  if (succeeded) ReturnSandbox(*sandbox);
 }
 
 }  // namespace receta::worker

@@ -5,6 +5,12 @@
 // store them in the local cache, upload those the scheduler lacks, keep or
 // remove the sandbox, and report AttemptFinished exactly once.
 //
+// A speculative Dispatch (after_attempt, a chain's next step) builds its
+// sandbox at once, all but the inputs its upstream attempt makes, then
+// waits for that attempt's success (UpstreamHandoff): it is then placed
+// and started, or dropped unstarted and unreported when the step may be a
+// cache hit (Settlement::kDrop; only the scheduler can tell).
+//
 // Each failure is classified for AttemptFinished.system_failure: the
 // worker's (sandbox, inputs, storing or uploading outputs, spawning, a full
 // disk, a kill by the worker or the scheduler) or the step's own (exit code,
@@ -32,6 +38,7 @@
 #include "worker/process.h"
 #include "worker/sandbox.h"
 #include "worker/slot_gate.h"
+#include "worker/upstream_handoff.h"
 
 namespace receta::worker {
 
@@ -54,7 +61,7 @@ using BlobRemoteFactory = std::function<Result<std::unique_ptr<BlobRemote>>()>;
 
 /// Receives an attempt's messages, on the attempt's thread, in order:
 /// Started (only if the process started), Logs, ProcessEnded (only if it
-/// started), then Finished once.
+/// started), then Finished once, or else Dropped once.
 class AttemptSink {
  public:
   virtual ~AttemptSink() = default;
@@ -64,6 +71,9 @@ class AttemptSink {
   /// uploading, removing the sandbox) uses no slot.
   virtual void ProcessEnded() {}
   virtual void Finished(protocol::AttemptFinished finished) = 0;
+  /// Instead of Finished: a speculative attempt dropped unstarted, with
+  /// nothing to report (the scheduler decides; see the top of this file).
+  virtual void Dropped(const std::string& why) = 0;
 };
 
 /// Where attempts keep their files.
@@ -79,10 +89,14 @@ class Attempt {
   const std::string& attempt_id() const { return dispatch_.attempt_id; }
   /// `tracker` (optional; the agent's process group guard) and `slots`
   /// (optional; the worker's SlotGate, taken from the end of preparation to
-  /// the end of the process; none: no limit) must outlive Run().
+  /// the end of the process; none: no limit) and `handoff` (where a
+  /// speculative attempt waits for its upstream's result and where this
+  /// one's result goes; none: a speculative attempt ends at once, its
+  /// upstream unknown) must outlive Run().
   Attempt(protocol::Dispatch dispatch, LocalCache& cache, AttemptDirs dirs,
           BlobRemoteFactory remote_factory, std::map<std::string, std::string> worker_env,
-          ProcessGroupTracker* tracker = nullptr, SlotGate* slots = nullptr);
+          ProcessGroupTracker* tracker = nullptr, SlotGate* slots = nullptr,
+          UpstreamHandoff* handoff = nullptr);
 
   /// Carries the attempt out on the calling thread and reports to `sink`.
   void Run(AttemptSink& sink);
@@ -104,15 +118,31 @@ class Attempt {
   struct Failure {
     std::string error;
     bool system = false;
+    // False for an attempt killed before its process started: its sandbox
+    // has nothing to debug, and keeping it would push out one that has
+    // (a chain's failed step, whose next step was withdrawn).
+    bool keep_sandbox = true;
   };
 
-  // Fetches into the local cache the inputs it lacks, but for those sent
+  // Fetches into the local cache the `inputs` it lacks, but for those sent
   // inline in the Dispatch: their bytes, checked against their digests,
   // go to `inline_bytes` (the sandbox writes them in place). Error names
   // the input.
-  Status FetchInputs(Sandbox::VerifiedBytes& inline_bytes);
-  // Fetches and places the inputs and makes the outputs' directories.
+  Status FetchInputs(const std::vector<protocol::InputFile>& inputs,
+                     Sandbox::VerifiedBytes& inline_bytes);
+  // Fetches `inputs` and places them in the sandbox.
+  std::optional<Failure> PlaceInputs(Sandbox& sandbox,
+                                     const std::vector<protocol::InputFile>& inputs);
+  // Places the inputs (but those an upstream attempt makes) and makes the
+  // outputs' directories.
   std::optional<Failure> Prepare(Sandbox& sandbox);
+  // For a speculative dispatch: waits for the upstream's success, then
+  // places what it made. Sets `dropped_why` instead when the attempt is
+  // dropped (Settlement::kDrop).
+  std::optional<Failure> AwaitUpstream(Sandbox& sandbox, std::string* dropped_why);
+  // Gives a sandbox whose attempt succeeded (or never started) back for
+  // reuse, or removes it.
+  void ReturnSandbox(const Sandbox& sandbox);
   // Spawns the command unless a kill came first.
   Result<std::unique_ptr<Process>> StartProcess(const std::string& root, bool* killed_first);
   // Runs the started process to its end, streaming its output to `sink`;
@@ -140,6 +170,7 @@ class Attempt {
   std::map<std::string, std::string> worker_env_;
   ProcessGroupTracker* tracker_;
   SlotGate* slots_;
+  UpstreamHandoff* handoff_;
 
   std::mutex mu_;
   bool kill_requested_ = false;  // Guarded by mu_

@@ -58,7 +58,8 @@ class AttemptPool {
 
 /// Encodes an attempt's events as frames for the agent's main thread, all
 /// of one shape: the kind byte, the attempt id, a NUL, then the encoded
-/// protocol header to forward (empty for kSlotFree). Why the id up front:
+/// protocol header to forward (empty for kSlotFree; for kDropped, why it
+/// was dropped, in words). Why the id up front:
 /// the main thread files log chunks by attempt without decoding them.
 class PushSink : public AttemptSink {
  public:
@@ -66,6 +67,7 @@ class PushSink : public AttemptSink {
   static constexpr char kLog = 'L';
   static constexpr char kSlotFree = 'R';
   static constexpr char kFinished = 'F';
+  static constexpr char kDropped = 'D';
 
   /// A frame taken apart (views into it); nullopt for a frame not of this shape.
   struct Event {
@@ -81,6 +83,7 @@ class PushSink : public AttemptSink {
   void Log(protocol::LogChunk chunk) override { Push(kLog, chunk); }
   void Finished(protocol::AttemptFinished finished) override { Push(kFinished, finished); }
   void ProcessEnded() override { Send(kSlotFree, ""); }
+  void Dropped(const std::string& why) override { Send(kDropped, why); }
 
  private:
   void Push(char kind, const protocol::Message& message);

@@ -51,4 +51,17 @@ bool UpstreamMadeWhatACachedResultUsed(const protocol::Dispatch& dispatch,
   return std::find(unless.begin(), unless.end(), *made) != unless.end();
 }
 
+Settlement Settle(protocol::Dispatch& dispatch, const protocol::AttemptFinished& upstream) {
+  if (!Succeeded(upstream)) return {Settlement::kKeepWaiting, ""};
+  if (UpstreamMadeWhatACachedResultUsed(dispatch, upstream)) {
+    return {Settlement::kDrop, "attempt " + upstream.attempt_id +
+                                   " made what a cached result of step " + dispatch.step +
+                                   " was made from"};
+  }
+  if (Status s = ResolveUpstreamInputs(dispatch, upstream); !s.ok()) {
+    return {Settlement::kFail, "could not place the inputs: " + s.message()};
+  }
+  return {Settlement::kStart, ""};
+}
+
 }  // namespace receta::worker

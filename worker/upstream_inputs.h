@@ -4,6 +4,8 @@
 // existed. Once that attempt has succeeded on this worker, its result gives
 // the files; this fills them in. Pure.
 
+#include <string>
+
 #include "common/protocol/messages.h"
 #include "common/status.h"
 
@@ -25,5 +27,19 @@ Status ResolveUpstreamInputs(protocol::Dispatch& dispatch,
 /// hit, so the worker drops it unstarted and the scheduler decides.
 bool UpstreamMadeWhatACachedResultUsed(const protocol::Dispatch& dispatch,
                                        const protocol::AttemptFinished& upstream);
+
+/// What a speculative dispatch becomes once its upstream attempt ended.
+struct Settlement {
+  enum Kind {
+    kKeepWaiting,  // the upstream failed: the scheduler withdraws it (KillAttempt)
+    kDrop,         // UpstreamMadeWhatACachedResultUsed: dropped unstarted, unreported
+    kStart,        // its upstream inputs are filled in (ResolveUpstreamInputs)
+    kFail,         // an upstream input matched no output
+  };
+  Kind kind;
+  std::string why;  // kDrop: why, for the log; kFail: the attempt's error
+};
+/// Decides, and for kStart fills in the dispatch's upstream inputs.
+Settlement Settle(protocol::Dispatch& dispatch, const protocol::AttemptFinished& upstream);
 
 }  // namespace receta::worker

@@ -3,7 +3,8 @@
 // its upstream attempt produced, and which results count as a success a
 // downstream step may read; UpstreamMadeWhatACachedResultUsed: whether the
 // upstream made what a cached result of the step was made from (the worker
-// then drops the step unstarted). Pure: messages in, messages out.
+// then drops the step unstarted); Settle, which of these a speculative
+// dispatch becomes. Pure: messages in, messages out.
 #include "worker/upstream_inputs.h"
 
 #include <doctest/doctest.h>
@@ -256,4 +257,35 @@ TEST_CASE("UpstreamInputsTest.NotMadeWhatACachedResultUsedWhenAnUpstreamInputMat
   receta::Status s = ResolveUpstreamInputs(resolved, Finished(outputs));
   REQUIRE_FALSE(s.ok());
   CHECK(s.message().find("'out/missing.txt'") != std::string::npos);
+}
+
+TEST_CASE("UpstreamInputsTest.SettleWaitsOnAFailureDropsAPossibleCacheHitAndElseStartsOrFails") {
+  using receta::worker::Settle;
+  using receta::worker::Settlement;
+  const std::vector<protocol::FileEntry> made = {Output("out/model.bin", "w")};
+
+  protocol::AttemptFinished failed = Finished(made);
+  failed.exit_code = 1;
+  protocol::Dispatch waiting = SpeculativeDispatch({Upstream("out/model.bin")});
+  CHECK(Settle(waiting, failed).kind == Settlement::kKeepWaiting);
+  CHECK(waiting.after_attempt == "r.0-1");  // untouched: still waits for its kill
+
+  protocol::Dispatch maybe_cached = SpeculativeDispatch({Upstream("out/model.bin")});
+  maybe_cached.unless_upstream_made = std::vector<std::string>{Made({"out/model.bin"}, made)};
+  Settlement dropped = Settle(maybe_cached, Finished(made));
+  CHECK(dropped.kind == Settlement::kDrop);
+  CHECK(dropped.why == "attempt r.0-1 made what a cached result of step next was made from");
+
+  protocol::Dispatch starts = SpeculativeDispatch({Upstream("out/model.bin")});
+  CHECK(Settle(starts, Finished(made)).kind == Settlement::kStart);
+  CHECK_FALSE(starts.after_attempt.has_value());
+  REQUIRE(starts.inputs.size() == 1);
+  CHECK(starts.inputs[0].digest == DigestOf("w"));
+
+  protocol::Dispatch fails = SpeculativeDispatch({Upstream("out/other.bin")});
+  Settlement failure = Settle(fails, Finished(made));
+  CHECK(failure.kind == Settlement::kFail);
+  CHECK(failure.why ==
+        "could not place the inputs: input 'out/other.bin': attempt r.0-1 produced no file at or "
+        "under it");
 }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/cache/upstream_manifest.h"
 #include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "worker/attempt.h"
 #include "worker/attempt_pool.h"
 #include "worker/disk_full.h"
+#include "worker/upstream_handoff.h"
 
 using receta::Result;
 using receta::Status;
@@ -68,6 +70,7 @@ class CollectingSink : public AttemptSink {
   }
   void Log(protocol::LogChunk) override {}
   void Finished(protocol::AttemptFinished finished) override { this->finished = finished; }
+  void Dropped(const std::string& why) override { dropped = why; }
 
   bool WaitStarted() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -79,6 +82,7 @@ class CollectingSink : public AttemptSink {
   }
 
   std::optional<protocol::AttemptFinished> finished;
+  std::optional<std::string> dropped;
 
  private:
   std::mutex mu_;
@@ -101,14 +105,16 @@ struct Fixture {
     d.command = command;
     return d;
   }
-  std::unique_ptr<Attempt> Make(protocol::Dispatch d, ProcessGroupTracker* tracker = nullptr) {
+  std::unique_ptr<Attempt> Make(protocol::Dispatch d, ProcessGroupTracker* tracker = nullptr,
+                                UpstreamHandoff* handoff = nullptr) {
     AttemptDirs dirs{dir.Path("sandboxes"), dir.Path("failed"), {}};
     // The attempt owns what the factory makes: a copy of the configured one.
     BlobRemoteFactory factory = [this]() -> Result<std::unique_ptr<BlobRemote>> {
       return std::unique_ptr<BlobRemote>(new FakeRemote(remote));
     };
     return std::make_unique<Attempt>(std::move(d), cache, dirs, factory,
-                                     std::map<std::string, std::string>{}, tracker);
+                                     std::map<std::string, std::string>{}, tracker, nullptr,
+                                     handoff);
   }
   protocol::AttemptFinished Run(protocol::Dispatch d) {
     auto attempt = Make(std::move(d));
@@ -301,6 +307,163 @@ TEST_CASE("AttemptTest.TellsTheTrackerOfItsProcessGroup") {
   REQUIRE(sink.started());
   std::string pid = std::to_string(sink.started()->pid);
   CHECK(tracker.calls == std::vector<std::string>{"hold " + pid, "release " + pid});
+}
+
+namespace {
+
+// A chain's second step sent ahead: it waits for attempt r.0-1, whose
+// output model.txt it reads with its own params.txt (sent inline).
+struct SpeculativeStep {
+  Fixture f;
+  UpstreamHandoff handoff;
+  const std::string model = "weights 0.5\n";
+  const std::string params = "lr=0.1\n";
+  protocol::Dispatch dispatch = f.Dispatch("cat model.txt params.txt > report.txt");
+
+  SpeculativeStep() {
+    dispatch.attempt_id = "r.1s7-1";
+    dispatch.after_attempt = "r.0-1";
+    std::string params_digest = receta::HashBytes(params).ToHex();
+    dispatch.inputs = {{"model.txt", "", std::string(protocol::kInputKindUpstream), 0, std::nullopt},
+                       {"params.txt", params_digest, "file", params.size(), std::nullopt}};
+    dispatch.inline_blobs = std::vector<protocol::InlineBlob>{{params_digest, params}};
+    dispatch.outputs = {"report.txt"};
+  }
+  // What r.0-1 reports once it made model.txt, which is in the local cache
+  // as the upstream's Collect leaves it.
+  protocol::AttemptFinished Upstream(int exit_code = 0) {
+    protocol::AttemptFinished upstream;
+    upstream.attempt_id = "r.0-1";
+    upstream.exit_code = exit_code;
+    std::string digest = receta::HashBytes(model).ToHex();
+    std::string made = f.dir.Path("made.txt");
+    receta::testing::WriteFile(made, model);
+    REQUIRE(f.cache.InsertCopyOf(made, digest).ok());
+    upstream.outputs = {{"model.txt", digest, model.size(), false}};
+    return upstream;
+  }
+  std::string SandboxFile(const std::string& name) {
+    return f.dir.Path("sandboxes") + "/" + dispatch.attempt_id + "/" + name;
+  }
+};
+
+// Waits (with a deadline) for a file to appear.
+bool AppearsWithin10s(const std::string& path) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (access(path.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("AttemptTest.SpeculativeAttemptBuildsItsSandboxAheadThenRunsOnItsUpstreamsOutput") {
+  SpeculativeStep s;
+  s.handoff.Expect(s.dispatch.attempt_id, "r.0-1");
+  auto attempt = s.f.Make(s.dispatch, nullptr, &s.handoff);
+  CollectingSink sink;
+  std::thread runner([&] { attempt->Run(sink); });
+  // Its own input is in place while the upstream has made nothing yet.
+  bool prepared = AppearsWithin10s(s.SandboxFile("params.txt"));
+  CHECK(access(s.SandboxFile("model.txt").c_str(), F_OK) != 0);
+  CHECK_FALSE(sink.started());
+  s.handoff.Deliver(s.Upstream());
+  runner.join();
+  CHECK(prepared);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error == "");
+  CHECK(sink.finished->exit_code == 0);
+  REQUIRE(sink.finished->outputs.size() == 1);
+  CHECK(sink.finished->outputs[0].digest == receta::HashBytes(s.model + s.params).ToHex());
+  CHECK(s.handoff.waiting() == 0);
+}
+
+TEST_CASE("AttemptTest.SpeculativeAttemptWaitsThroughAFailedUpstreamUntilItIsKilled") {
+  SpeculativeStep s;
+  s.handoff.Expect(s.dispatch.attempt_id, "r.0-1");
+  auto attempt = s.f.Make(s.dispatch, nullptr, &s.handoff);
+  CollectingSink sink;
+  std::thread runner([&] { attempt->Run(sink); });
+  bool prepared = AppearsWithin10s(s.SandboxFile("params.txt"));
+  s.handoff.Deliver(s.Upstream(/*exit_code=*/1));
+  // Still waiting: only the scheduler withdraws it.
+  CHECK(s.handoff.waiting() == 1);
+  attempt->Kill(0, "its upstream failed");
+  runner.join();
+  CHECK(prepared);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error == "killed before it started: its upstream failed");
+  CHECK(sink.finished->system_failure == true);
+  CHECK_FALSE(sink.started());
+  CHECK(s.handoff.waiting() == 0);
+}
+
+TEST_CASE("AttemptTest.SpeculativeAttemptIsDroppedWhenItsUpstreamMadeWhatACachedResultUsed") {
+  SpeculativeStep s;
+  protocol::AttemptFinished upstream = s.Upstream();
+  s.dispatch.unless_upstream_made =
+      std::vector<std::string>{Must(receta::UpstreamManifest({"model.txt"}, upstream.outputs))};
+  s.handoff.Expect(s.dispatch.attempt_id, "r.0-1");
+  s.handoff.Deliver(upstream);  // before it runs: the same answer
+  auto attempt = s.f.Make(s.dispatch, nullptr, &s.handoff);
+  CollectingSink sink;
+  attempt->Run(sink);
+  CHECK_FALSE(sink.finished);
+  REQUIRE(sink.dropped);
+  CHECK(*sink.dropped == "attempt r.0-1 made what a cached result of step s was made from");
+  CHECK_FALSE(sink.started());
+  CHECK(access(s.SandboxFile("params.txt").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("AttemptTest.SpeculativeAttemptWhoseUpstreamMadeNoInputOfItsIsTheStepsFailure") {
+  SpeculativeStep s;
+  protocol::AttemptFinished upstream = s.Upstream();
+  upstream.outputs[0].path = "other.txt";
+  s.handoff.Expect(s.dispatch.attempt_id, "r.0-1");
+  s.handoff.Deliver(upstream);
+  auto attempt = s.f.Make(s.dispatch, nullptr, &s.handoff);
+  CollectingSink sink;
+  attempt->Run(sink);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error ==
+        "could not place the inputs: input 'model.txt': attempt r.0-1 produced no file at or "
+        "under it");
+  CHECK(sink.finished->system_failure != true);
+  CHECK_FALSE(sink.started());
+}
+
+TEST_CASE("AttemptTest.SpeculativeAttemptWithNothingToWaitOnEndsAtOnce") {
+  SpeculativeStep s;
+  CollectingSink sink;
+  s.f.Make(s.dispatch)->Run(sink);  // no handoff
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error == "its upstream attempt r.0-1 is not known to this worker");
+  CHECK(sink.finished->system_failure == true);
+}
+
+TEST_CASE("AttemptTest.AnAttemptHandsItsResultToTheStepWaitingOnItBeforeItReports") {
+  Fixture f;
+  UpstreamHandoff handoff;
+  handoff.Expect("r.1s7-1", "r.0-1");
+  protocol::Dispatch d = f.Dispatch("printf 'w' > model.txt");
+  d.outputs = {"model.txt"};
+  struct CheckingSink : CollectingSink {
+    UpstreamHandoff* handoff;
+    std::optional<protocol::AttemptFinished> handed;
+    void Finished(protocol::AttemptFinished finished) override {
+      handed = handoff->AwaitSuccess("r.1s7-1", [] { return true; });
+      CollectingSink::Finished(std::move(finished));
+    }
+  } sink;
+  sink.handoff = &handoff;
+  f.Make(d, nullptr, &handoff)->Run(sink);
+  REQUIRE(sink.finished);
+  REQUIRE(sink.handed);
+  REQUIRE(sink.handed->outputs.size() == 1);
+  CHECK(sink.handed->outputs[0].digest == receta::HashBytes("w").ToHex());
+  CHECK_FALSE(sink.handed->inline_blobs.has_value());
 }
 
 TEST_CASE("DiskFullTest.RecognisesEnospcText") {
