@@ -1,5 +1,6 @@
 // receta submit: check the DAG locally, hash the workspace inputs, upload
 // the blobs the scheduler lacks, submit, print the run id.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include "common/dag/dag_load.h"
 #include "common/dag/params.h"
 #include "common/hash/stat_cache.h"
+#include "common/fs/fd_io.h"
 #include "common/json/json_writer.h"
 #include "net/blob_transfer.h"
 
@@ -45,9 +47,12 @@ Result<WorkspaceInputs> HashInputs(const LoadedDag& loaded, std::ostream& err) {
   return inputs;
 }
 
-// Uploads the files whose digests the scheduler lacks, one blob each (the
-// small ones pipelined: net::UploadBlobs).
-Status UploadMissing(SchedulerClient& client, const WorkspaceInputs& inputs, std::ostream& err) {
+// Gets the files whose digests the scheduler lacks to it: the smallest, up
+// to kMaxInlineBlobBytes in all, into `inline_blobs` for the SubmitRun
+// (stored with the run, in one commit); the rest uploaded now, one blob
+// each (the small ones pipelined: net::UploadBlobs).
+Status SendMissing(SchedulerClient& client, const WorkspaceInputs& inputs,
+                   std::vector<protocol::InlineBlob>& inline_blobs, std::ostream& err) {
   std::map<std::string, const WorkspaceFile*> by_digest;
   for (const WorkspaceFile& file : inputs.files) by_digest.emplace(file.entry.digest, &file);
   std::vector<std::string> digests;
@@ -66,11 +71,28 @@ Status UploadMissing(SchedulerClient& client, const WorkspaceInputs& inputs, std
   }
   err << "uploading " << missing->size() << " file" << (missing->size() == 1 ? "" : "s") << " ("
       << FormatBytes(total_bytes) << ") the scheduler does not have\n";
+  std::vector<const WorkspaceFile*> smallest_first;
+  for (const std::string& digest : *missing) smallest_first.push_back(by_digest[digest]);
+  std::stable_sort(smallest_first.begin(), smallest_first.end(),
+                   [](const WorkspaceFile* a, const WorkspaceFile* b) {
+                     return a->entry.size_bytes < b->entry.size_bytes;
+                   });
   std::vector<net::UploadItem> uploads;
-  for (const std::string& digest : *missing) {
-    const WorkspaceFile& file = *by_digest[digest];
-    uploads.push_back({file.disk_path, digest, file.entry.size_bytes});
+  uint64_t inline_bytes = 0;
+  for (const WorkspaceFile* file : smallest_first) {
+    const protocol::FileEntry& entry = file->entry;
+    if (inline_bytes + entry.size_bytes > protocol::kMaxInlineBlobBytes) {
+      uploads.push_back({file->disk_path, entry.digest, entry.size_bytes});
+      continue;
+    }
+    protocol::InlineBlob blob{entry.digest, {}};
+    if (Status s = ReadFileExact(file->disk_path, entry.size_bytes, &blob.data); !s.ok()) {
+      return s.WithContext("cannot send workspace file '" + entry.path + "'");
+    }
+    inline_bytes += entry.size_bytes;
+    inline_blobs.push_back(std::move(blob));
   }
+  if (uploads.empty()) return Status::Ok();
   return net::UploadBlobs(client.connection(), uploads);
 }
 
@@ -107,7 +129,8 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
 
   Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.client.scheduler);
   if (!client.ok()) return Fail(err, client.status());
-  if (Status s = UploadMissing(**client, *inputs, err); !s.ok()) return Fail(err, s);
+  std::vector<protocol::InlineBlob> inline_blobs;
+  if (Status s = SendMissing(**client, *inputs, inline_blobs, err); !s.ok()) return Fail(err, s);
 
   protocol::SubmitRun request;
   request.dag_yaml = text.str();
@@ -115,6 +138,7 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   request.params = params;
   request.no_cache = args.no_cache;
   for (const WorkspaceFile& file : inputs->files) request.workspace.push_back(file.entry);
+  if (!inline_blobs.empty()) request.inline_blobs = std::move(inline_blobs);
   Result<protocol::SubmitReply> reply =
       (*client)->Call<protocol::SubmitReply>(request, kSlowTimeout);
   if (!reply.ok())

@@ -147,6 +147,10 @@ class Server {
   /// Stores the outputs carried in `finished` (server_blobs.cpp); one that
   /// cannot be stored makes `finished` a system failure saying why.
   void StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_ms);
+  /// Verifies and stores blobs sent inline (pending until the turn's
+  /// commit); on error, `failed_digest` names the blob.
+  Status StoreBlobBytes(const std::vector<protocol::InlineBlob>& blobs, uint64_t now_ms,
+                        std::string* failed_digest);
   void OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get, uint64_t now_ms);
   /// Feeds a served chunk to the download's check; on the last chunk, a
   /// mismatch drops the blob and tells the core.

@@ -169,23 +169,32 @@ void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
   if (!blobs.empty()) dispatch.inline_blobs = std::move(blobs);
 }
 
-void Server::StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_ms) {
-  for (const protocol::InlineBlob& blob : *finished.inline_blobs) {
+Status Server::StoreBlobBytes(const std::vector<protocol::InlineBlob>& blobs, uint64_t now_ms,
+                              std::string* failed_digest) {
+  for (const protocol::InlineBlob& blob : blobs) {
     if (blobs_->Has(blob.digest, blob.data.size())) continue;
     Result<std::unique_ptr<BlobWriter>> writer = blobs_->BeginWrite(blob.digest, blob.data.size());
     Status stored = writer.ok() ? (*writer)->Write(0, blob.data) : writer.status();
     if (stored.ok()) stored = (*writer)->Finish();
     if (!stored.ok()) {
-      // Why a system failure: the step did its part; the scheduler could
-      // not keep the result (full disk, or bytes that do not hash to their
-      // digest on the way), so it runs again, elsewhere if it can.
-      spdlog::warn("attempt {}: cannot store its output {} in the CAS: {}", finished.attempt_id, blob.digest,
-                   stored.message());
-      finished.error = "the scheduler could not store output sha256 " + blob.digest + ": " + stored.message();
-      finished.system_failure = true;
-      return;
+      *failed_digest = blob.digest;
+      return stored;
     }
     own_changes_.blobs.push_back(BlobRecord{blob.digest, blob.data.size(), now_ms});
+  }
+  return Status::Ok();
+}
+
+void Server::StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_ms) {
+  std::string digest;
+  if (Status stored = StoreBlobBytes(*finished.inline_blobs, now_ms, &digest); !stored.ok()) {
+    // Why a system failure: the step did its part; the scheduler could
+    // not keep the result (full disk, or bytes that do not hash to their
+    // digest on the way), so it runs again, elsewhere if it can.
+    spdlog::warn("attempt {}: cannot store its output {} in the CAS: {}", finished.attempt_id, digest,
+                 stored.message());
+    finished.error = "the scheduler could not store output sha256 " + digest + ": " + stored.message();
+    finished.system_failure = true;
   }
 }
 

@@ -150,11 +150,8 @@ Status Attempt::InlineOutputs(const std::vector<const protocol::FileEntry*>& dis
   std::vector<protocol::InlineBlob> blobs;
   for (const protocol::FileEntry* entry : distinct) {
     // From the cache: the 0444 copy the step's processes no longer write.
-    std::string path = cache_.BlobPath(entry->digest);
     protocol::InlineBlob blob{entry->digest, {}};
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    Status read = fd.valid() ? PreadExact(fd.get(), 0, entry->size_bytes, path, &blob.data)
-                             : Status::Error(ErrnoText("cannot open", path));
+    Status read = ReadFileExact(cache_.BlobPath(entry->digest), entry->size_bytes, &blob.data);
     if (!read.ok()) {
       return Status::Error("could not read output '" + entry->path + "' back: " + read.message());
     }

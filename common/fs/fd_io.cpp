@@ -1,6 +1,7 @@
 #include "common/fs/fd_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,6 +81,12 @@ Status PreadExact(int fd, uint64_t offset, uint64_t length, const std::string& p
   }
   *out = std::move(*got);
   return Status::Ok();
+}
+
+Status ReadFileExact(const std::string& path, uint64_t length, std::string* out) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd.valid()) return Status::Error(ErrnoText("cannot open", path));
+  return PreadExact(fd.get(), 0, length, path, out);
 }
 
 }  // namespace receta

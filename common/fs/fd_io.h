@@ -75,4 +75,8 @@ Result<std::string> PreadUpTo(int fd, uint64_t offset, uint64_t length,
 Status PreadExact(int fd, uint64_t offset, uint64_t length, const std::string& path_for_errors,
                   std::string* out);
 
+/// Reads the first `length` bytes of the file at `path` (PreadExact; an
+/// open failure names the path).
+Status ReadFileExact(const std::string& path, uint64_t length, std::string* out);
+
 }  // namespace receta

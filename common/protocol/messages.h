@@ -552,9 +552,15 @@ struct SubmitRun {
   std::map<std::string, std::string> params;  // -p key=value overrides
   bool no_cache = false;
   std::vector<FileEntry> workspace;  // every workspace input the DAG reads
+  /// Bytes of workspace files the scheduler lacks (distinct digests,
+  /// kMaxInlineBlobBytes in all; others are uploaded first), verified and
+  /// stored in the same commit as the run. Why: a blob upload each costs a
+  /// round trip and a commit, and a fresh workspace has hundreds of small
+  /// files.
+  std::optional<std::vector<InlineBlob>> inline_blobs;
   template <typename S, typename V> static void Fields(S& s, V& v) {
     v("dag_yaml", s.dag_yaml); v("dag_file", s.dag_file); v("params", s.params);
-    v("no_cache", s.no_cache); v("workspace", s.workspace);
+    v("no_cache", s.no_cache); v("workspace", s.workspace); v("inline_blobs", s.inline_blobs);
   }
   bool operator==(const SubmitRun&) const = default;
 };

@@ -266,7 +266,9 @@ Status Validate(const SubmitRun& m) {
   Checker c(m.kName);
   c.That(!m.dag_yaml.empty(), "dag_yaml is empty");
   for (const auto& [key, value] : m.params) c.That(!key.empty(), "params has an empty key");
-  return c.Files("workspace", m.workspace).status();
+  return c.Files("workspace", m.workspace)
+      .InlineBlobs(m.inline_blobs, m.workspace, "workspace file")
+      .status();
 }
 
 Status Validate(const RunStatus& m) { return Checker(m.kName).Id("run_id", m.run_id).status(); }

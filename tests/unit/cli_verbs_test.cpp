@@ -170,11 +170,13 @@ TEST_CASE("ClientVerbsTest.WatchFollowsEventsToTheEnd") {
   CHECK(err.str() == "receta: no run 'r-404'\n");
 }
 
-TEST_CASE("ClientVerbsTest.SubmitUploadsMissingInputsAndPrintsTheRunId") {
+TEST_CASE("ClientVerbsTest.SubmitSendsMissingInputsAndPrintsTheRunId") {
   TempDir dir;
   std::filesystem::create_directories(dir.Path("src"));
   dir.Write("src/a.py", "print(1)\n");
   dir.Write("src/b.py", "print(2)\n");
+  const std::string weights(300'000, 'w');  // over the inline limit: uploaded
+  dir.Write("src/weights.bin", weights);
   dir.Write("p.yaml", R"(name: p
 params:
   n: 1
@@ -201,17 +203,24 @@ steps:
   std::ostringstream out, err;
   CHECK(SubmitCommand(args, out, err, false) == 0);
   CHECK(out.str() == "r-1\n");
-  CHECK(err.str().find("uploading 1 file (9 B)") != std::string::npos);
-  CHECK(server.Blob(HashBytes("print(1)\n").ToHex()) == "print(1)\n");
+  CHECK_MESSAGE(err.str().find("uploading 2 files (293.0 KiB)") != std::string::npos, err.str());
+  CHECK(server.Blob(HashBytes(weights).ToHex()) == weights);
   {
     std::lock_guard<std::mutex> lock(mu);
+    // The small missing file travels with the request; the one already
+    // there does not.
+    REQUIRE(submitted.inline_blobs.has_value());
+    REQUIRE(submitted.inline_blobs->size() == 1);
+    CHECK(submitted.inline_blobs->at(0).digest == HashBytes("print(1)\n").ToHex());
+    CHECK(submitted.inline_blobs->at(0).data == "print(1)\n");
     CHECK(submitted.dag_yaml == ReadFile(dir.Path("p.yaml")));
     CHECK(submitted.params == std::map<std::string, std::string>{{"n", "3"}});
     CHECK(submitted.no_cache);
-    REQUIRE(submitted.workspace.size() == 2);
+    REQUIRE(submitted.workspace.size() == 3);
     CHECK(submitted.workspace[0] ==
           protocol::FileEntry{"src/a.py", HashBytes("print(1)\n").ToHex(), 9, false});
     CHECK(submitted.workspace[1].path == "src/b.py");
+    CHECK(submitted.workspace[2].path == "src/weights.bin");
   }
   int puts = 0;
   for (const std::string& name : server.requests()) puts += name == "BlobPutBegin";

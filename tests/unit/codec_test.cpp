@@ -551,6 +551,20 @@ TEST_CASE("ValidateTest.SubmitRunAndReads") {
   submit = std::get<SubmitRun>(Samples()[19]);
   submit.dag_yaml.clear();
   CHECK(Validate(submit).message() == "SubmitRun: dag_yaml is empty");
+  // Workspace files the scheduler lacks may travel inline: each one of the
+  // listed files, and they survive the wire.
+  submit = std::get<SubmitRun>(Samples()[19]);
+  submit.workspace[1].size_bytes = 3;
+  submit.inline_blobs = std::vector<InlineBlob>{{kDigestB, "abc"}};
+  CHECK(Validate(submit).ok());
+  Result<std::string> encoded = Encode(submit, 7);
+  REQUIRE(encoded.ok());
+  Result<Envelope> decoded = Decode(*encoded);
+  REQUIRE(decoded.ok());
+  CHECK(std::get<SubmitRun>(decoded->message) == submit);
+  submit.inline_blobs->front().data = "abcd";
+  CHECK(Validate(submit).message() ==
+        "SubmitRun: inline_blobs[0]: no workspace file has digest " + kDigestB + " and size 4");
   CHECK(Validate(RunStatus{.run_id = "", .brief = std::nullopt}).message() == "RunStatus: run_id is empty");
   CHECK(Validate(Cancel{.run_id = "", .reason = ""}).message() == "Cancel: run_id is empty");
   CHECK(Contains(Validate(Logs{.run_id = "r", .step = "s", .attempt_id = "", .offset = 0, .wait_ms = 0}).message(),
