@@ -109,18 +109,24 @@ Status Attempt::FetchInputs(const std::vector<protocol::InputFile>& inputs,
   return Status::Ok();
 }
 
-Status Attempt::StoreOutputs(const std::string& sandbox,
-                             const std::vector<protocol::FileEntry>& outputs,
-                             protocol::AttemptFinished& finished) {
-  std::vector<const protocol::FileEntry*> distinct;  // the first output of each digest
-  std::set<std::string> seen;
-  uint64_t distinct_bytes = 0;
+Status Attempt::KeepOutputs(const std::string& sandbox,
+                            const std::vector<protocol::FileEntry>& outputs) {
   for (const protocol::FileEntry& entry : outputs) {
     // Why first into the local cache: a later step on this worker reads it
     // from there, and the upload reads a file no one can change any more.
     if (Status s = cache_.InsertCopyOf(sandbox + "/" + entry.path, entry.digest); !s.ok()) {
       return Status::Error("could not store output '" + entry.path + "': " + s.message());
     }
+  }
+  return Status::Ok();
+}
+
+Status Attempt::SendOutputs(const std::vector<protocol::FileEntry>& outputs,
+                            protocol::AttemptFinished& finished) {
+  std::vector<const protocol::FileEntry*> distinct;  // the first output of each digest
+  std::set<std::string> seen;
+  uint64_t distinct_bytes = 0;
+  for (const protocol::FileEntry& entry : outputs) {
     if (!seen.insert(entry.digest).second) continue;
     distinct.push_back(&entry);
     distinct_bytes += entry.size_bytes;
@@ -313,10 +319,17 @@ std::optional<Attempt::Failure> Attempt::Collect(const Sandbox& sandbox,
                                                  protocol::AttemptFinished& finished) {
   Result<std::vector<protocol::FileEntry>> outputs = sandbox.CollectOutputs(dispatch_.outputs);
   if (!outputs.ok()) return Failure{outputs.error(), SaysDiskFull(outputs.error())};
-  if (Status s = StoreOutputs(sandbox.path(), *outputs, finished); !s.ok()) {
+  if (Status s = KeepOutputs(sandbox.path(), *outputs); !s.ok()) return Failure{s.message(), true};
+  finished.outputs = std::move(*outputs);
+  // Why now: a step started ahead on this result (a chain's next) reads
+  // the outputs from the local cache; it need not wait for them to reach
+  // the scheduler, nor for the trip of this result through the agent's
+  // main thread. Should the sending fail, this attempt fails and the
+  // scheduler withdraws that step, as for any failed upstream.
+  if (handoff_ != nullptr) handoff_->Deliver(finished);
+  if (Status s = SendOutputs(finished.outputs, finished); !s.ok()) {
     return Failure{s.message(), true};
   }
-  finished.outputs = std::move(*outputs);
   return std::nullopt;
 }
 
@@ -389,9 +402,6 @@ void Attempt::Run(AttemptSink& sink) {
   // for the attempt this one's end lets start.
   remote_.reset();
   const bool succeeded = !failure;
-  // Why before Finished: a step started ahead on this result (a chain's
-  // next) starts now, not after the trip through the agent's main thread.
-  if (handoff_ != nullptr) handoff_->Deliver(finished);
   sink.Finished(std::move(finished));
   // Why after Finished: emptying the sandbox for reuse is a directory walk
   // and an unlink per file, which the scheduler need not wait for; the next

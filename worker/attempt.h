@@ -149,13 +149,16 @@ class Attempt {
   // fills the process fields of `finished`.
   std::optional<Failure> RunProcess(Process& process, AttemptSink& sink,
                                     protocol::AttemptFinished& finished);
-  // Lists, stores and uploads the outputs of a step that exited 0.
+  // Lists and hashes the outputs of a step that exited 0, keeps them in the
+  // local cache, hands the result to a step waiting on it (UpstreamHandoff)
+  // and gets them to the scheduler.
   std::optional<Failure> Collect(const Sandbox& sandbox, protocol::AttemptFinished& finished);
-  // Hashes outputs into the cache and gets them to the scheduler: inline in
-  // `finished` when small (protocol::kMaxInlineOutputBytes), else uploads
-  // what the scheduler lacks.
-  Status StoreOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs,
-                      protocol::AttemptFinished& finished);
+  // Puts the outputs into the local cache.
+  Status KeepOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs);
+  // Gets the outputs to the scheduler: inline in `finished` when small
+  // (protocol::kMaxInlineBlobBytes), else uploads what it lacks.
+  Status SendOutputs(const std::vector<protocol::FileEntry>& outputs,
+                     protocol::AttemptFinished& finished);
   // Puts the bytes of each output (one per digest) into finished.inline_blobs.
   Status InlineOutputs(const std::vector<const protocol::FileEntry*>& distinct,
                        protocol::AttemptFinished& finished);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,12 +48,14 @@ class FakeRemote : public BlobRemote {
   std::shared_ptr<int> uploads = std::make_shared<int>(0);  // blobs
   std::shared_ptr<int> upload_calls = std::make_shared<int>(0);
   std::shared_ptr<int> downloads = std::make_shared<int>(0);
+  std::function<void()> before_upload;  // optional
 
   Status Download(const std::string&, uint64_t, const std::string&) override {
     ++*downloads;
     return Status::Error(download_error);
   }
   Status Upload(const std::vector<receta::net::UploadItem>& blobs) override {
+    if (before_upload) before_upload();
     *uploads += static_cast<int>(blobs.size());
     ++*upload_calls;
     return upload_error.empty() ? Status::Ok() : Status::Error(upload_error);
@@ -464,6 +467,29 @@ TEST_CASE("AttemptTest.AnAttemptHandsItsResultToTheStepWaitingOnItBeforeItReport
   REQUIRE(sink.handed->outputs.size() == 1);
   CHECK(sink.handed->outputs[0].digest == receta::HashBytes("w").ToHex());
   CHECK_FALSE(sink.handed->inline_blobs.has_value());
+}
+
+TEST_CASE("AttemptTest.AStepWaitingOnAnAttemptGetsItsResultBeforeItsOutputsAreUploaded") {
+  // A chain's next step reads the output from this worker's cache: it
+  // need not wait for a large output's upload to the scheduler.
+  Fixture f;
+  UpstreamHandoff handoff;
+  handoff.Expect("r.1s7-1", "r.0-1");
+  std::optional<protocol::AttemptFinished> handed_before_upload;
+  f.remote.before_upload = [&] {
+    handed_before_upload = handoff.AwaitSuccess("r.1s7-1", [] { return true; });
+  };
+  protocol::Dispatch d = f.Dispatch("head -c 300000 /dev/zero > model.bin");
+  d.outputs = {"model.bin"};
+  CollectingSink sink;
+  f.Make(d, nullptr, &handoff)->Run(sink);
+  REQUIRE(sink.finished);
+  CHECK(sink.finished->error == "");
+  CHECK(*f.remote.uploads == 1);
+  REQUIRE(handed_before_upload);
+  REQUIRE(handed_before_upload->outputs.size() == 1);
+  CHECK(handed_before_upload->outputs[0].digest == receta::HashBytes(std::string(300000, '\0')).ToHex());
+  CHECK(f.cache.Contains(handed_before_upload->outputs[0].digest));
 }
 
 TEST_CASE("DiskFullTest.RecognisesEnospcText") {
