@@ -2,10 +2,12 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -20,6 +22,12 @@ using protocol::ErrorCode;
 
 constexpr size_t kMaxFramesPerIteration = 2000;
 constexpr int kPollCapMs = 100;
+// How long a result's acknowledgement may wait for the fsync it shares
+// with the results that come after it (group commit). Why: one fsync per
+// step result was a journal commit and two context switches of the
+// kernel's writeback per step; a chain of 200 steps of ~2 ms ran ~5%
+// faster with none, and workers keep results until acknowledged anyway.
+constexpr uint64_t kGroupCommitMs = 5;
 
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -169,6 +177,7 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     try {
       uint64_t wake_ms = NextWaiterWakeMs();
+      if (sync_due_ms_ != 0) wake_ms = std::min(wake_ms, sync_due_ms_);
       uint64_t now_ms = NowMs();
       int64_t timeout_ms = wake_ms <= now_ms ? 0 : std::min<uint64_t>(kPollCapMs, wake_ms - now_ms);
       zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
@@ -209,6 +218,10 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     ServeWaiters(now, committed_event_seq_ != seq_before);
     SendOutbound();
   }
+  if (sync_due_ms_ != 0 && store_->Sync().ok()) {
+    outbound_ = std::move(answers_after_sync_);
+    SendOutbound();
+  }
   spdlog::info("scheduler stopping");
   return Status::Ok();
 }
@@ -227,9 +240,11 @@ Status Server::CommitTurn(uint64_t now_ms) {
   // crash before the sync loses nothing the worker cannot bring again, and
   // a command acted on state a restart rebuilds (a Dispatch made by a tick
   // is never synced either). The fsync then overlaps the next step's
-  // transfer and start; the answers still wait for it.
+  // transfer and start, and covers the results of the turns that come
+  // within kGroupCommitMs (group commit); the answers still wait for it.
   const bool commands_before_sync = sync_this_turn_ && !answers_need_sync_first_;
   bool committed = false;
+  bool synced = false;
   if (!changes.NothingToPersist() || blobs_->HasPending()) {
     std::unique_ptr<Store::Batch> batch = store_->NewBatch();
     // Small blobs in the batch of the results that name them (tiered_blob_store.h).
@@ -244,7 +259,8 @@ Status Server::CommitTurn(uint64_t now_ms) {
     for (const std::string& digest : changes.blob_deletes) batch->DeleteBlob(digest);
     for (const WorkerRecord& worker : changes.workers) batch->PutWorker(worker);
     for (const EventRecord& event : changes.events) batch->AppendEvent(event);
-    if (Status s = store_->Commit(*batch, sync_this_turn_ && !commands_before_sync); !s.ok()) {
+    synced = sync_this_turn_ && !commands_before_sync;
+    if (Status s = store_->Commit(*batch, synced); !s.ok()) {
       // Why stop: acting on a transition that is not durable would break
       // the promise that a restart loses nothing that was acknowledged.
       return Status::Error("cannot persist scheduler state, stopping: " + s.message());
@@ -257,11 +273,22 @@ Status Server::CommitTurn(uint64_t now_ms) {
     std::vector<Outbound> answers = std::exchange(outbound_, {});
     QueueCommands(changes.messages, now_ms);
     SendOutbound();
-    if (Status s = store_->Sync(); !s.ok())
-      return Status::Error("cannot persist scheduler state, stopping: " + s.message());
-    outbound_ = std::move(answers);
+    std::move(answers.begin(), answers.end(), std::back_inserter(answers_after_sync_));
+    if (sync_due_ms_ == 0) sync_due_ms_ = now_ms + kGroupCommitMs;
   } else {
     QueueCommands(changes.messages, now_ms);
+  }
+  // A synced commit makes the earlier unsynced ones durable too.
+  if (synced || (sync_due_ms_ != 0 && now_ms >= sync_due_ms_)) {
+    if (!synced) {
+      if (Status s = store_->Sync(); !s.ok())
+        return Status::Error("cannot persist scheduler state, stopping: " + s.message());
+    }
+    if (!answers_after_sync_.empty()) {
+      std::move(outbound_.begin(), outbound_.end(), std::back_inserter(answers_after_sync_));
+      outbound_ = std::exchange(answers_after_sync_, {});
+    }
+    sync_due_ms_ = 0;
   }
   sync_this_turn_ = false;
   answers_need_sync_first_ = false;

@@ -214,6 +214,11 @@ class Server {
   /// A request this turn needs its change on disk before anything that
   /// depends on it leaves (not only re-sent results): commands wait too.
   bool answers_need_sync_first_ = false;
+  /// Group commit: the answers of turns that sync only for results workers
+  /// re-send until answered wait, with their turns' writes, for one fsync
+  /// at sync_due_ms_ (or the next synced commit, whichever comes first).
+  std::vector<Outbound> answers_after_sync_;
+  uint64_t sync_due_ms_ = 0;  // 0: nothing waits for a sync
   uint64_t dropped_frames_ = 0;
 };
 

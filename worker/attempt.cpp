@@ -131,8 +131,16 @@ Status Attempt::SendOutputs(const std::vector<protocol::FileEntry>& outputs,
     distinct.push_back(&entry);
     distinct_bytes += entry.size_bytes;
   }
-  if (distinct.empty()) return Status::Ok();
-  if (distinct_bytes <= protocol::kMaxInlineBlobBytes) return InlineOutputs(distinct, finished);
+  // Why hand the result over before the inline bytes are read back, but
+  // after an upload: a step started on it (a chain's next) reads the
+  // outputs from the local cache and need not wait for the report's trip
+  // through the agent's main thread; but it must not run on outputs the
+  // scheduler may never get (a worker killed mid-upload would leave it
+  // having run, side effects and all, on a result nobody recorded).
+  if (distinct_bytes <= protocol::kMaxInlineBlobBytes) {
+    HandOver(finished);
+    return distinct.empty() ? Status::Ok() : InlineOutputs(distinct, finished);
+  }
   Result<BlobRemote*> remote = Remote();
   if (!remote.ok()) return Status::Error("could not upload outputs: " + remote.error());
   // No BlobQuery first: the scheduler answers the BlobPutBegin of a blob it
@@ -148,7 +156,12 @@ Status Attempt::SendOutputs(const std::vector<protocol::FileEntry>& outputs,
                                   (distinct.size() > 2 ? " and " + std::to_string(distinct.size() - 2) + " more" : "");
     return Status::Error("could not upload " + which + ": " + s.message());
   }
+  HandOver(finished);
   return Status::Ok();
+}
+
+void Attempt::HandOver(const protocol::AttemptFinished& finished) {
+  if (handoff_ != nullptr) handoff_->Deliver(finished);
 }
 
 Status Attempt::InlineOutputs(const std::vector<const protocol::FileEntry*>& distinct,
@@ -321,12 +334,6 @@ std::optional<Attempt::Failure> Attempt::Collect(const Sandbox& sandbox,
   if (!outputs.ok()) return Failure{outputs.error(), SaysDiskFull(outputs.error())};
   if (Status s = KeepOutputs(sandbox.path(), *outputs); !s.ok()) return Failure{s.message(), true};
   finished.outputs = std::move(*outputs);
-  // Why now: a step started ahead on this result (a chain's next) reads
-  // the outputs from the local cache; it need not wait for them to reach
-  // the scheduler, nor for the trip of this result through the agent's
-  // main thread. Should the sending fail, this attempt fails and the
-  // scheduler withdraws that step, as for any failed upstream.
-  if (handoff_ != nullptr) handoff_->Deliver(finished);
   if (Status s = SendOutputs(finished.outputs, finished); !s.ok()) {
     return Failure{s.message(), true};
   }

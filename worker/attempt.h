@@ -150,15 +150,18 @@ class Attempt {
   std::optional<Failure> RunProcess(Process& process, AttemptSink& sink,
                                     protocol::AttemptFinished& finished);
   // Lists and hashes the outputs of a step that exited 0, keeps them in the
-  // local cache, hands the result to a step waiting on it (UpstreamHandoff)
-  // and gets them to the scheduler.
+  // local cache and gets them to the scheduler (SendOutputs), handing the
+  // result to a step waiting on it on the way.
   std::optional<Failure> Collect(const Sandbox& sandbox, protocol::AttemptFinished& finished);
   // Puts the outputs into the local cache.
   Status KeepOutputs(const std::string& sandbox, const std::vector<protocol::FileEntry>& outputs);
   // Gets the outputs to the scheduler: inline in `finished` when small
-  // (protocol::kMaxInlineBlobBytes), else uploads what it lacks.
+  // (protocol::kMaxInlineBlobBytes), else uploads what it lacks; hands the
+  // result over (HandOver) once they are as safe as its report makes them.
   Status SendOutputs(const std::vector<protocol::FileEntry>& outputs,
                      protocol::AttemptFinished& finished);
+  // Gives a successful result to the step waiting on it (UpstreamHandoff).
+  void HandOver(const protocol::AttemptFinished& finished);
   // Puts the bytes of each output (one per digest) into finished.inline_blobs.
   Status InlineOutputs(const std::vector<const protocol::FileEntry*>& distinct,
                        protocol::AttemptFinished& finished);

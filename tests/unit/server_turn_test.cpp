@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,4 +274,55 @@ TEST_CASE("ServerTurnTest.AWorkspaceFileSentInlineWithWrongBytesIsRefusedAndNoRu
   Result<protocol::ListRunsReply> runs = cli->Call<protocol::ListRunsReply>(list, 10s);
   REQUIRE_MESSAGE(runs.ok(), runs.error());
   CHECK(runs->runs_json == "[]");
+}
+
+TEST_CASE("ServerTurnTest.ResultsArrivingTogetherShareASyncAndAreAllAcknowledgedAndKept") {
+  // Group commit: the results of several turns wait for one fsync, and
+  // each is acknowledged once it is durable; a restart keeps them all.
+  constexpr const char* kTwoStepsDag = R"(name: two-at-once
+steps:
+  a:
+    run: echo a > a.txt
+    outputs: [a.txt]
+  b:
+    run: echo b > b.txt
+    outputs: [b.txt]
+)";
+  TempDir dir;
+  std::string run;
+  {
+    RunningServer server(dir.Path("scheduler"));
+    zmq::context_t context(1);
+    std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
+    std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
+    protocol::Register hello;
+    hello.worker_id = "0123456789abcdef";
+    hello.name = "w1";
+    hello.hostname = "test";
+    hello.slots = 2;
+    hello.cpus = 2;
+    hello.os = "linux-x86_64";
+    hello.receta_version = "0.1.0";
+    REQUIRE(worker->Call<protocol::RegisterAck>(hello, 10s).ok());
+    run = SubmitDag(*cli, kTwoStepsDag);
+    protocol::Dispatch first = Expect<protocol::Dispatch>(NextMessage(*worker));
+    protocol::Dispatch second = Expect<protocol::Dispatch>(NextMessage(*worker));
+    for (const protocol::Dispatch* d : {&first, &second}) {
+      std::string bytes = d->step + "\n";
+      REQUIRE(worker->Send(MadeOneFile(d->attempt_id, d->step + ".txt", bytes), worker->NextRequestId())
+                  .ok());
+    }
+    std::set<std::string> acked;
+    while (acked.size() < 2) {
+      protocol::Message message = NextMessage(*worker);
+      if (auto* ack = std::get_if<protocol::AttemptFinishedAck>(&message)) acked.insert(ack->attempt_id);
+    }
+    CHECK(acked == std::set<std::string>{first.attempt_id, second.attempt_id});
+  }
+  RunningServer reopened(dir.Path("scheduler"));
+  zmq::context_t context(1);
+  std::unique_ptr<net::Connection> cli = MustConnect(context, reopened.endpoint());
+  JsonValue document = RunDocument(*cli, run);
+  CHECK(document["state"].AsString() == "succeeded");
+  for (const JsonValue& step : document["steps"].Items()) CHECK(step["state"].AsString() == "succeeded");
 }

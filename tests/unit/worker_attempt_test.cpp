@@ -469,15 +469,16 @@ TEST_CASE("AttemptTest.AnAttemptHandsItsResultToTheStepWaitingOnItBeforeItReport
   CHECK_FALSE(sink.handed->inline_blobs.has_value());
 }
 
-TEST_CASE("AttemptTest.AStepWaitingOnAnAttemptGetsItsResultBeforeItsOutputsAreUploaded") {
-  // A chain's next step reads the output from this worker's cache: it
-  // need not wait for a large output's upload to the scheduler.
+TEST_CASE("AttemptTest.AStepWaitingOnAnAttemptGetsItsResultOnlyOnceItsOutputsAreUploaded") {
+  // A chain's next step must not run on outputs the scheduler may never
+  // get (a worker killed mid-upload): a large output is handed over after
+  // its upload, not before.
   Fixture f;
   UpstreamHandoff handoff;
   handoff.Expect("r.1s7-1", "r.0-1");
-  std::optional<protocol::AttemptFinished> handed_before_upload;
+  bool handed_before_upload = true;
   f.remote.before_upload = [&] {
-    handed_before_upload = handoff.AwaitSuccess("r.1s7-1", [] { return true; });
+    handed_before_upload = handoff.AwaitSuccess("r.1s7-1", [] { return true; }).has_value();
   };
   protocol::Dispatch d = f.Dispatch("head -c 300000 /dev/zero > model.bin");
   d.outputs = {"model.bin"};
@@ -486,10 +487,11 @@ TEST_CASE("AttemptTest.AStepWaitingOnAnAttemptGetsItsResultBeforeItsOutputsAreUp
   REQUIRE(sink.finished);
   CHECK(sink.finished->error == "");
   CHECK(*f.remote.uploads == 1);
-  REQUIRE(handed_before_upload);
-  REQUIRE(handed_before_upload->outputs.size() == 1);
-  CHECK(handed_before_upload->outputs[0].digest == receta::HashBytes(std::string(300000, '\0')).ToHex());
-  CHECK(f.cache.Contains(handed_before_upload->outputs[0].digest));
+  CHECK_FALSE(handed_before_upload);
+  std::optional<protocol::AttemptFinished> handed = handoff.AwaitSuccess("r.1s7-1", [] { return true; });
+  REQUIRE(handed);
+  REQUIRE(handed->outputs.size() == 1);
+  CHECK(handed->outputs[0].digest == receta::HashBytes(std::string(300000, '\0')).ToHex());
 }
 
 TEST_CASE("DiskFullTest.RecognisesEnospcText") {
