@@ -13,8 +13,8 @@
 #include "cli/workspace_inputs.h"
 #include "common/dag/dag_load.h"
 #include "common/dag/params.h"
-#include "common/hash/stat_cache.h"
 #include "common/fs/fd_io.h"
+#include "common/hash/stat_cache.h"
 #include "common/json/json_writer.h"
 #include "net/blob_transfer.h"
 

@@ -420,15 +420,17 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
     HandleWorkerMessage(peer, request_id, message, now_ms);
   } else if (auto* m = std::get_if<SubmitRun>(&message)) {
     std::string digest;
-    if (Status stored = m->inline_blobs ? StoreBlobBytes(*m->inline_blobs, now_ms, &digest) : Status::Ok();
+    if (Status stored =
+            m->inline_blobs ? StoreBlobBytes(*m->inline_blobs, now_ms, &digest) : Status::Ok();
         !stored.ok()) {
       std::string path;
       for (const FileEntry& file : m->workspace) {
         if (file.digest == digest) path = file.path;
       }
       ReplyError(peer, request_id, ErrorCode::kInvalidArgument,
-                 "workspace file '" + path + "' (sha256 " + digest + ") sent inline was not stored: " +
-                     stored.message() + "; nothing was submitted (submit again: did it change while it was read?)");
+                 "workspace file '" + path + "' (sha256 " + digest +
+                     ") sent inline was not stored: " + stored.message() +
+                     "; nothing was submitted (submit again: did it change while it was read?)");
       return;
     }
     ErrorCode code = ErrorCode::kInvalidArgument;

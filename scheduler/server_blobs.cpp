@@ -191,9 +191,10 @@ void Server::StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_
     // Why a system failure: the step did its part; the scheduler could
     // not keep the result (full disk, or bytes that do not hash to their
     // digest on the way), so it runs again, elsewhere if it can.
-    spdlog::warn("attempt {}: cannot store its output {} in the CAS: {}", finished.attempt_id, digest,
-                 stored.message());
-    finished.error = "the scheduler could not store output sha256 " + digest + ": " + stored.message();
+    spdlog::warn("attempt {}: cannot store its output {} in the CAS: {}", finished.attempt_id,
+                 digest, stored.message());
+    finished.error =
+        "the scheduler could not store output sha256 " + digest + ": " + stored.message();
     finished.system_failure = true;
   }
 }

@@ -221,8 +221,7 @@ std::optional<Attempt::Failure> Attempt::Prepare(Sandbox& sandbox) {
   return std::nullopt;
 }
 
-std::optional<Attempt::Failure> Attempt::AwaitUpstream(Sandbox& sandbox,
-                                                       std::string* dropped_why) {
+std::optional<Attempt::Failure> Attempt::AwaitUpstream(Sandbox& sandbox, std::string* dropped_why) {
   const std::string upstream_id = *dispatch_.after_attempt;
   std::optional<protocol::AttemptFinished> upstream;
   if (handoff_ != nullptr) {
@@ -371,9 +370,8 @@ void Attempt::Run(AttemptSink& sink) {
     if (!process.ok()) {
       // Why the worker's: the sandbox and /bin/sh are the worker's, and a
       // kill comes from the worker or the scheduler.
-      failure = killed_first
-                    ? Failure{process.error(), true, false}
-                    : Failure{"could not start the command: " + process.error(), true};
+      failure = killed_first ? Failure{process.error(), true, false}
+                             : Failure{"could not start the command: " + process.error(), true};
     } else {
       failure = RunProcess(**process, sink, finished);
       process->reset();

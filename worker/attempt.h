@@ -34,9 +34,9 @@
 #include "net/upload_item.h"
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
-#include "worker/sandbox_recycler.h"
 #include "worker/process.h"
 #include "worker/sandbox.h"
+#include "worker/sandbox_recycler.h"
 #include "worker/slot_gate.h"
 #include "worker/upstream_handoff.h"
 

@@ -38,7 +38,7 @@ class UpstreamHandoff {
   /// the scheduler withdraws the attempt (KillAttempt, then give_up).
   /// nullopt at once for an attempt nobody said to Expect.
   std::optional<protocol::AttemptFinished> AwaitSuccess(const std::string& attempt_id,
-                                                         const std::function<bool()>& give_up);
+                                                        const std::function<bool()>& give_up);
   /// Waiters check give_up again (call after what it reads changed).
   void Wake();
   /// `attempt_id` waits no more (ended, or never will).

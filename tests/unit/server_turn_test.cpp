@@ -87,20 +87,35 @@ steps:
     outputs: [used.txt]
 )";
 
-// Registers a worker with one slot on `connection`.
-void RegisterOneSlotWorker(net::Connection& connection) {
+// Registers a worker with `slots` slots on `connection`.
+void RegisterWorker(net::Connection& connection, uint32_t slots) {
   protocol::Register hello;
   hello.worker_id = "0123456789abcdef";
   hello.name = "w1";
   hello.hostname = "test";
-  hello.slots = 1;
-  hello.cpus = 1;
+  hello.slots = slots;
+  hello.cpus = slots;
   hello.os = "linux-x86_64";
   hello.receta_version = "0.1.0";
   hello.features = std::vector<std::string>{std::string(protocol::kFeatureAfterAttempt)};
   Result<protocol::RegisterAck> registered = connection.Call<protocol::RegisterAck>(hello, 10s);
   REQUIRE_MESSAGE(registered.ok(), registered.error());
 }
+
+
+// A server in a temp dir, a worker of `slots` slots registered with it and
+// a CLI connection.
+struct ServerAndWorker {
+  TempDir dir;
+  RunningServer server;
+  zmq::context_t context{1};
+  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
+  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
+  explicit ServerAndWorker(bool speculate = true, uint32_t slots = 1)
+      : server(dir.Path("scheduler"), speculate) {
+    RegisterWorker(*worker, slots);
+  }
+};
 
 std::string SubmitDag(net::Connection& cli, const std::string& yaml) {
   protocol::SubmitRun submit;
@@ -141,14 +156,9 @@ TEST_CASE("ServerTurnTest.NextStepIsDispatchedBeforeTheResultIsAcknowledged") {
   // worker holds the result until AttemptFinishedAck (and re-sends it after
   // a scheduler restart), so the Dispatch need not wait for the disk. The
   // ack still does: it is the scheduler's promise that the result is kept.
-  TempDir dir;
-  RunningServer server(dir.Path("scheduler"), /*speculate=*/false);
-  zmq::context_t context(1);
-  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
-  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
-
-  RegisterOneSlotWorker(*worker);
-  SubmitDag(*cli, kChainDag);
+  ServerAndWorker fx(/*speculate=*/false);
+  net::Connection* worker = fx.worker.get();
+  SubmitDag(*fx.cli, kChainDag);
 
   protocol::Dispatch make = Expect<protocol::Dispatch>(NextMessage(*worker));
   CHECK(make.step == "make");
@@ -170,12 +180,9 @@ TEST_CASE("ServerTurnTest.AChainsNextStepIsSentAheadToStartWhenItsUpstreamSuccee
   // alone and has never been cached) is sent to the same worker with
   // after_attempt and its input named by path; when make's result arrives
   // no second Dispatch goes out, and `use` counts as dispatched there.
-  TempDir dir;
-  RunningServer server(dir.Path("scheduler"));
-  zmq::context_t context(1);
-  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
-  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
-  RegisterOneSlotWorker(*worker);
+  ServerAndWorker fx;
+  net::Connection* worker = fx.worker.get();
+  net::Connection* cli = fx.cli.get();
   std::string run = SubmitDag(*cli, kChainDag);
 
   protocol::Dispatch make = Expect<protocol::Dispatch>(NextMessage(*worker));
@@ -229,12 +236,9 @@ protocol::SubmitRun SubmitWithInlineInput(const std::string& sent_bytes) {
 }  // namespace
 
 TEST_CASE("ServerTurnTest.WorkspaceFilesSentInlineWithTheSubmitAreKeptAndReachTheWorker") {
-  TempDir dir;
-  RunningServer server(dir.Path("scheduler"));
-  zmq::context_t context(1);
-  std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
-  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
-  RegisterOneSlotWorker(*worker);
+  ServerAndWorker fx;
+  net::Connection* worker = fx.worker.get();
+  net::Connection* cli = fx.cli.get();
 
   // No upload before: the bytes come with the request.
   protocol::SubmitRun submit = SubmitWithInlineInput("a,b\n1,2\n");
@@ -263,9 +267,10 @@ TEST_CASE("ServerTurnTest.AWorkspaceFileSentInlineWithWrongBytesIsRefusedAndNoRu
   protocol::SubmitRun submit = SubmitWithInlineInput("a,b\n9,9\n");
   Result<protocol::SubmitReply> submitted = cli->Call<protocol::SubmitReply>(submit, 10s);
   REQUIRE_FALSE(submitted.ok());
-  CHECK_MESSAGE(submitted.error().find("workspace file 'in.txt' (sha256 " + submit.workspace[0].digest +
-                                       ") sent inline was not stored") != std::string::npos,
-                submitted.error());
+  CHECK_MESSAGE(
+      submitted.error().find("workspace file 'in.txt' (sha256 " + submit.workspace[0].digest +
+                             ") sent inline was not stored") != std::string::npos,
+      submitted.error());
   Result<protocol::BlobMissing> missing =
       cli->Call<protocol::BlobMissing>(protocol::BlobQuery{{submit.workspace[0].digest}}, 10s);
   REQUIRE_MESSAGE(missing.ok(), missing.error());
@@ -295,27 +300,21 @@ steps:
     zmq::context_t context(1);
     std::unique_ptr<net::Connection> worker = MustConnect(context, server.endpoint());
     std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
-    protocol::Register hello;
-    hello.worker_id = "0123456789abcdef";
-    hello.name = "w1";
-    hello.hostname = "test";
-    hello.slots = 2;
-    hello.cpus = 2;
-    hello.os = "linux-x86_64";
-    hello.receta_version = "0.1.0";
-    REQUIRE(worker->Call<protocol::RegisterAck>(hello, 10s).ok());
+    RegisterWorker(*worker, 2);
     run = SubmitDag(*cli, kTwoStepsDag);
     protocol::Dispatch first = Expect<protocol::Dispatch>(NextMessage(*worker));
     protocol::Dispatch second = Expect<protocol::Dispatch>(NextMessage(*worker));
     for (const protocol::Dispatch* d : {&first, &second}) {
       std::string bytes = d->step + "\n";
-      REQUIRE(worker->Send(MadeOneFile(d->attempt_id, d->step + ".txt", bytes), worker->NextRequestId())
-                  .ok());
+      REQUIRE(
+          worker->Send(MadeOneFile(d->attempt_id, d->step + ".txt", bytes), worker->NextRequestId())
+              .ok());
     }
     std::set<std::string> acked;
     while (acked.size() < 2) {
       protocol::Message message = NextMessage(*worker);
-      if (auto* ack = std::get_if<protocol::AttemptFinishedAck>(&message)) acked.insert(ack->attempt_id);
+      if (auto* ack = std::get_if<protocol::AttemptFinishedAck>(&message))
+        acked.insert(ack->attempt_id);
     }
     CHECK(acked == std::set<std::string>{first.attempt_id, second.attempt_id});
   }
@@ -324,5 +323,6 @@ steps:
   std::unique_ptr<net::Connection> cli = MustConnect(context, reopened.endpoint());
   JsonValue document = RunDocument(*cli, run);
   CHECK(document["state"].AsString() == "succeeded");
-  for (const JsonValue& step : document["steps"].Items()) CHECK(step["state"].AsString() == "succeeded");
+  for (const JsonValue& step : document["steps"].Items())
+    CHECK(step["state"].AsString() == "succeeded");
 }

@@ -7,22 +7,22 @@
 #include <string.h>
 
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
 #include "common/cache/upstream_manifest.h"
 #include "common/hash/sha256.h"
-#include "common/protocol/validate.h"
-#include <fstream>
-#include <set>
-#include <zmq.hpp>
 #include "common/protocol/codec.h"
+#include "common/protocol/validate.h"
 #include "test_files.h"
 #include "test_support.h"
 #include "worker/attempt.h"
@@ -314,6 +314,16 @@ TEST_CASE("AttemptTest.TellsTheTrackerOfItsProcessGroup") {
 
 namespace {
 
+// Waits (with a deadline) for a file to appear.
+bool AppearsWithin10s(const std::string& path) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (access(path.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 // A chain's second step sent ahead: it waits for attempt r.0-1, whose
 // output model.txt it reads with its own params.txt (sent inline).
 struct SpeculativeStep {
@@ -327,8 +337,9 @@ struct SpeculativeStep {
     dispatch.attempt_id = "r.1s7-1";
     dispatch.after_attempt = "r.0-1";
     std::string params_digest = receta::HashBytes(params).ToHex();
-    dispatch.inputs = {{"model.txt", "", std::string(protocol::kInputKindUpstream), 0, std::nullopt},
-                       {"params.txt", params_digest, "file", params.size(), std::nullopt}};
+    dispatch.inputs = {
+        {"model.txt", "", std::string(protocol::kInputKindUpstream), 0, std::nullopt},
+        {"params.txt", params_digest, "file", params.size(), std::nullopt}};
     dispatch.inline_blobs = std::vector<protocol::InlineBlob>{{params_digest, params}};
     dispatch.outputs = {"report.txt"};
   }
@@ -348,32 +359,36 @@ struct SpeculativeStep {
   std::string SandboxFile(const std::string& name) {
     return f.dir.Path("sandboxes") + "/" + dispatch.attempt_id + "/" + name;
   }
+
+  // Runs the attempt on a thread of its own, as the agent does (registered
+  // with the handoff first); whether its sandbox got its own input within
+  // 10 s while it waits.
+  std::unique_ptr<Attempt> attempt;
+  CollectingSink sink;
+  std::thread runner;
+  bool StartAndAwaitPrepared() {
+    handoff.Expect(dispatch.attempt_id, "r.0-1");
+    attempt = f.Make(dispatch, nullptr, &handoff);
+    runner = std::thread([this] { attempt->Run(sink); });
+    return AppearsWithin10s(SandboxFile("params.txt"));
+  }
+  ~SpeculativeStep() {
+    if (runner.joinable()) runner.join();
+  }
 };
 
-// Waits (with a deadline) for a file to appear.
-bool AppearsWithin10s(const std::string& path) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (access(path.c_str(), F_OK) != 0) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 }  // namespace
 
 TEST_CASE("AttemptTest.SpeculativeAttemptBuildsItsSandboxAheadThenRunsOnItsUpstreamsOutput") {
   SpeculativeStep s;
-  s.handoff.Expect(s.dispatch.attempt_id, "r.0-1");
-  auto attempt = s.f.Make(s.dispatch, nullptr, &s.handoff);
-  CollectingSink sink;
-  std::thread runner([&] { attempt->Run(sink); });
+  CollectingSink& sink = s.sink;
   // Its own input is in place while the upstream has made nothing yet.
-  bool prepared = AppearsWithin10s(s.SandboxFile("params.txt"));
+  bool prepared = s.StartAndAwaitPrepared();
   CHECK(access(s.SandboxFile("model.txt").c_str(), F_OK) != 0);
   CHECK_FALSE(sink.started());
   s.handoff.Deliver(s.Upstream());
-  runner.join();
+  s.runner.join();
   CHECK(prepared);
   REQUIRE(sink.finished);
   CHECK(sink.finished->error == "");
@@ -385,16 +400,13 @@ TEST_CASE("AttemptTest.SpeculativeAttemptBuildsItsSandboxAheadThenRunsOnItsUpstr
 
 TEST_CASE("AttemptTest.SpeculativeAttemptWaitsThroughAFailedUpstreamUntilItIsKilled") {
   SpeculativeStep s;
-  s.handoff.Expect(s.dispatch.attempt_id, "r.0-1");
-  auto attempt = s.f.Make(s.dispatch, nullptr, &s.handoff);
-  CollectingSink sink;
-  std::thread runner([&] { attempt->Run(sink); });
-  bool prepared = AppearsWithin10s(s.SandboxFile("params.txt"));
+  CollectingSink& sink = s.sink;
+  bool prepared = s.StartAndAwaitPrepared();
   s.handoff.Deliver(s.Upstream(/*exit_code=*/1));
   // Still waiting: only the scheduler withdraws it.
   CHECK(s.handoff.waiting() == 1);
-  attempt->Kill(0, "its upstream failed");
-  runner.join();
+  s.attempt->Kill(0, "its upstream failed");
+  s.runner.join();
   CHECK(prepared);
   REQUIRE(sink.finished);
   CHECK(sink.finished->error == "killed before it started: its upstream failed");
@@ -488,7 +500,8 @@ TEST_CASE("AttemptTest.AStepWaitingOnAnAttemptGetsItsResultOnlyOnceItsOutputsAre
   CHECK(sink.finished->error == "");
   CHECK(*f.remote.uploads == 1);
   CHECK_FALSE(handed_before_upload);
-  std::optional<protocol::AttemptFinished> handed = handoff.AwaitSuccess("r.1s7-1", [] { return true; });
+  std::optional<protocol::AttemptFinished> handed =
+      handoff.AwaitSuccess("r.1s7-1", [] { return true; });
   REQUIRE(handed);
   REQUIRE(handed->outputs.size() == 1);
   CHECK(handed->outputs[0].digest == receta::HashBytes(std::string(300000, '\0')).ToHex());
