@@ -427,11 +427,13 @@ void Agent::StartAttempt(protocol::Dispatch dispatch) {
   const std::string id = dispatch.attempt_id;
   AttemptDirs dirs{options_.work_dir + "/sandboxes", options_.work_dir + "/failed",
                    options_.retention, &recycler_};
-  if (dispatch.after_attempt) handoff_.Expect(id, *dispatch.after_attempt);
+  const std::string upstream = dispatch.after_attempt.value_or("");
+  if (!upstream.empty()) handoff_.Expect(id, upstream);
   auto attempt = std::make_shared<Attempt>(std::move(dispatch), cache_, std::move(dirs),
                                            blob_pool_->Factory(id), worker_env_, guard_.get(),
                                            &slot_gate_, &handoff_);
   running_[id].attempt = attempt;
+  running_[id].upstream = upstream;
   before_process_end_.insert(id);
   attempt_pool_->Submit(std::move(attempt));
 }
@@ -465,63 +467,87 @@ void Agent::Report(protocol::AttemptFinished finished) {
 
 void Agent::HandleAttemptEvents() {
   zmq::message_t frame;
-  while (pull_.recv(frame, zmq::recv_flags::dontwait)) {
-    std::optional<PushSink::Event> event = PushSink::Parse(frame.to_string_view());
-    if (!event) continue;  // made by PushSink: cannot happen
-    std::string_view header = event->header;
-    if (event->kind == PushSink::kSlotFree) {
-      before_process_end_.erase(std::string(event->attempt_id));
-      StartQueued();
-      continue;
-    }
-    if (event->kind == PushSink::kDropped) {
-      const std::string id(event->attempt_id);
-      running_.erase(id);
-      before_process_end_.erase(id);
-      handoff_.Forget(id);
-      spdlog::info("attempt {} dropped unstarted: {}", id, header);
-      StartQueued();
-      continue;
-    }
-    if (event->kind == PushSink::kLog) {
-      if (registered_) SendEncoded(std::string(header));  // else sent after the RegisterAck
-      retained_logs_.Add(std::string(event->attempt_id), std::string(header));
-      continue;
-    }
-    if (event->kind == PushSink::kStarted) {
-      if (registered_) {
-        SendEncoded(std::string(header));
-      } else {
-        HoldEvent(std::string(header));
-      }
-      Result<protocol::Envelope> e = protocol::Decode(header);
-      if (e.ok()) {
-        const auto& started = std::get<protocol::AttemptStarted>(e->message);
-        spdlog::info("attempt {} started: pid {}", started.attempt_id, started.pid);
-      }
-      continue;
-    }
-    Result<protocol::Envelope> envelope = protocol::Decode(header);
-    if (!envelope.ok()) continue;  // encoded by us: cannot happen
-    auto& finished = std::get<protocol::AttemptFinished>(envelope->message);
-    running_.erase(finished.attempt_id);
-    before_process_end_.erase(finished.attempt_id);
-    handoff_.Forget(finished.attempt_id);
-    // Why the next step first: on a busy machine its thread competes for a
-    // CPU with the report's I/O threads (ours and the scheduler's), which
-    // nothing waits for. Why Deliver again: a step started ahead after the
-    // attempt's own thread delivered has had no answer.
-    handoff_.Deliver(finished);
-    SettleSpeculative(finished);
+  while (pull_.recv(frame, zmq::recv_flags::dontwait)) HandleAttemptEvent(frame.to_string());
+}
+
+void Agent::HandleAttemptEvent(std::string frame) {
+  std::optional<PushSink::Event> event = PushSink::Parse(frame);
+  if (!event) return;  // made by PushSink: cannot happen
+  std::string_view header = event->header;
+  const std::string id(event->attempt_id);
+  if (event->kind == PushSink::kSlotFree) {
+    before_process_end_.erase(id);
     StartQueued();
-    spdlog::info("attempt {} finished: exit code {}, signal {}{}, {} ms, cpu {} ms, max rss {} "
-                 "KiB, {} output(s){}{}",
-                 finished.attempt_id, finished.exit_code, finished.signal,
-                 finished.timed_out ? " (timed out)" : "", finished.duration_ms, finished.cpu_ms,
-                 finished.max_rss_bytes >> 10, finished.outputs.size(),
-                 finished.error.empty() ? "" : ", error: ", finished.error);
-    Report(std::move(finished));
+    return;
   }
+  if (event->kind == PushSink::kDropped) {
+    running_.erase(id);
+    before_process_end_.erase(id);
+    handoff_.Forget(id);
+    spdlog::info("attempt {} dropped unstarted: {}", id, header);
+    ReleaseHeldFor(id);
+    StartQueued();
+    return;
+  }
+  // Why hold: a step started ahead on its upstream's result (from that
+  // attempt's own thread) may report before the upstream's result has gone
+  // out, and the scheduler takes a speculative attempt's report before its
+  // upstream's as a sign the worker lost that one, and runs the step again.
+  if (auto running = running_.find(id);
+      running != running_.end() && running_.count(running->second.upstream)) {
+    running->second.held_events.push_back(std::move(frame));
+    return;
+  }
+  if (event->kind == PushSink::kLog) {
+    if (registered_) SendEncoded(std::string(header));  // else sent after the RegisterAck
+    retained_logs_.Add(id, std::string(header));
+    return;
+  }
+  if (event->kind == PushSink::kStarted) {
+    if (registered_) {
+      SendEncoded(std::string(header));
+    } else {
+      HoldEvent(std::string(header));
+    }
+    Result<protocol::Envelope> e = protocol::Decode(header);
+    if (e.ok()) {
+      const auto& started = std::get<protocol::AttemptStarted>(e->message);
+      spdlog::info("attempt {} started: pid {}", started.attempt_id, started.pid);
+    }
+    return;
+  }
+  Result<protocol::Envelope> envelope = protocol::Decode(header);
+  if (!envelope.ok()) return;  // encoded by us: cannot happen
+  auto& finished = std::get<protocol::AttemptFinished>(envelope->message);
+  running_.erase(finished.attempt_id);
+  before_process_end_.erase(finished.attempt_id);
+  handoff_.Forget(finished.attempt_id);
+  // Why the next step first: on a busy machine its thread competes for a
+  // CPU with the report's I/O threads (ours and the scheduler's), which
+  // nothing waits for. Why Deliver again: a step started ahead after the
+  // attempt's own thread delivered has had no answer.
+  handoff_.Deliver(finished);
+  SettleSpeculative(finished);
+  StartQueued();
+  spdlog::info("attempt {} finished: exit code {}, signal {}{}, {} ms, cpu {} ms, max rss {} "
+               "KiB, {} output(s){}{}",
+               finished.attempt_id, finished.exit_code, finished.signal,
+               finished.timed_out ? " (timed out)" : "", finished.duration_ms, finished.cpu_ms,
+               finished.max_rss_bytes >> 10, finished.outputs.size(),
+               finished.error.empty() ? "" : ", error: ", finished.error);
+  Report(std::move(finished));
+  ReleaseHeldFor(id);
+}
+
+void Agent::ReleaseHeldFor(const std::string& upstream_id) {
+  std::vector<std::string> frames;
+  for (auto& [id, running] : running_) {
+    if (running.upstream != upstream_id) continue;
+    running.upstream.clear();
+    std::move(running.held_events.begin(), running.held_events.end(), std::back_inserter(frames));
+    running.held_events.clear();
+  }
+  for (std::string& frame : frames) HandleAttemptEvent(std::move(frame));
 }
 
 void Agent::HoldEvent(std::string header) {

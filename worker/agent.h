@@ -117,6 +117,11 @@ class Agent {
  private:
   struct Running {
     std::shared_ptr<Attempt> attempt;
+    // A speculative attempt started ahead: its upstream, until the agent
+    // has reported that one's result (or it was dropped), and its events
+    // held until then, in order.
+    std::string upstream;
+    std::vector<std::string> held_events;
   };
   struct Unacked {
     protocol::AttemptFinished finished;
@@ -154,6 +159,11 @@ class Agent {
   bool EndQueued(const std::string& attempt_id, const std::string& why);
   void Report(protocol::AttemptFinished finished);
   void HandleAttemptEvents();
+  /// One PushSink frame from an attempt's thread.
+  void HandleAttemptEvent(std::string frame);
+  /// Handles the events held for the attempts waiting on `upstream_id`,
+  /// whose result has just been reported.
+  void ReleaseHeldFor(const std::string& upstream_id);
   /// Keeps an attempt event for after the next RegisterAck.
   void HoldEvent(std::string header);
   void SendFinished(Unacked& unacked);
