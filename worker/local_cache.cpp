@@ -101,13 +101,24 @@ Status LocalCache::InsertCopyOf(const std::string& source, const std::string& di
   if (lstat(source.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return Status::Error("cannot store " + source + " in the worker cache: not a regular file");
   }
-  std::string temp = TempPath();
-  // Why only single-link files: chmod on a link changes every name of the
-  // inode, and a step may have hard-linked a file it does not own.
-  bool linked = st.st_nlink == 1 && link(source.c_str(), temp.c_str()) == 0;
-  if (!linked) {
-    if (Status s = CopyFile(source, temp, 0444); !s.ok()) return s;
+  // Why only single-link files are linked: chmod on a link changes every
+  // name of the inode, and a step may have hard-linked a file it does not
+  // own. Why straight to its name, not through tmp/ and a rename: the file
+  // is whole and read-only before the name appears, so the link is as
+  // atomic as the rename, and it is one directory change instead of three
+  // (link, rename out of tmp/, rename in) on the path of every step. A
+  // racing insert of the same digest put the same bytes there (EEXIST).
+  if (st.st_nlink == 1 && chmod(source.c_str(), 0444) == 0) {
+    const std::string dest = BlobPath(digest);
+    auto link_into_place = [&] {
+      return link(source.c_str(), dest.c_str()) == 0 || errno == EEXIST;
+    };
+    if (link_into_place()) return Status::Ok();
+    if (errno == ENOENT && MakeShard(dest).ok() && link_into_place()) return Status::Ok();
+    // Else (another file system, a link limit): a copy.
   }
+  std::string temp = TempPath();
+  if (Status s = CopyFile(source, temp, 0444); !s.ok()) return s;
   return Adopt(temp, digest);
 }
 

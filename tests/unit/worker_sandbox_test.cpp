@@ -104,6 +104,8 @@ TEST_CASE("LocalCacheTest.InsertCopyOfLinksSingleLinkFiles") {
   CHECK(cache->Contains(digest));
   CHECK(ReadFile(cache->BlobPath(digest)) == "model");
   CHECK(InodeOf(out) == InodeOf(cache->BlobPath(digest)));
+  CHECK(ModeOf(cache->BlobPath(digest)) == 0444);         // read-only before the name appears
+  CHECK(std::filesystem::is_empty(dir.Path("cas/tmp")));  // straight to its name
   // A file with other links is copied, so its other names keep their mode.
   std::string shared = dir.Write("shared", "data");
   REQUIRE(link(shared.c_str(), dir.Path("shared2").c_str()) == 0);
