@@ -97,6 +97,8 @@ class Run {
   /// The id Dispatch gives the step's next attempt: <run>.<step><tag>-<n>
   /// (the step sees n as RECETA_ATTEMPT; `tag` marks a speculative one).
   std::string NextAttemptId(int step, const std::string& tag = "") const;
+  /// The step's cache key from the inputs known now.
+  Result<std::string> CacheKeyOf(int step) const;
   /// The step's cache family over one of its inputs: its cache key with
   /// that input left out. A cache entry is recorded under each of its
   /// step's families (for steps of at most kMaxFamilyInputs inputs) with the
@@ -104,8 +106,6 @@ class Run {
   /// the workspace; DAGs change): so the step can be a cache hit, once the
   /// input is known, only for one of the members found now
   /// (SchedulerCore::Speculate).
-  /// The step's cache key from the inputs known now.
-  Result<std::string> CacheKeyOf(int step) const;
   Result<std::string> CacheFamilyOf(int step, int input_index) const;
   static constexpr size_t kMaxFamilyInputs = 8;
   /// Whether the step's families are recorded with its cache entries.

@@ -334,9 +334,9 @@ class RocksStore final : public Store {
 
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  bool families_complete_ = false;                     // every CF opened, owned
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every CF opened, owned
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;      // ours, indexed by Cf
+  bool families_complete_ = false;  // meta cache_families_complete (CacheFamilyMembers)
 };
 
 Result<std::vector<StepRecord>> RocksStore::GetSteps(const std::string& run_id) {

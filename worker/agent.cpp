@@ -410,13 +410,11 @@ void Agent::SettleSpeculative(const protocol::AttemptFinished& upstream) {
       continue;
     }
     if (settled.kind == Settlement::kFail) {
-      protocol::AttemptFinished failed;
-      failed.attempt_id = it->attempt_id;
-      failed.exit_code = -1;
-      failed.error = settled.why;
-      spdlog::warn("attempt {}: {}", it->attempt_id, failed.error);
+      spdlog::warn("attempt {}: {}", it->attempt_id, settled.why);
+      const std::string id = it->attempt_id;
       it = queued_.erase(it);
-      Report(std::move(failed));
+      // The step's own: its upstream made nothing where it reads.
+      ReportNeverStarted(id, settled.why, /*system_failure=*/false);
       continue;
     }
     ++it;
@@ -444,15 +442,20 @@ bool Agent::EndQueued(const std::string& attempt_id, const std::string& why) {
   if (it == queued_.end()) return false;
   queued_.erase(it);
   spdlog::info("attempt {} ended while queued: {}", attempt_id, why);
+  // Why always the worker's: only the worker and the scheduler end a
+  // queued attempt.
+  ReportNeverStarted(attempt_id, why, /*system_failure=*/true);
+  return true;
+}
+
+void Agent::ReportNeverStarted(const std::string& attempt_id, const std::string& why,
+                               bool system_failure) {
   protocol::AttemptFinished finished;
   finished.attempt_id = attempt_id;
   finished.exit_code = -1;
   finished.error = why;
-  // Why always the worker's: only the worker and the scheduler end a
-  // queued attempt.
-  finished.system_failure = true;
+  if (system_failure) finished.system_failure = true;
   Report(std::move(finished));
-  return true;
 }
 
 void Agent::Report(protocol::AttemptFinished finished) {
@@ -467,10 +470,10 @@ void Agent::Report(protocol::AttemptFinished finished) {
 
 void Agent::HandleAttemptEvents() {
   zmq::message_t frame;
-  while (pull_.recv(frame, zmq::recv_flags::dontwait)) HandleAttemptEvent(frame.to_string());
+  while (pull_.recv(frame, zmq::recv_flags::dontwait)) HandleAttemptEvent(frame.to_string_view());
 }
 
-void Agent::HandleAttemptEvent(std::string frame) {
+void Agent::HandleAttemptEvent(std::string_view frame) {
   std::optional<PushSink::Event> event = PushSink::Parse(frame);
   if (!event) return;  // made by PushSink: cannot happen
   std::string_view header = event->header;
@@ -495,7 +498,7 @@ void Agent::HandleAttemptEvent(std::string frame) {
   // upstream's as a sign the worker lost that one, and runs the step again.
   if (auto running = running_.find(id);
       running != running_.end() && running_.count(running->second.upstream)) {
-    running->second.held_events.push_back(std::move(frame));
+    running->second.held_events.emplace_back(frame);
     return;
   }
   if (event->kind == PushSink::kLog) {
@@ -547,7 +550,7 @@ void Agent::ReleaseHeldFor(const std::string& upstream_id) {
     std::move(running.held_events.begin(), running.held_events.end(), std::back_inserter(frames));
     running.held_events.clear();
   }
-  for (std::string& frame : frames) HandleAttemptEvent(std::move(frame));
+  for (const std::string& frame : frames) HandleAttemptEvent(frame);
 }
 
 void Agent::HoldEvent(std::string header) {

@@ -61,6 +61,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -157,10 +158,13 @@ class Agent {
   void KillStarted(const std::vector<std::string>& attempt_ids, uint32_t grace_ms, const std::string& reason);
   /// Drops a queued dispatch and reports it finished, never started.
   bool EndQueued(const std::string& attempt_id, const std::string& why);
+  /// Reports an attempt that ended before its process started.
+  void ReportNeverStarted(const std::string& attempt_id, const std::string& why,
+                          bool system_failure);
   void Report(protocol::AttemptFinished finished);
   void HandleAttemptEvents();
   /// One PushSink frame from an attempt's thread.
-  void HandleAttemptEvent(std::string frame);
+  void HandleAttemptEvent(std::string_view frame);
   /// Handles the events held for the attempts waiting on `upstream_id`,
   /// whose result has just been reported.
   void ReleaseHeldFor(const std::string& upstream_id);

@@ -289,20 +289,27 @@ TEST_CASE("AgentTest.MissingOutputKillAndReRegister") {
 
 namespace {
 
-// Registers a one-slot worker with the fake scheduler; returns its identity.
-std::string RegisterOneSlot(FakeScheduler& scheduler, RunningAgent& worker, TempDir& dir) {
-  AgentOptions options;
-  options.scheduler_endpoint = scheduler.endpoint();
-  options.work_dir = dir.Path("work");
-  options.slots = 1;
-  worker.Start(options);
-  auto reg = scheduler.Expect<protocol::Register>();
-  REQUIRE(reg);
-  scheduler.Send(reg->first.identity,
-                 protocol::RegisterAck{reg->second.worker_id, 1000, 5, {}, "test"},
-                 reg->first.request_id);
-  return reg->first.identity;
-}
+// A worker of one slot registered with a fake scheduler, in a temp dir.
+// Members in this order: the worker stops before the scheduler goes.
+struct OneSlotAgent {
+  TempDir dir;
+  FakeScheduler scheduler;
+  RunningAgent worker;
+  std::string identity;
+  OneSlotAgent() {
+    AgentOptions options;
+    options.scheduler_endpoint = scheduler.endpoint();
+    options.work_dir = dir.Path("work");
+    options.slots = 1;
+    worker.Start(options);
+    auto reg = scheduler.Expect<protocol::Register>();
+    REQUIRE(reg);
+    scheduler.Send(reg->first.identity,
+                   protocol::RegisterAck{reg->second.worker_id, 1000, 5, {}, "test"},
+                   reg->first.request_id);
+    identity = reg->first.identity;
+  }
+};
 
 // A step that runs until `gate` exists (no sleeps in the test itself).
 protocol::Dispatch GatedDispatch(const std::string& attempt_id, const std::string& gate) {
@@ -317,10 +324,8 @@ protocol::Dispatch GatedDispatch(const std::string& attempt_id, const std::strin
 }  // namespace
 
 TEST_CASE("AgentTest.PreparesOneDispatchAheadQueuesTheRestAndStartsThemAsSlotsFree") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   std::string gate = dir.Path("go");
 
   scheduler.Send(identity, GatedDispatch("r.0-1", gate), 0);
@@ -374,10 +379,8 @@ TEST_CASE("AgentTest.PreparesOneDispatchAheadQueuesTheRestAndStartsThemAsSlotsFr
 }
 
 TEST_CASE("AgentTest.KillingAQueuedAttemptEndsItWithoutStartingIt") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   std::string gate = dir.Path("go");
 
   scheduler.Send(identity, GatedDispatch("r.0-1", gate), 0);
@@ -479,10 +482,8 @@ TEST_CASE("AgentTest.KillsItsStepsWhenItLosesTheScheduler") {
 // scheduler has not acknowledged, before the attempt's result; an
 // acknowledged attempt's log is not sent again.
 TEST_CASE("AgentTest.ResendsTheLogOfUnacknowledgedAttemptsAfterRegistering") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   const std::string gate = dir.Path("gate");
   protocol::Dispatch d = GatedDispatch("r.0-1", gate);
   d.command = "echo first; " + d.command + "; echo second >&2";
@@ -592,10 +593,8 @@ bool Lists(const std::vector<std::string>& ids, const std::string& id) {
 }  // namespace
 
 TEST_CASE("AgentTest.ASpeculativeDispatchStartsWhenItsUpstreamSucceedsWithItsOutputs") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   std::string gate = dir.Path("go");
   const std::string content = "made by r.0-1\n";
   const std::string content_digest = receta::HashBytes(content).ToHex();
@@ -664,10 +663,8 @@ TEST_CASE("AgentTest.ASpeculativeDispatchStartsWhenItsUpstreamSucceedsWithItsOut
 }
 
 TEST_CASE("AgentTest.ASpeculativeDispatchWhoseUpstreamFailsWaitsForItsKill") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   std::string gate = dir.Path("go");
 
   // It writes its output, then fails: a result the next step must not read.
@@ -865,10 +862,8 @@ bool IsHeartbeat(const FromWorker& from) {
 // r.1-1 must still start, on r.0-1's output, not wait forever.
 TEST_CASE(
     "AgentTest.ASpeculativeDispatchIsNotStrandedWhenItsUpstreamIsAcknowledgedBeforeItHasRoom") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   const std::string upstream_gate = dir.Path("go-r");
   const std::string others_gate = dir.Path("go-others");
 
@@ -976,10 +971,8 @@ void RunUpstreamThenSettle(FakeScheduler& scheduler, const std::string& identity
 
 TEST_CASE(
     "AgentTest.ASpeculativeDispatchIsDroppedUnstartedWhenItsUpstreamMakesWhatACachedResultUsed") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   protocol::Dispatch next = CopyingNext();
   // Cached results of r.1-1 were made from other files and from exactly
   // what r.0-1 will write.
@@ -1011,10 +1004,8 @@ TEST_CASE(
 
 TEST_CASE(
     "AgentTest.ASpeculativeDispatchStartsWhenItsUpstreamMakesOtherBytesThanACachedResultUsed") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
   protocol::Dispatch next = CopyingNext();
   // The same path, other bytes (of the same size): not what r.0-1 writes.
   const std::string other = "made by r.0-0\n";
@@ -1037,10 +1028,8 @@ TEST_CASE(
 // successes), so r.1-1 arriving then is still settled from it and runs on
 // r.0-1's output, rather than waiting forever for an upstream already gone.
 TEST_CASE("AgentTest.ASpeculativeDispatchArrivingAfterItsUpstreamsAckStillRunsOnItsOutputs") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
 
   // r.0-1 runs to its end at once (its gate is open) and succeeds.
   const std::string gate = dir.Path("go");
@@ -1070,10 +1059,8 @@ TEST_CASE("AgentTest.ASpeculativeDispatchArrivingAfterItsUpstreamsAckStillRunsOn
 // it ends on arrival, never started, as a system failure the scheduler
 // retries, rather than being held forever.
 TEST_CASE("AgentTest.ASpeculativeDispatchAfterAnUnknownAttemptEndsAtOnce") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  std::string identity = RegisterOneSlot(scheduler, worker, dir);
+  OneSlotAgent agent;
+  auto& [dir, scheduler, worker, identity] = agent;
 
   protocol::Dispatch next = SpeculativeDispatch("r.1-1", "r.9-1", "out/a.txt");
   next.command = "echo ran > copy/b.txt";
