@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "common/fs/spawn_setup.h"
+#include "worker/step_spawn.h"
 
 namespace receta::worker {
 namespace {
@@ -52,38 +52,25 @@ Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec,
                                                    Errno(err));
   }
 
-  SpawnSetup setup;
-  posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&setup.actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, err_pipe[1], STDERR_FILENO);
-  posix_spawn_file_actions_addchdir_np(&setup.actions, spec.cwd.c_str());
-
-  // Why: the worker blocks SIGTERM/SIGINT (it reads them from a signalfd)
-  // and a blocked or ignored disposition would be inherited by the step,
-  // which then could not be stopped with TERM.
-  setup.NewProcessGroupWithDefaultSignals();
-
-  std::vector<std::string> env_strings;
-  env_strings.reserve(spec.env.size());
-  for (const auto& [key, value] : spec.env) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string shell = "/bin/sh";
-  std::string dash_c = "-c";
-  std::string command = spec.command;
-  char* argv[] = {shell.data(), dash_c.data(), command.data(), nullptr};
+  StepSpawn spawn;
+  spawn.cwd = spec.cwd;
+  spawn.argv = {"/bin/sh", "-c", spec.command};
+  spawn.env.reserve(spec.env.size());
+  for (const auto& [key, value] : spec.env) spawn.env.push_back(key + "=" + value);
+  spawn.stdout_fd = out_pipe[1];
+  spawn.stderr_fd = err_pipe[1];
 
   auto process = std::unique_ptr<Process>(new Process());
   process->start_ns_ = NowNs();
-  int rc = posix_spawn(&process->pid_, "/bin/sh", &setup.actions, &setup.attr, argv, envp.data());
+  Result<pid_t> pid = SpawnStep(spawn);
   CloseFd(out_pipe[1]);
   CloseFd(err_pipe[1]);
-  if (rc != 0) {
+  if (!pid.ok()) {
     close_all();
     return Result<std::unique_ptr<Process>>::Error("cannot start /bin/sh in '" + spec.cwd +
-                                                   "': " + Errno(rc));
+                                                   "': " + pid.error());
   }
+  process->pid_ = *pid;
   if (tracker != nullptr) {
     process->tracker_ = tracker;
     tracker->Hold(process->pid_);

@@ -1,8 +1,9 @@
 #pragma once
 // Process: one step command run as `/bin/sh -c COMMAND` in its own process
 // group, with stdin from /dev/null and stdout/stderr read from pipes as the
-// bytes come. Started with posix_spawn (vfork-like: cheap even for a large
-// worker), waited with wait4 for the exit status and resource use.
+// bytes come. Started with SpawnStep (step_spawn.h: vfork-like, cheap even
+// for a large worker), waited with wait4 for the exit status and resource
+// use.
 //
 // Why a process group: a step's shell often starts children (pipelines,
 // `cmd &`); killing the group reaches all of them. When the group leader

@@ -1,5 +1,6 @@
 // Process runner: real /bin/sh processes in temporary directories.
 #include <doctest/doctest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "test_files.h"
 #include "worker/attempt_env.h"
@@ -120,6 +122,70 @@ TEST_CASE("ProcessTest.MissingDirectoryIsAnError") {
   auto process = Process::Start(Spec("true", dir.Path("nope")));
   REQUIRE_FALSE(process.ok());
   CHECK(process.error().find(dir.Path("nope")) != std::string::npos);
+  CHECK(process.error().find("chdir: No such file or directory") != std::string::npos);
+}
+
+// What the worker does with signals (SIGPIPE ignored, TERM read from a
+// signalfd and so blocked, handlers of its own) must not reach the step: it
+// could then not be stopped with TERM, or would run the worker's handler.
+TEST_CASE("ProcessTest.StepStartsWithDefaultSignalsAndAnEmptyMask") {
+  struct sigaction ignore {}, handler {}, old_pipe {}, old_usr1 {}, old_winch {};
+  ignore.sa_handler = SIG_IGN;
+  handler.sa_handler = [](int) {};
+  REQUIRE(sigaction(SIGPIPE, &ignore, &old_pipe) == 0);
+  REQUIRE(sigaction(SIGUSR1, &handler, &old_usr1) == 0);
+  REQUIRE(sigaction(SIGWINCH, &handler, &old_winch) == 0);
+  sigset_t blocked, old_mask;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGCHLD);
+  REQUIRE(pthread_sigmask(SIG_BLOCK, &blocked, &old_mask) == 0);
+
+  TempDir dir;
+  Captured c = Run(Spec("grep -E '^Sig(Blk|Ign)' /proc/$$/status", dir.Path()));
+  // The worker's own dispositions are as they were (the child had its own).
+  struct sigaction now {};
+  REQUIRE(sigaction(SIGUSR1, nullptr, &now) == 0);
+  const bool handler_kept = now.sa_handler == handler.sa_handler;
+
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  sigaction(SIGUSR1, &old_usr1, nullptr);
+  sigaction(SIGWINCH, &old_winch, nullptr);
+  // (SigCgt is the shell's own: exec drops every handler anyway.)
+  CHECK(c.out.find("SigBlk:\t0000000000000000\n") != std::string::npos);
+  CHECK(c.out.find("SigIgn:\t0000000000000000\n") != std::string::npos);
+  CHECK(handler_kept);
+}
+
+// Each thread spawns on a stack of its own (step_spawn.h): spawns from
+// many threads at once must each run their own command.
+TEST_CASE("ProcessTest.ManyThreadsSpawnAtOnce") {
+  TempDir dir;
+  constexpr int kThreads = 4;
+  constexpr int kEach = 25;
+  std::vector<std::string> wrong(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string want = std::to_string(t) + "-" + std::to_string(i);
+        auto process = Process::Start(Spec("echo " + want, dir.Path()));
+        if (!process.ok()) {
+          wrong[t] = process.error();
+          return;
+        }
+        std::string out;
+        ProcessResult result = (*process)->Wait([&](OutputStream, std::string_view b) { out.append(b); });
+        if (out != want + "\n" || result.exit_code != 0) {
+          wrong[t] = "expected '" + want + "', got '" + out + "'";
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const std::string& w : wrong) CHECK_MESSAGE(w.empty(), w);
 }
 
 TEST_CASE("ProcessTest.KillReachesGrandchildren") {

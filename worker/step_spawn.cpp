@@ -1,0 +1,137 @@
+#include "worker/step_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <tuple>
+
+namespace receta::worker {
+namespace {
+
+// Enough for the child's few system call wrappers; execve itself runs on
+// the kernel's stack.
+constexpr size_t kChildStackBytes = 64 * 1024;
+
+// Signals a step must get with their default action even if the worker
+// ignores them (SIGPIPE) or reads them from a signalfd (TERM, INT).
+constexpr int kDefaultSignals[] = {SIGPIPE, SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
+                                   SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM};
+
+// Everything the child reads, prepared by the parent (the child must not
+// allocate: it shares the parent's heap and its locks), and where it says
+// what failed.
+struct ChildPlan {
+  const char* cwd;
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  int stdout_fd;
+  int stderr_fd;
+  const char* failed_call = nullptr;  // set by the child on failure
+  int failed_errno = 0;
+};
+
+// Raw rt_sigprocmask: glibc's sigprocmask keeps its own internal signals
+// unblocked, and one of their handlers running in the child would act on
+// the parent's memory.
+void SetMaskRaw(const sigset_t* mask, sigset_t* old) {
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, old, _NSIG / 8);
+}
+
+[[noreturn]] void ChildFails(ChildPlan* plan, const char* call) {
+  plan->failed_errno = errno;
+  plan->failed_call = call;
+  _exit(127);
+}
+
+int ChildMain(void* arg) {
+  auto* plan = static_cast<ChildPlan*>(arg);
+  // A handler the child inherited would run the parent's code on the
+  // parent's memory: every caught signal goes back to its default, as do
+  // the ones the step must see whatever the worker does with them. glibc's
+  // internal signals (32, 33: thread cancellation, setxid) too, by raw
+  // call (its sigaction refuses them); nothing sends them to a new process,
+  // so none is pending when the mask opens.
+  struct sigaction to_default {};
+  to_default.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < _NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (sig == 32 || sig == 33) {
+      syscall(SYS_rt_sigaction, sig, &to_default, nullptr, _NSIG / 8);
+      continue;
+    }
+    bool reset = false;
+    for (int listed : kDefaultSignals) reset = reset || listed == sig;
+    if (!reset) {
+      struct sigaction current {};
+      if (sigaction(sig, nullptr, &current) != 0) continue;
+      reset = current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+    }
+    if (reset) sigaction(sig, &to_default, nullptr);
+  }
+  if (setpgid(0, 0) != 0) ChildFails(plan, "setpgid");
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd < 0) ChildFails(plan, "open /dev/null");
+  if (dup2(null_fd, STDIN_FILENO) < 0) ChildFails(plan, "dup2 stdin");
+  if (null_fd != STDIN_FILENO) close(null_fd);
+  // dup2 onto itself keeps close-on-exec: such a descriptor is cleared.
+  for (auto [from, to, what] : {std::tuple{plan->stdout_fd, STDOUT_FILENO, "dup2 stdout"},
+                                std::tuple{plan->stderr_fd, STDERR_FILENO, "dup2 stderr"}}) {
+    int done = from == to ? fcntl(to, F_SETFD, 0) : dup2(from, to);
+    if (done < 0) ChildFails(plan, what);
+  }
+  if (chdir(plan->cwd) != 0) ChildFails(plan, "chdir");
+  sigset_t empty;
+  sigemptyset(&empty);
+  SetMaskRaw(&empty, nullptr);
+  execve(plan->program, plan->argv, plan->envp);
+  ChildFails(plan, "execve");
+}
+
+std::vector<char*> Pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const std::string& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+}  // namespace
+
+Result<pid_t> SpawnStep(const StepSpawn& spawn) {
+  if (spawn.argv.empty()) return Result<pid_t>::Error("nothing to run: argv is empty");
+  // Why per thread: the parent is suspended until the child execs, so a
+  // thread's stack is free again by its next spawn; other threads spawn
+  // at the same time on their own.
+  thread_local std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
+  std::vector<char*> argv = Pointers(spawn.argv);
+  std::vector<char*> envp = Pointers(spawn.env);
+  ChildPlan plan{spawn.cwd.c_str(), argv[0], argv.data(), envp.data(), spawn.stdout_fd,
+                 spawn.stderr_fd};
+
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  SetMaskRaw(&all, &old);
+  pid_t pid = clone(ChildMain, stack.get() + kChildStackBytes,
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  int clone_errno = errno;
+  SetMaskRaw(&old, nullptr);
+  if (pid < 0) return Result<pid_t>::Error(std::string("clone: ") + strerror(clone_errno));
+  if (plan.failed_call != nullptr) {
+    waitpid(pid, nullptr, 0);
+    std::string what = plan.failed_call;
+    if (what == "execve") what += std::string(" ") + argv[0];
+    return Result<pid_t>::Error(what + ": " + strerror(plan.failed_errno));
+  }
+  return pid;
+}
+
+}  // namespace receta::worker
