@@ -4,24 +4,20 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <new>
 
 namespace receta::worker {
 namespace {
 
-constexpr uint32_t kOpHold = 'H';
-constexpr uint32_t kOpRelease = 'R';
 constexpr char kReady = '!';
-
-struct Record {
-  uint32_t op;
-  int32_t pgid;
-};
-static_assert(sizeof(Record) == 8);
+constexpr size_t kTableBytes = sizeof(std::atomic<int32_t>) * ProcessGroupGuard::kMaxGroups;
+static_assert(std::atomic<int32_t>::is_always_lock_free, "shared between processes");
 
 // ---- The guard process: async-signal-safe code only from here to Serve. --
 
@@ -44,57 +40,34 @@ void WriteStderrNumber(long value) {
   WriteStderr(digits + at);
 }
 
-// Reads records from `fd` until EOF, then kills what is still held. Never
+// Waits for EOF on `fd`, then kills every group left in `table`. Never
 // returns.
-[[noreturn]] void Serve(int fd) {
-  static pid_t held[ProcessGroupGuard::kMaxGroups];  // static: no stack of 16 KiB needed
-  int count = 0;
-  bool overflow_told = false;
-  char buffer[sizeof(Record) * 64];
-  size_t filled = 0;
+[[noreturn]] void Serve(int fd, const std::atomic<int32_t>* table) {
+  char ignored[64];
   while (true) {
-    ssize_t n = read(fd, buffer + filled, sizeof(buffer) - filled);
+    ssize_t n = read(fd, ignored, sizeof(ignored));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // EOF, or an error that means the same: the worker is gone
-    filled += static_cast<size_t>(n);
-    size_t used = 0;
-    for (; filled - used >= sizeof(Record); used += sizeof(Record)) {
-      Record record;
-      memcpy(&record, buffer + used, sizeof(record));
-      if (record.pgid <= 0) continue;  // never kill(-0) or kill(-1)
-      if (record.op == kOpHold) {
-        if (count < ProcessGroupGuard::kMaxGroups) {
-          held[count++] = record.pgid;
-        } else if (!overflow_told) {
-          overflow_told = true;
-          WriteStderr(
-              "receta-worker: process group guard is full; later steps will not be "
-              "killed if the worker dies\n");
-        }
-      } else if (record.op == kOpRelease) {
-        for (int i = 0; i < count; ++i) {
-          if (held[i] != record.pgid) continue;
-          held[i] = held[--count];
-          break;
-        }
-      }
-    }
-    memmove(buffer, buffer + used, filled - used);
-    filled -= used;
   }
   // Why it is safe to kill these ids: each group's leader was a child of
-  // the worker that the worker had not reaped (it releases first), so until
-  // now the zombie or live leader kept the id from being reused.
-  for (int i = 0; i < count; ++i) kill(-held[i], SIGKILL);
-  if (count > 0) {
+  // the worker that the worker had not reaped (it clears the entry first),
+  // so until now the zombie or live leader kept the id from being reused.
+  int killed = 0;
+  for (int i = 0; i < ProcessGroupGuard::kMaxGroups; ++i) {
+    pid_t pgid = table[i].load(std::memory_order_relaxed);
+    if (pgid <= 0) continue;  // never kill(-0) or kill(-1)
+    kill(-pgid, SIGKILL);
+    ++killed;
+  }
+  if (killed > 0) {
     WriteStderr("receta-worker: the worker is gone; its process group guard killed ");
-    WriteStderrNumber(count);
+    WriteStderrNumber(killed);
     WriteStderr(" step process group(s)\n");
   }
   _exit(0);
 }
 
-[[noreturn]] void RunGuard(int fd, int worker_end) {
+[[noreturn]] void RunGuard(int fd, int worker_end, const std::atomic<int32_t>* table) {
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
@@ -114,28 +87,39 @@ void WriteStderrNumber(long value) {
   close_range(3, ~0U, 0);
   char ready = kReady;
   if (write(STDIN_FILENO, &ready, 1) != 1) _exit(1);
-  Serve(STDIN_FILENO);
+  Serve(STDIN_FILENO, table);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<ProcessGroupGuard>> ProcessGroupGuard::Start() {
   using R = Result<std::unique_ptr<ProcessGroupGuard>>;
+  // Why before the fork: a shared anonymous mapping is shared with the
+  // child the fork makes, and with no one else.
+  void* mapped = mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) {
+    return R::Error(std::string("cannot map the process group guard's table: ") + strerror(errno));
+  }
+  auto* table = new (mapped) std::atomic<int32_t>[ProcessGroupGuard::kMaxGroups]();
+  auto unmap = [&] { munmap(mapped, kTableBytes); };
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    int err = errno;
+    unmap();
     return R::Error(std::string("cannot create the socket to the process group guard: ") +
-                    strerror(errno));
+                    strerror(err));
   }
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
     close(fds[0]);
     close(fds[1]);
+    unmap();
     return R::Error(std::string("cannot fork the process group guard: ") + strerror(err));
   }
-  if (pid == 0) RunGuard(fds[1], fds[0]);
+  if (pid == 0) RunGuard(fds[1], fds[0], table);
   close(fds[1]);
-  auto guard = std::unique_ptr<ProcessGroupGuard>(new ProcessGroupGuard(pid, fds[0]));
+  auto guard = std::unique_ptr<ProcessGroupGuard>(new ProcessGroupGuard(pid, fds[0], table));
   char ready = 0;
   ssize_t n;
   do {
@@ -154,27 +138,51 @@ ProcessGroupGuard::~ProcessGroupGuard() {
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
+  munmap(table_, kTableBytes);
 }
 
-void ProcessGroupGuard::SendRecord(char op, pid_t pgid) {
-  Record record{static_cast<uint32_t>(op), static_cast<int32_t>(pgid)};
-  ssize_t n;
-  do {
-    // Why send with MSG_NOSIGNAL: a dead guard must not kill the worker
-    // with SIGPIPE.
-    n = send(fd_, &record, sizeof(record), MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof(record))) return;
+void ProcessGroupGuard::CheckAlive() {
+  if (broken_.load(std::memory_order_relaxed)) return;
+  // The guard never writes after "ready": a read that does not block finds
+  // EOF only once it is gone (no wake-up for it, unlike a message).
+  char byte;
+  ssize_t n = recv(fd_, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (!broken_.exchange(true)) {
     spdlog::error(
         "the process group guard (pid {}) is gone ({}); steps will no longer be "
         "killed if the worker dies",
-        pid_, n < 0 ? strerror(errno) : "short write");
+        pid_, n < 0 ? strerror(errno) : "its socket is closed");
   }
 }
 
-void ProcessGroupGuard::Hold(pid_t pgid) { SendRecord(static_cast<char>(kOpHold), pgid); }
+void ProcessGroupGuard::Hold(pid_t pgid) {
+  CheckAlive();
+  if (pgid <= 0) return;
+  for (int i = 0; i < kMaxGroups; ++i) {
+    int32_t free_entry = 0;
+    if (!table_[i].compare_exchange_strong(free_entry, pgid, std::memory_order_relaxed)) continue;
+    // Release scans up to used_: it must cover this entry before it can
+    // be asked to clear it.
+    int used = used_.load(std::memory_order_relaxed);
+    while (used <= i && !used_.compare_exchange_weak(used, i + 1, std::memory_order_relaxed)) {
+    }
+    return;
+  }
+  if (!overflow_told_.exchange(true)) {
+    spdlog::error("the process group guard holds {} groups already; later steps will not be "
+                  "killed if the worker dies",
+                  kMaxGroups);
+  }
+}
 
-void ProcessGroupGuard::Release(pid_t pgid) { SendRecord(static_cast<char>(kOpRelease), pgid); }
+void ProcessGroupGuard::Release(pid_t pgid) {
+  if (pgid <= 0) return;
+  int used = used_.load(std::memory_order_relaxed);
+  for (int i = 0; i < used; ++i) {
+    int32_t held = pgid;
+    if (table_[i].compare_exchange_strong(held, 0, std::memory_order_relaxed)) return;
+  }
+}
 
 }  // namespace receta::worker

@@ -185,6 +185,25 @@ TEST_CASE("ProcessGroupGuardTest.ClosingItKillsOnlyTheGroupsItStillHolds") {
   CHECK(released->Wait([](OutputStream, std::string_view) {}).signal == SIGKILL);
 }
 
+// Entries are reused: a long-lived worker runs far more steps than the
+// table has entries, and a step after all of them is still guarded.
+TEST_CASE("ProcessGroupGuardTest.ReleasedEntriesAreTakenAgain") {
+  TempDir dir;
+  auto guard = Must(ProcessGroupGuard::Start());
+  for (int i = 0; i < 3 * ProcessGroupGuard::kMaxGroups; ++i) {
+    guard->Hold(100000 + i);
+    guard->Release(100000 + i);
+  }
+  auto held = Must(Process::Start(Spec("sleep 1000", dir.Path())));
+  guard->Hold(held->pid());
+  guard.reset();
+  // The leader stays a zombie until Wait reaps it: look for live members.
+  const bool killed_by_guard = WaitFor([&] { return LiveMembers(held->pid()).empty(); });
+  CHECK(killed_by_guard);
+  if (!killed_by_guard) held->Kill(0);  // do not wait for a sleep of 1000 s
+  CHECK(held->Wait([](OutputStream, std::string_view) {}).signal == SIGKILL);
+}
+
 TEST_CASE("ProcessGroupGuardTest.ProcessTellsItsTrackerBeforeReaping") {
   TempDir dir;
   RecordingTracker tracker;
