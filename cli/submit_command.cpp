@@ -11,6 +11,7 @@
 #include "cli/client_commands.h"
 #include "cli/table.h"
 #include "cli/workspace_inputs.h"
+#include "common/os/thread_policy.h"
 #include "common/dag/dag_load.h"
 #include "common/dag/params.h"
 #include "common/fs/fd_io.h"
@@ -99,6 +100,11 @@ Status SendMissing(SchedulerClient& client, const WorkspaceInputs& inputs,
 }  // namespace
 
 int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, bool tty) {
+  // Why first: a submit that follows its run wakes for every batch of its
+  // events; as batch (common/os/thread_policy.h), with the connection's
+  // I/O thread started later, it never preempts the steps it watches.
+  // Refused is harmless: the run goes the same.
+  if (args.wait) (void)RunThisThreadAsBatch();
   ParseOptions options;
   std::map<std::string, std::string> params;
   for (const std::string& text : args.params) {

@@ -10,6 +10,7 @@
 #include "cli/run_views.h"
 #include "cli/table.h"
 #include "cli/watch_view.h"
+#include "common/os/thread_policy.h"
 
 namespace receta::cli {
 namespace {
@@ -142,6 +143,7 @@ int FollowRun(SchedulerClient& client, const std::string& run_id, std::ostream& 
 
 int WatchCommand(const ClientArgs& args, const std::string& run_id, std::ostream& out,
                  std::ostream& err, bool tty) {
+  (void)RunThisThreadAsBatch();  // as `receta submit --wait` does, for the same reason
   Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.scheduler);
   if (!client.ok()) return Fail(err, client.status());
   return FollowRun(**client, run_id, out, err, tty, args.json);

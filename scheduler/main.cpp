@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/parse_args.h"
+#include "common/os/thread_policy.h"
 #include "common/lang/quantity.h"
 #include "net/allocator_tuning.h"
 #include "receta/version.h"
@@ -75,6 +76,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-cap", log_cap, "Largest log kept per attempt (e.g. 64MiB)")->capture_default_str();
   app.add_flag("--insecure", insecure, "Allow binding a non-loopback address without authentication");
   if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
+  // Before any thread starts (ZeroMQ's, RocksDB's), so they all inherit it:
+  // the scheduler's wake-ups never preempt a step on a shared machine
+  // (common/os/thread_policy.h).
+  if (receta::Status s = receta::RunThisThreadAsBatch(); !s.ok()) spdlog::warn("{}", s.message());
 
   auto cap = receta::ParseSizeBytes(log_cap);
   if (!cap.ok()) {

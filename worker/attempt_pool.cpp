@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/os/thread_policy.h"
 #include "common/protocol/codec.h"
 
 namespace receta::worker {
@@ -17,6 +18,10 @@ void AttemptPool::Submit(std::shared_ptr<Attempt> attempt) {
 }
 
 void AttemptPool::Serve() {
+  // Why: this thread spawns the step, waits for its exit and hands its
+  // outputs to the next one, and the step inherits its policy; the rest of
+  // the worker runs as batch (common/os/thread_policy.h).
+  if (Status s = RunThisThreadNormally(); !s.ok()) spdlog::warn("attempt thread: {}", s.message());
   zmq::socket_t socket(context_, zmq::socket_type::push);
   socket.set(zmq::sockopt::linger, -1);  // every queued event reaches the main thread
   socket.connect(endpoint_);

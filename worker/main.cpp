@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/parse_args.h"
+#include "common/os/thread_policy.h"
 #include "net/allocator_tuning.h"
 #include "net/endpoint.h"
 #include "receta/version.h"
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
   app.add_option("--labels", labels, "Comma-separated labels steps can ask for");
   app.add_option("--name", name, "Name shown in `receta workers` (default: hostname)");
   if (std::optional<int> exit_code = receta::cli::ParseArgs(app, argc, argv)) return *exit_code;
+  // Before any thread starts, so they all inherit it; the threads that run
+  // steps go back to normal (attempt_pool.cpp).
+  if (receta::Status s = receta::RunThisThreadAsBatch(); !s.ok()) spdlog::warn("{}", s.message());
 
   receta::worker::AgentOptions options;
   options.scheduler_endpoint = receta::net::ResolveSchedulerEndpoint(scheduler);
