@@ -206,10 +206,6 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     for (const AlertOutcome& outcome : alert_sender_->TakeOutcomes()) core_->RecordAlertOutcome(outcome, now);
     uint64_t seq_before = committed_event_seq_;
     if (Status s = CommitTurn(now); !s.ok()) return s;
-    // Why: a finished run's working memory (its steps, the turn buffers,
-    // the DAG parse it replaced) is freed into malloc's arenas, which keep
-    // it; between runs the scheduler should be back near its idle size.
-    if (run_ended_in_turn_) malloc_trim(0);
     SendOutbound();
     if (!dispatched_in_turn_.empty()) {
       core_->DispatchesSent(dispatched_in_turn_, NowMs());
@@ -217,6 +213,14 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     }
     ServeWaiters(now, committed_event_seq_ != seq_before);
     SendOutbound();
+    // Why after the sends: a submit of 200 steps logs 200 lines, a write
+    // each, which the answer and the first Dispatches need not wait for.
+    LogCommittedEvents();
+    // Why: a finished run's working memory (its steps, the turn buffers,
+    // the DAG parse it replaced) is freed into malloc's arenas, which keep
+    // it; between runs the scheduler should be back near its idle size.
+    // After the sends, which include the run's end to those watching it.
+    if (run_ended_in_turn_) malloc_trim(0);
   }
   if (sync_due_ms_ != 0 && store_->Sync().ok()) {
     outbound_ = std::move(answers_after_sync_);
@@ -292,9 +296,14 @@ Status Server::CommitTurn(uint64_t now_ms) {
   }
   sync_this_turn_ = false;
   answers_need_sync_first_ = false;
-  for (const EventRecord& event : changes.events) spdlog::info("{}", DescribeEvent(event));
+  std::move(changes.events.begin(), changes.events.end(), std::back_inserter(events_to_log_));
   SendAlerts(changes.alerts);
   return Status::Ok();
+}
+
+void Server::LogCommittedEvents() {
+  for (const EventRecord& event : events_to_log_) spdlog::info("{}", DescribeEvent(event));
+  events_to_log_.clear();
 }
 
 void Server::QueueCommands(std::vector<Outgoing>& commands, uint64_t now_ms) {

@@ -178,6 +178,8 @@ class Server {
   void OnRetryRun(const std::string& peer, uint64_t request_id, const protocol::RetryRun& request,
                   uint64_t now_ms);
   void ServeWaiters(uint64_t now_ms, bool new_events);
+  /// Writes the operator log's line of each event committed this turn.
+  void LogCommittedEvents();
   /// When the loop must look at the waiters again at the latest.
   uint64_t NextWaiterWakeMs() const;
   /// True when `events` hold a run's end (answered to followers at once).
@@ -208,6 +210,9 @@ class Server {
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;
   bool run_ended_in_turn_ = false;  // the last commit held a run's end
+  /// The last commit's events, for the operator log once the turn's
+  /// messages are out (LogCommittedEvents).
+  std::vector<EventRecord> events_to_log_;
   std::vector<std::string> dispatched_in_turn_;  // attempt ids of the last commit's Dispatches
   bool logs_changed_ = false;  // a log grew or an attempt ended this turn
   bool sync_this_turn_ = false;  // a request this turn is answered only once its change is on disk
