@@ -22,31 +22,39 @@
 namespace receta::cli {
 namespace {
 
-// Hashes the inputs through the persistent stat cache; trouble with the
-// cache file itself only costs time, so it is a warning.
-Result<WorkspaceInputs> HashInputs(const LoadedDag& loaded, std::ostream& err) {
-  std::string cache_path = StatCachePathFor(loaded.workspace_root);
-  StatCache cache;
-  if (!cache_path.empty()) {
-    Result<StatCache> loaded_cache = StatCache::Load(cache_path);
-    if (loaded_cache.ok()) {
-      cache = std::move(*loaded_cache);
+// The persistent stat cache of one workspace: loaded before hashing, saved
+// (if hashing changed it) only once the run is submitted. Why then: the
+// save syncs the file and its directory, milliseconds the submit need not
+// wait for. Trouble with the cache file itself only costs time, so it is a
+// warning.
+class WorkspaceStatCache {
+ public:
+  WorkspaceStatCache(const std::string& workspace_root, std::ostream& err)
+      : path_(StatCachePathFor(workspace_root)), err_(err) {
+    if (path_.empty()) return;
+    Result<StatCache> loaded = StatCache::Load(path_);
+    if (loaded.ok()) {
+      cache_ = std::move(*loaded);
     } else {
-      err << "receta: warning: " << loaded_cache.error() << " (hashing without it)\n";
+      err_ << "receta: warning: " << loaded.error() << " (hashing without it)\n";
     }
   }
-  Result<WorkspaceInputs> inputs = HashWorkspaceInputs(
-      loaded.workspace_root, WorkspaceInputPaths(*loaded.dag, loaded.graph), &cache);
-  if (inputs.ok() && cache.dirty() && !cache_path.empty()) {
+  StatCache* get() { return &cache_; }
+  void SaveIfChanged() {
+    if (!cache_.dirty() || path_.empty()) return;
     std::error_code ignored;
-    std::filesystem::create_directories(std::filesystem::path(cache_path).parent_path(), ignored);
-    if (Status saved = cache.Save(cache_path); !saved.ok()) {
-      err << "receta: warning: could not save the stat cache: " << saved.message()
-          << " (the next submit hashes every input again)\n";
+    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ignored);
+    if (Status saved = cache_.Save(path_); !saved.ok()) {
+      err_ << "receta: warning: could not save the stat cache: " << saved.message()
+           << " (the next submit hashes every input again)\n";
     }
   }
-  return inputs;
-}
+
+ private:
+  std::string path_;
+  std::ostream& err_;
+  StatCache cache_;
+};
 
 // Gets the files whose digests the scheduler lacks to it: the smallest, up
 // to kMaxInlineBlobBytes in all, into `inline_blobs` for the SubmitRun
@@ -130,7 +138,9 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   text << in.rdbuf();
   if (!in.good() && !in.eof()) return Fail(err, "cannot read " + args.file);
 
-  Result<WorkspaceInputs> inputs = HashInputs(loaded, err);
+  WorkspaceStatCache stat_cache(loaded.workspace_root, err);
+  Result<WorkspaceInputs> inputs = HashWorkspaceInputs(
+      loaded.workspace_root, WorkspaceInputPaths(*loaded.dag, loaded.graph), stat_cache.get());
   if (!inputs.ok()) return Fail(err, inputs.status());
 
   Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.client.scheduler);
@@ -147,6 +157,7 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   if (!inline_blobs.empty()) request.inline_blobs = std::move(inline_blobs);
   Result<protocol::SubmitReply> reply =
       (*client)->Call<protocol::SubmitReply>(request, kSlowTimeout);
+  stat_cache.SaveIfChanged();  // whatever the answer: the digests hold
   if (!reply.ok())
     return Fail(err, reply.status().WithContext("the scheduler refused " + args.file));
 

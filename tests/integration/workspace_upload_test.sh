@@ -37,6 +37,10 @@ assert_contains "submit says what it sends" "$ERR" "uploading 43 files"
 "$RECETA" artifacts get "$RUN" digest sums.txt -o "$T/sums.txt" >/dev/null || fail "artifacts get sums.txt"
 assert_file_eq "the step read exactly the workspace's bytes" "$T/sums.txt" "$(cat "$T/expected.txt")"
 
+# The stat cache is saved once the run is submitted (not before: its
+# fsyncs are off the submit's path), so the next submit reads no file.
+cache_files=$(find "$HOME/.cache/receta" -name 'stat-cache-*' ! -name '*.tmp.*' 2>/dev/null | wc -l)
+assert_eq "stat cache files of the workspace after the first submit" 1 "$cache_files"
 submit_wait 0 "$ws/dag.yaml"
 assert_not_contains "a second submit sends nothing" "$ERR" "uploading"
 assert_eq "state of step digest on the second submit" cached "$(step_field "$RUN" digest state)"
