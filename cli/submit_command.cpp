@@ -1,14 +1,16 @@
 // receta submit: check the DAG locally, hash the workspace inputs, upload
 // the blobs the scheduler lacks, submit, print the run id.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
-#include <sstream>
 
 #include "cli/client_commands.h"
+#include "cli/dag_plan_cache.h"
 #include "cli/table.h"
 #include "cli/workspace_inputs.h"
 #include "common/os/thread_policy.h"
@@ -55,6 +57,34 @@ class WorkspaceStatCache {
   std::ostream& err_;
   StatCache cache_;
 };
+
+// The DAG file's text if it can be read whole within `limits`; nullopt
+// otherwise (LoadDagFile then says what is wrong with the file).
+std::optional<std::string> ReadDagText(const std::string& path, const YamlLimits& limits) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<uint64_t>(info.st_size) > limits.max_bytes) {
+    return std::nullopt;
+  }
+  std::string text;
+  if (!ReadFileExact(path, static_cast<uint64_t>(info.st_size), &text).ok()) return std::nullopt;
+  return text;
+}
+
+// Parses and checks the DAG file: its plan, or nullopt once its errors
+// are printed.
+std::optional<DagPlan> ParseForSubmit(const std::string& file, const ParseOptions& options,
+                                      std::ostream& err) {
+  LoadedDag loaded = LoadDagFile(file, options);
+  if (!loaded.ok()) {
+    err << loaded.diagnostics.Format();
+    size_t count = loaded.diagnostics.size();
+    err << count << " error" << (count == 1 ? "" : "s") << " in " << file
+        << "; nothing was submitted\n";
+    return std::nullopt;
+  }
+  return DagPlan{loaded.warnings.Format(), WorkspaceInputPaths(*loaded.dag, loaded.graph)};
+}
 
 // Gets the files whose digests the scheduler lacks to it: the smallest, up
 // to kMaxInlineBlobBytes in all, into `inline_blobs` for the SubmitRun
@@ -124,24 +154,26 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
     options.param_overrides.push_back(*split);
     params[split->first] = split->second;
   }
-  LoadedDag loaded = LoadDagFile(args.file, options);
-  if (!loaded.ok()) {
-    err << loaded.diagnostics.Format();
-    size_t count = loaded.diagnostics.size();
-    err << count << " error" << (count == 1 ? "" : "s") << " in " << args.file
-        << "; nothing was submitted\n";
-    return 1;
-  }
-  err << loaded.warnings.Format();
-  std::ifstream in(args.file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof()) return Fail(err, "cannot read " + args.file);
+  options.default_name = DagNameFromPath(args.file);
+  const std::string workspace_root = DagDirectory(args.file);
+  std::optional<std::string> text = ReadDagText(args.file, options.limits);
+  const std::string plan_path = DagPlanPathFor(args.file);
+  const std::string plan_key = text ? DagPlanKey(*text, options) : "";
+  std::optional<DagPlan> plan = text ? LoadDagPlan(plan_path, plan_key) : std::nullopt;
+  const bool planned_before = plan.has_value();
+  if (!plan && !(plan = ParseForSubmit(args.file, options, err))) return 1;
+  err << plan->warnings;
+  if (!text) return Fail(err, "cannot read " + args.file);
 
-  WorkspaceStatCache stat_cache(loaded.workspace_root, err);
-  Result<WorkspaceInputs> inputs = HashWorkspaceInputs(
-      loaded.workspace_root, WorkspaceInputPaths(*loaded.dag, loaded.graph), stat_cache.get());
-  if (!inputs.ok()) return Fail(err, inputs.status());
+  WorkspaceStatCache stat_cache(workspace_root, err);
+  Result<WorkspaceInputs> inputs =
+      HashWorkspaceInputs(workspace_root, plan->input_paths, stat_cache.get());
+  if (!inputs.ok()) {
+    // A kept plan does not know the workspace: a missing input gets the
+    // DAG's own diagnostic (where it is named, what is near) from a parse.
+    if (planned_before && !ParseForSubmit(args.file, options, err)) return 1;
+    return Fail(err, inputs.status());
+  }
 
   Result<std::unique_ptr<SchedulerClient>> client = SchedulerClient::Connect(args.client.scheduler);
   if (!client.ok()) return Fail(err, client.status());
@@ -149,7 +181,7 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   if (Status s = SendMissing(**client, *inputs, inline_blobs, err); !s.ok()) return Fail(err, s);
 
   protocol::SubmitRun request;
-  request.dag_yaml = text.str();
+  request.dag_yaml = *text;
   request.dag_file = args.file;
   request.params = params;
   request.no_cache = args.no_cache;
@@ -158,6 +190,12 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   Result<protocol::SubmitReply> reply =
       (*client)->Call<protocol::SubmitReply>(request, kSlowTimeout);
   stat_cache.SaveIfChanged();  // whatever the answer: the digests hold
+  if (!planned_before) {
+    if (Status saved = SaveDagPlan(plan_path, plan_key, *plan); !saved.ok()) {
+      err << "receta: warning: could not keep the DAG's plan: " << saved.message()
+          << " (the next submit parses it again)\n";
+    }
+  }
   if (!reply.ok())
     return Fail(err, reply.status().WithContext("the scheduler refused " + args.file));
 

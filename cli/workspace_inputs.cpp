@@ -110,22 +110,31 @@ Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
   return hasher.Finish();
 }
 
-std::string DefaultStatCachePath() {
+std::string CliCacheDirectory() {
   const char* xdg = ::getenv("XDG_CACHE_HOME");
-  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/receta/stat-cache";
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/receta";
   const char* home = ::getenv("HOME");
-  if (home != nullptr && home[0] != '\0') return std::string(home) + "/.cache/receta/stat-cache";
+  if (home != nullptr && home[0] != '\0') return std::string(home) + "/.cache/receta";
   return "";
 }
 
-std::string StatCachePathFor(const std::string& workspace_root) {
-  std::string base = DefaultStatCachePath();
-  if (base.empty()) return "";
+std::string CliCacheFileFor(const std::string& prefix, const std::string& path) {
+  std::string directory = CliCacheDirectory();
+  if (directory.empty()) return "";
   std::error_code ec;
-  std::filesystem::path absolute = std::filesystem::absolute(workspace_root, ec);
-  std::string path = ec ? workspace_root : absolute.lexically_normal().string();
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return base + "-" + HashBytes(path).ToHex().substr(0, 16);
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  std::string normal = ec ? path : absolute.lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return directory + "/" + prefix + "-" + HashBytes(normal).ToHex().substr(0, 16);
+}
+
+std::string DefaultStatCachePath() {
+  std::string directory = CliCacheDirectory();
+  return directory.empty() ? "" : directory + "/stat-cache";
+}
+
+std::string StatCachePathFor(const std::string& workspace_root) {
+  return CliCacheFileFor("stat-cache", workspace_root);
 }
 
 }  // namespace receta::cli

@@ -43,8 +43,17 @@ Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
                                             const std::vector<std::string>& paths,
                                             StatCache* cache);
 
-/// $XDG_CACHE_HOME/receta/stat-cache, else ~/.cache/receta/stat-cache; ""
-/// when neither variable is set.
+/// $XDG_CACHE_HOME/receta, else ~/.cache/receta: where the CLI keeps what
+/// it can compute again (stat caches, DAG plans); "" when neither variable
+/// is set.
+std::string CliCacheDirectory();
+
+/// `prefix`-<16 hex of the sha256 of `path` made absolute and normal>, in
+/// CliCacheDirectory(); "" without one. One cache file per workspace or DAG
+/// file.
+std::string CliCacheFileFor(const std::string& prefix, const std::string& path);
+
+/// CliCacheDirectory()/stat-cache; "" without a cache directory.
 std::string DefaultStatCachePath();
 
 /// The stat cache file of one workspace: DefaultStatCachePath()-<16 hex of

@@ -42,10 +42,14 @@ std::string DagNameFromPath(const std::string& path) {
   return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
 }
 
-LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
-  std::string directory = ".";
+std::string DagDirectory(const std::string& path) {
   size_t slash = path.rfind('/');
-  if (slash != std::string::npos) directory = slash == 0 ? "/" : path.substr(0, slash);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
+  const std::string directory = DagDirectory(path);
   options.default_name = DagNameFromPath(path);
 
   struct stat info;

@@ -34,6 +34,9 @@ LoadedDag LoadDagText(const std::string& text, const std::string& file_label,
 /// ("dags/iris.yaml" -> "iris").
 std::string DagNameFromPath(const std::string& path);
 
+/// The directory holding the DAG file at `path` (its workspace root).
+std::string DagDirectory(const std::string& path);
+
 /// Reads `path` from disk and checks it against the workspace around it.
 /// `options.default_name` is replaced by the file's stem.
 LoadedDag LoadDagFile(const std::string& path, ParseOptions options);

@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/app.h"
 #include "cli/client_commands.h"
+#include "cli/dag_plan_cache.h"
 #include "cli/run_views.h"
 #include "cli/table.h"
 #include "cli/watch_view.h"
@@ -30,6 +32,7 @@ using namespace receta::cli;
 using receta::testing::FakeScheduler;
 using receta::testing::ReadFile;
 using receta::testing::TempDir;
+using receta::testing::WriteFile;
 
 namespace {
 
@@ -274,4 +277,68 @@ TEST_CASE("WorkspaceInputsTest.StatCachePathFollowsXdg") {
   CHECK(StatCachePathFor("/work/a/") == a);
   CHECK(StatCachePathFor("/work/b") != a);
   if (xdg) setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+}
+
+// The DAG plan cache (cli/dag_plan_cache.h): a plan comes back only for its
+// own key, and anything else in its file is a miss, never an error.
+TEST_CASE("DagPlanCacheTest.KeptPlanComesBackOnlyForItsKey") {
+  TempDir dir;
+  const std::string path = dir.Path("cache/dag-plan-x");
+  ParseOptions options;
+  options.default_name = "iris";
+  const std::string key = DagPlanKey("steps: {}\n", options);
+  DagPlan plan{"dag.yaml:3:1: warning: something\n", {"data/a.csv", "src/train.py"}};
+  REQUIRE(SaveDagPlan(path, key, plan).ok());  // makes the directory
+  CHECK(LoadDagPlan(path, key) == plan);
+  CHECK_FALSE(LoadDagPlan(path, DagPlanKey("steps: {a: 1}\n", options)).has_value());
+  CHECK_FALSE(LoadDagPlan(dir.Path("cache/none"), key).has_value());
+  CHECK_FALSE(LoadDagPlan("", key).has_value());
+
+  for (const char* garbage : {"", "{", "[1, 2]", "{\"format\": 2}", "{\"format\": 1, \"inputs\": 3}"}) {
+    WriteFile(path, garbage);
+    CHECK_FALSE(LoadDagPlan(path, key).has_value());
+  }
+  // Another key than the one asked for, though the document is well formed.
+  std::string other = DagPlanKey("x", options);
+  WriteFile(path, "{\"format\": 1, \"key\": \"" + other + "\", \"warnings\": \"\", \"inputs\": []}");
+  CHECK_FALSE(LoadDagPlan(path, key).has_value());
+  CHECK(LoadDagPlan(path, other) == DagPlan{});
+}
+
+TEST_CASE("DagPlanCacheTest.KeyCoversTextNameAndParams") {
+  ParseOptions base;
+  base.default_name = "iris";
+  const std::string key = DagPlanKey("steps: {}\n", base);
+  CHECK(key == DagPlanKey("steps: {}\n", base));  // deterministic
+  ParseOptions renamed = base;
+  renamed.default_name = "iris2";
+  ParseOptions with_param = base;
+  with_param.param_overrides = {{"lr", "0.1"}};
+  ParseOptions other_value = base;
+  other_value.param_overrides = {{"lr", "0.2"}};
+  // Where one string ends and the next begins is part of the key.
+  ParseOptions shifted = base;
+  shifted.param_overrides = {{"l", "r0.1"}};
+  std::set<std::string> keys = {key,
+                                DagPlanKey("steps: {} \n", base),
+                                DagPlanKey("steps: {}\n", renamed),
+                                DagPlanKey("steps: {}\n", with_param),
+                                DagPlanKey("steps: {}\n", other_value),
+                                DagPlanKey("steps: {}\n", shifted)};
+  CHECK(keys.size() == 6);
+}
+
+TEST_CASE("DagPlanCacheTest.OnePlanFilePerDagPath") {
+  const char* xdg = getenv("XDG_CACHE_HOME");
+  std::string saved = xdg ? xdg : "";
+  setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
+  std::string a = DagPlanPathFor("dags/a.yaml");
+  CHECK(a.rfind("/tmp/xdg/receta/dag-plan-", 0) == 0);
+  CHECK(a == DagPlanPathFor("./dags/../dags/a.yaml"));
+  CHECK(a != DagPlanPathFor("dags/b.yaml"));
+  if (xdg) {
+    setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  } else {
+    unsetenv("XDG_CACHE_HOME");
+  }
 }
