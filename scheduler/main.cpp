@@ -15,6 +15,7 @@
 #include "common/os/thread_policy.h"
 #include "common/lang/quantity.h"
 #include "net/allocator_tuning.h"
+#include "net/daemon_log.h"
 #include "receta/version.h"
 #include "scheduler/server.h"
 
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
                  options.listen.c_str());
     return 2;
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  receta::net::UseTurnBufferedStdoutLog("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);

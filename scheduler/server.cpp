@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/protocol/validate.h"
+#include "net/daemon_log.h"
 #include "net/frames.h"
 
 namespace receta::scheduler {
@@ -216,6 +217,7 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     // Why after the sends: a submit of 200 steps logs 200 lines, a write
     // each, which the answer and the first Dispatches need not wait for.
     LogCommittedEvents();
+    net::FlushLog();
     // Why: a finished run's working memory (its steps, the turn buffers,
     // the DAG parse it replaced) is freed into malloc's arenas, which keep
     // it; between runs the scheduler should be back near its idle size.
@@ -227,6 +229,7 @@ Status Server::Serve(const std::atomic<bool>& stop) {
     SendOutbound();
   }
   spdlog::info("scheduler stopping");
+  net::FlushLog();
   return Status::Ok();
 }
 

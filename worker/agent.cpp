@@ -10,6 +10,7 @@
 
 #include "common/protocol/codec.h"
 #include "common/protocol/validate.h"
+#include "net/daemon_log.h"
 #include "net/frames.h"
 #include "receta/version.h"
 #include "worker/attempt_env.h"
@@ -171,6 +172,7 @@ int Agent::Run(int stop_fd) {
       if (items[0].revents & ZMQ_POLLIN) HandleSchedulerFrames();
       if (items[1].revents & ZMQ_POLLIN) HandleAttemptEvents();
       OnTimers();
+      net::FlushLog();
     }
     spdlog::info("worker {} stopping: killing {} running attempt(s)", worker_id_, running_.size());
     Shutdown();

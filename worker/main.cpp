@@ -13,6 +13,7 @@
 #include "cli/parse_args.h"
 #include "common/os/thread_policy.h"
 #include "net/allocator_tuning.h"
+#include "net/daemon_log.h"
 #include "net/endpoint.h"
 #include "receta/version.h"
 #include "worker/agent.h"
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // After the mask: the log's flushing thread must not take SIGTERM.
+  receta::net::UseTurnBufferedStdoutLog("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
   int stop_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
   if (stop_fd < 0) {
     std::perror("receta-worker: signalfd");
@@ -76,5 +79,6 @@ int main(int argc, char** argv) {
   }
   int code = (*agent)->Run(stop_fd);
   spdlog::info("worker stopped");
+  receta::net::FlushLog();
   return code;
 }
