@@ -1,0 +1,198 @@
+"""Where the time goes: one receta run and one ninja run of a workload, traced.
+
+    python3 bench/profile.py [--workload chain|fanout] [--build DIR]
+
+Why: the ratios in the benchmark's table say how far receta is from ninja,
+not why. This traces the kernel's scheduler events (perf, system-wide) for
+one run of each tool on fresh workspaces, receta's cluster warm as in
+run.sh, and splits the wall time into what a user can act on:
+
+- steps: each step's shell from exec to exit (wall), the CPU time of the
+  shell and its children, how often they were preempted (switched out while
+  runnable) and moved between CPUs. A step that takes more CPU under one
+  tool than under the other is being slowed by what runs beside it.
+- gaps (chain): from a step's exit to the next step's exec, the
+  orchestrator's own latency per step.
+- fixed: from the tool's exec to the first step's exec, and from the last
+  step's exit to the tool's exit.
+- receta's own CPU per step, by process (scheduler, workers without their
+  steps, the CLI), from /proc and getrusage around the run.
+
+Needs perf (Debian: apt-get install linux-perf) and root or
+kernel.perf_event_paranoid <= -1. The build must exist (see run.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import cluster
+import peers
+import workloads
+
+EVENTS = ",".join(f"sched:{e}" for e in (
+    "sched_process_exec", "sched_process_exit", "sched_process_fork", "sched_switch", "sched_migrate_task"))
+LINE = re.compile(r"\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+(\d+\.\d+):\s+sched:(\w+):\s*(.*)")
+
+
+def traced(data: Path, run) -> float:
+    """Runs `run()` under a system-wide perf record into `data`; its wall time."""
+    perf = subprocess.Popen(["perf", "record", "-q", "-a", "-o", str(data), "-e", EVENTS],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # perf has opened its buffers
+        t0 = time.monotonic()
+        run()
+        return time.monotonic() - t0
+    finally:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+
+
+def analyse(data: Path, tool_exe: str) -> dict:
+    """Steps, gaps and fixed costs from the trace; `tool_exe` names the exec of the tool."""
+    out = subprocess.run(["perf", "script", "-i", str(data), "-F", "comm,tid,cpu,time,event,trace"],
+                         capture_output=True, text=True, check=True).stdout
+    step_of: dict[int, int] = {}      # pid of a step's shell or its child -> the shell's pid
+    start: dict[int, float] = {}      # shell pid -> exec time
+    end: dict[int, float] = {}        # shell pid -> exit time
+    running: dict[int, tuple[int, float]] = {}  # cpu -> (pid, since)
+    cpu_time: dict[int, float] = {}
+    preempted: dict[int, int] = {}
+    migrated: dict[int, int] = {}
+    tool = {"exec": None, "pid": None, "exit": None}
+    for line in out.splitlines():
+        m = LINE.match(line)
+        if not m:
+            continue
+        comm, tid, cpu, t, kind, rest = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4)), m.group(5), m.group(6)
+        if kind == "sched_process_exec":
+            if tool["exec"] is None and re.search(r"filename=\S*" + re.escape(tool_exe) + r"\b", rest):
+                tool["exec"], tool["pid"] = t, tid
+            elif "filename=/bin/sh" in rest and tool["exec"] is not None and tid not in step_of:
+                step_of[tid] = tid
+                start[tid] = t
+        elif kind == "sched_process_fork":
+            parent = int(re.search(r" pid=(\d+)", rest).group(1))
+            child = int(re.search(r"child_pid=(\d+)", rest).group(1))
+            if parent in step_of:
+                step_of[child] = step_of[parent]
+        elif kind == "sched_process_exit":
+            if tid in start:
+                end[tid] = t
+            if tid == tool["pid"]:
+                tool["exit"] = t
+        elif kind == "sched_switch":
+            sw = re.search(r"prev_pid=(\d+) .*prev_state=(\S+) ==> .* next_pid=(\d+)", rest)
+            prev, state, nxt = int(sw.group(1)), sw.group(2), int(sw.group(3))
+            if cpu in running and running[cpu][0] == prev and prev in step_of:
+                shell = step_of[prev]
+                cpu_time[shell] = cpu_time.get(shell, 0.0) + t - running[cpu][1]
+                if state.startswith("R"):
+                    preempted[shell] = preempted.get(shell, 0) + 1
+            running[cpu] = (nxt, t)
+        elif kind == "sched_migrate_task":
+            pid = int(re.search(r" pid=(\d+)", rest).group(1))
+            if pid in step_of:
+                migrated[step_of[pid]] = migrated.get(step_of[pid], 0) + 1
+    steps = sorted((p for p in start if p in end), key=lambda p: start[p])
+    if not steps:
+        raise SystemExit(f"profile.py: no step of {tool_exe} was traced (is perf allowed to trace?)")
+    gaps = [start[b] - end[a] for a, b in zip(steps, steps[1:])]
+    return {
+        "steps": len(steps),
+        "wall_ms": 1e3 * statistics.median(end[p] - start[p] for p in steps),
+        "cpu_ms": 1e3 * statistics.median(cpu_time.get(p, 0.0) for p in steps),
+        "preempted": sum(preempted.get(p, 0) for p in steps) / len(steps),
+        "migrated": sum(migrated.get(p, 0) for p in steps) / len(steps),
+        "gap_ms": 1e3 * statistics.median(gaps) if gaps else 0.0,
+        "gap_mean_ms": 1e3 * statistics.mean(gaps) if gaps else 0.0,
+        "head_ms": 1e3 * (start[steps[0]] - tool["exec"]) if tool["exec"] else float("nan"),
+        "tail_ms": 1e3 * (tool["exit"] - end[steps[-1]]) if tool["exit"] else float("nan"),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of `pid` (not of its reaped children)."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workload", choices=["chain", "fanout"], default="chain")
+    p.add_argument("--build", default=str(Path(__file__).resolve().parent.parent / "build"))
+    args = p.parse_args()
+    if shutil.which("perf") is None:
+        raise SystemExit("profile.py: perf is missing; install it (Debian: apt-get install linux-perf)")
+    build = Path(args.build).resolve()
+    if not (build / "cli" / "receta").exists():
+        raise SystemExit(f"profile.py: {build} has no cli/receta; build first (bash bench/run.sh builds it)")
+    workload = workloads.fanout() if args.workload == "fanout" else workloads.chain()
+    root = Path(tempfile.mkdtemp(prefix="receta-profile-"))
+    results = {}
+    own_cpu = {}
+    try:
+        (root / "cluster").mkdir()
+        c = cluster.RecetaCluster(build, root / "cluster")
+        c.start()
+        try:
+            warm = root / "warm"
+            workloads.write_workspace(warm, workload, uuid.uuid4().hex)
+            peers.Receta(c).run(warm)
+            ws = root / "receta"
+            workloads.write_workspace(ws, workload, uuid.uuid4().hex)
+            daemons = {"scheduler": c.scheduler.pid, **{f"worker {n}": w.pid for n, w in c.workers.items()}}
+            before = {name: cpu_seconds(pid) for name, pid in daemons.items()}
+            cli = []  # rusage of this process's children around the CLI alone (perf is one too)
+
+            def run_receta():
+                cli.append(resource.getrusage(resource.RUSAGE_CHILDREN))
+                peers.Receta(c).run(ws)
+                cli.append(resource.getrusage(resource.RUSAGE_CHILDREN))
+                own_cpu.update({name: cpu_seconds(pid) - before[name] for name, pid in daemons.items()})
+
+            wall = traced(root / "receta.data", run_receta)
+            own_cpu["cli"] = (cli[1].ru_utime + cli[1].ru_stime) - (cli[0].ru_utime + cli[0].ru_stime)
+            results["receta"] = dict(analyse(root / "receta.data", "cli/receta"), wall=wall)
+        finally:
+            c.stop()
+        ninja = next(t for t in peers.make_peers() if t.name == "ninja")
+        ws = root / "ninja"
+        workloads.write_workspace(ws, workload, uuid.uuid4().hex)
+        wall = traced(root / "ninja.data", lambda: ninja.run(ws))
+        results["ninja"] = dict(analyse(root / "ninja.data", "ninja"), wall=wall)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(f"\n{args.workload}: one traced run each on fresh workspaces (wall times include perf's overhead)\n")
+    print("| | wall s | steps | step wall ms (median) | step CPU ms | preempted /step | moved /step "
+          "| gap ms median / mean | exec to first step ms | last step to exit ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        gap = f"{r['gap_ms']:.3f} / {r['gap_mean_ms']:.3f}" if args.workload == "chain" else "—"
+        print(f"| {name} | {r['wall']:.3f} | {r['steps']} | {r['wall_ms']:.3f} | {r['cpu_ms']:.3f} | "
+              f"{r['preempted']:.2f} | {r['migrated']:.2f} | {gap} | {r['head_ms']:.1f} | {r['tail_ms']:.1f} |")
+    steps = results["receta"]["steps"]
+    print("\nreceta's own CPU per step (steps excluded): " +
+          ", ".join(f"{name} {1e3 * s / steps:.3f} ms" for name, s in own_cpu.items()) +
+          f"; total {1e3 * sum(own_cpu.values()) / steps:.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
