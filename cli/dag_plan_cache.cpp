@@ -50,7 +50,9 @@ std::string DagPlanKey(std::string_view text, const ParseOptions& options) {
   return HashBytes(material).ToHex();
 }
 
-std::string DagPlanPathFor(const std::string& dag_path) { return CliCacheFileFor("dag-plan", dag_path); }
+std::string DagPlanPathFor(const std::string& dag_path) {
+  return CliCacheFileFor("dag-plan", dag_path);
+}
 
 std::optional<DagPlan> LoadDagPlan(const std::string& path, const std::string& key) {
   if (path.empty()) return std::nullopt;

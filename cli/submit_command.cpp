@@ -13,12 +13,12 @@
 #include "cli/dag_plan_cache.h"
 #include "cli/table.h"
 #include "cli/workspace_inputs.h"
-#include "common/os/thread_policy.h"
 #include "common/dag/dag_load.h"
 #include "common/dag/params.h"
 #include "common/fs/fd_io.h"
 #include "common/hash/stat_cache.h"
 #include "common/json/json_writer.h"
+#include "common/os/thread_policy.h"
 #include "net/blob_transfer.h"
 
 namespace receta::cli {

@@ -48,7 +48,8 @@ inline void UseTurnBufferedStdoutLog(const std::string& pattern) {
     spdlog::set_pattern(pattern);
     return;
   }
-  auto logger = std::make_shared<spdlog::logger>("receta", std::make_shared<detail::BufferedStdoutSink>());
+  auto logger =
+      std::make_shared<spdlog::logger>("receta", std::make_shared<detail::BufferedStdoutSink>());
   logger->set_pattern(pattern);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));

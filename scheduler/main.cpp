@@ -12,8 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/parse_args.h"
-#include "common/os/thread_policy.h"
 #include "common/lang/quantity.h"
+#include "common/os/thread_policy.h"
 #include "net/allocator_tuning.h"
 #include "net/daemon_log.h"
 #include "receta/version.h"

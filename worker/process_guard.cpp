@@ -96,7 +96,8 @@ Result<std::unique_ptr<ProcessGroupGuard>> ProcessGroupGuard::Start() {
   using R = Result<std::unique_ptr<ProcessGroupGuard>>;
   // Why before the fork: a shared anonymous mapping is shared with the
   // child the fork makes, and with no one else.
-  void* mapped = mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* mapped =
+      mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) {
     return R::Error(std::string("cannot map the process group guard's table: ") + strerror(errno));
   }
@@ -170,9 +171,10 @@ void ProcessGroupGuard::Hold(pid_t pgid) {
     return;
   }
   if (!overflow_told_.exchange(true)) {
-    spdlog::error("the process group guard holds {} groups already; later steps will not be "
-                  "killed if the worker dies",
-                  kMaxGroups);
+    spdlog::error(
+        "the process group guard holds {} groups already; later steps will not be "
+        "killed if the worker dies",
+        kMaxGroups);
   }
 }
 

@@ -113,15 +113,15 @@ Result<pid_t> SpawnStep(const StepSpawn& spawn) {
   thread_local std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
   std::vector<char*> argv = Pointers(spawn.argv);
   std::vector<char*> envp = Pointers(spawn.env);
-  ChildPlan plan{spawn.cwd.c_str(), argv[0], argv.data(), envp.data(), spawn.stdout_fd,
-                 spawn.stderr_fd};
+  ChildPlan plan{spawn.cwd.c_str(), argv[0],         argv.data(),
+                 envp.data(),       spawn.stdout_fd, spawn.stderr_fd};
 
   sigset_t all;
   sigset_t old;
   sigfillset(&all);
   SetMaskRaw(&all, &old);
-  pid_t pid = clone(ChildMain, stack.get() + kChildStackBytes,
-                    CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  pid_t pid =
+      clone(ChildMain, stack.get() + kChildStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
   int clone_errno = errno;
   SetMaskRaw(&old, nullptr);
   if (pid < 0) return Result<pid_t>::Error(std::string("clone: ") + strerror(clone_errno));

@@ -294,13 +294,15 @@ TEST_CASE("DagPlanCacheTest.KeptPlanComesBackOnlyForItsKey") {
   CHECK_FALSE(LoadDagPlan(dir.Path("cache/none"), key).has_value());
   CHECK_FALSE(LoadDagPlan("", key).has_value());
 
-  for (const char* garbage : {"", "{", "[1, 2]", "{\"format\": 2}", "{\"format\": 1, \"inputs\": 3}"}) {
+  for (const char* garbage :
+       {"", "{", "[1, 2]", "{\"format\": 2}", "{\"format\": 1, \"inputs\": 3}"}) {
     WriteFile(path, garbage);
     CHECK_FALSE(LoadDagPlan(path, key).has_value());
   }
   // Another key than the one asked for, though the document is well formed.
   std::string other = DagPlanKey("x", options);
-  WriteFile(path, "{\"format\": 1, \"key\": \"" + other + "\", \"warnings\": \"\", \"inputs\": []}");
+  WriteFile(path,
+            "{\"format\": 1, \"key\": \"" + other + "\", \"warnings\": \"\", \"inputs\": []}");
   CHECK_FALSE(LoadDagPlan(path, key).has_value());
   CHECK(LoadDagPlan(path, other) == DagPlan{});
 }

@@ -129,7 +129,8 @@ TEST_CASE("ProcessTest.MissingDirectoryIsAnError") {
 // signalfd and so blocked, handlers of its own) must not reach the step: it
 // could then not be stopped with TERM, or would run the worker's handler.
 TEST_CASE("ProcessTest.StepStartsWithDefaultSignalsAndAnEmptyMask") {
-  struct sigaction ignore {}, handler {}, old_pipe {}, old_usr1 {}, old_winch {};
+  struct sigaction ignore {
+  }, handler{}, old_pipe{}, old_usr1{}, old_winch{};
   ignore.sa_handler = SIG_IGN;
   handler.sa_handler = [](int) {};
   REQUIRE(sigaction(SIGPIPE, &ignore, &old_pipe) == 0);
@@ -143,8 +144,10 @@ TEST_CASE("ProcessTest.StepStartsWithDefaultSignalsAndAnEmptyMask") {
 
   TempDir dir;
   // Builtins only: a shell waiting for a child may block SIGCHLD meanwhile.
-  Captured c = Run(Spec("while read -r line; do case $line in Sig[BI]*) echo \"$line\";; esac; done < /proc/$$/status",
-                        dir.Path()));
+  Captured c =
+      Run(Spec("while read -r line; do case $line in Sig[BI]*) echo \"$line\";; esac; done < "
+               "/proc/$$/status",
+               dir.Path()));
   // The worker's own dispositions are as they were (the child had its own).
   struct sigaction now {};
   REQUIRE(sigaction(SIGUSR1, nullptr, &now) == 0);
@@ -178,7 +181,8 @@ TEST_CASE("ProcessTest.ManyThreadsSpawnAtOnce") {
           return;
         }
         std::string out;
-        ProcessResult result = (*process)->Wait([&](OutputStream, std::string_view b) { out.append(b); });
+        ProcessResult result =
+            (*process)->Wait([&](OutputStream, std::string_view b) { out.append(b); });
         if (out != want + "\n" || result.exit_code != 0) {
           wrong[t] = "expected '" + want + "', got '" + out + "'";
           return;
