@@ -1,7 +1,5 @@
 // receta submit: check the DAG locally, hash the workspace inputs, upload
 // the blobs the scheduler lacks, submit, print the run id.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -58,24 +56,8 @@ class WorkspaceStatCache {
   StatCache cache_;
 };
 
-// The DAG file's text if it can be read whole within `limits`; nullopt
-// otherwise (LoadDagFile then says what is wrong with the file).
-std::optional<std::string> ReadDagText(const std::string& path, const YamlLimits& limits) {
-  struct stat info {};
-  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
-      static_cast<uint64_t>(info.st_size) > limits.max_bytes) {
-    return std::nullopt;
-  }
-  std::string text;
-  if (!ReadFileExact(path, static_cast<uint64_t>(info.st_size), &text).ok()) return std::nullopt;
-  return text;
-}
-
-// Parses and checks the DAG file: its plan, or nullopt once its errors
-// are printed.
-std::optional<DagPlan> ParseForSubmit(const std::string& file, const ParseOptions& options,
-                                      std::ostream& err) {
-  LoadedDag loaded = LoadDagFile(file, options);
+// The plan of a loaded DAG file, or nullopt once its errors are printed.
+std::optional<DagPlan> PlanOf(const LoadedDag& loaded, const std::string& file, std::ostream& err) {
   if (!loaded.ok()) {
     err << loaded.diagnostics.Format();
     size_t count = loaded.diagnostics.size();
@@ -154,16 +136,22 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
     options.param_overrides.push_back(*split);
     params[split->first] = split->second;
   }
+  Result<std::string> text = ReadDagFile(args.file, options.limits);
+  if (!text.ok()) {
+    // Reported as the DAG's error, as LoadDagFile does (unless the file
+    // became readable meanwhile).
+    if (!PlanOf(LoadDagFile(args.file, options), args.file, err)) return 1;
+    return Fail(err, text.status().WithContext(args.file));
+  }
   options.default_name = DagNameFromPath(args.file);
   const std::string workspace_root = DagDirectory(args.file);
-  std::optional<std::string> text = ReadDagText(args.file, options.limits);
   const std::string plan_path = DagPlanPathFor(args.file);
-  const std::string plan_key = text ? DagPlanKey(*text, options) : "";
-  std::optional<DagPlan> plan = text ? LoadDagPlan(plan_path, plan_key) : std::nullopt;
+  const std::string plan_key = DagPlanKey(*text, options);
+  std::optional<DagPlan> plan = LoadDagPlan(plan_path, plan_key);
   const bool planned_before = plan.has_value();
-  if (!plan && !(plan = ParseForSubmit(args.file, options, err))) return 1;
+  auto parse = [&] { return PlanOf(LoadDagFileText(args.file, *text, options), args.file, err); };
+  if (!plan && !(plan = parse())) return 1;
   err << plan->warnings;
-  if (!text) return Fail(err, "cannot read " + args.file);
 
   WorkspaceStatCache stat_cache(workspace_root, err);
   Result<WorkspaceInputs> inputs =
@@ -171,7 +159,7 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   if (!inputs.ok()) {
     // A kept plan does not know the workspace: a missing input gets the
     // DAG's own diagnostic (where it is named, what is near) from a parse.
-    if (planned_before && !ParseForSubmit(args.file, options, err)) return 1;
+    if (planned_before && !parse()) return 1;
     return Fail(err, inputs.status());
   }
 

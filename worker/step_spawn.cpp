@@ -12,17 +12,14 @@
 #include <memory>
 #include <tuple>
 
+#include "common/fs/spawn_setup.h"
+
 namespace receta::worker {
 namespace {
 
 // Enough for the child's few system call wrappers; execve itself runs on
 // the kernel's stack.
 constexpr size_t kChildStackBytes = 64 * 1024;
-
-// Signals a step must get with their default action even if the worker
-// ignores them (SIGPIPE) or reads them from a signalfd (TERM, INT).
-constexpr int kDefaultSignals[] = {SIGPIPE, SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
-                                   SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM};
 
 // Everything the child reads, prepared by the parent (the child must not
 // allocate: it shares the parent's heap and its locks), and where it says
@@ -34,6 +31,7 @@ struct ChildPlan {
   char* const* envp;
   int stdout_fd;
   int stderr_fd;
+  sigset_t to_default;                // DefaultActionSignals()
   const char* failed_call = nullptr;  // set by the child on failure
   int failed_errno = 0;
 };
@@ -67,8 +65,7 @@ int ChildMain(void* arg) {
       syscall(SYS_rt_sigaction, sig, &to_default, nullptr, _NSIG / 8);
       continue;
     }
-    bool reset = false;
-    for (int listed : kDefaultSignals) reset = reset || listed == sig;
+    bool reset = sigismember(&plan->to_default, sig) == 1;
     if (!reset) {
       struct sigaction current {};
       if (sigaction(sig, nullptr, &current) != 0) continue;
@@ -113,8 +110,8 @@ Result<pid_t> SpawnStep(const StepSpawn& spawn) {
   thread_local std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
   std::vector<char*> argv = Pointers(spawn.argv);
   std::vector<char*> envp = Pointers(spawn.env);
-  ChildPlan plan{spawn.cwd.c_str(), argv[0],         argv.data(),
-                 envp.data(),       spawn.stdout_fd, spawn.stderr_fd};
+  ChildPlan plan{spawn.cwd.c_str(), argv[0],         argv.data(),           envp.data(),
+                 spawn.stdout_fd,   spawn.stderr_fd, DefaultActionSignals()};
 
   sigset_t all;
   sigset_t old;

@@ -48,33 +48,42 @@ std::string DagDirectory(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
-  const std::string directory = DagDirectory(path);
-  options.default_name = DagNameFromPath(path);
-
+Result<std::string> ReadDagFile(const std::string& path, const YamlLimits& limits) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {
-    return FailedLoad(path, std::string("cannot open the DAG file: ") + std::strerror(errno) +
-                                "; check the path");
+    return Status::Error(std::string("cannot open the DAG file: ") + std::strerror(errno) +
+                         "; check the path");
   }
   if (S_ISDIR(info.st_mode)) {
-    return FailedLoad(path, "this is a directory; give the DAG's YAML file, e.g. " + path +
-                                "/pipeline.yaml");
+    return Status::Error("this is a directory; give the DAG's YAML file, e.g. " + path +
+                         "/pipeline.yaml");
   }
   // Why check before reading: a huge file must not be loaded into memory.
-  if (static_cast<size_t>(info.st_size) > options.limits.max_bytes) {
-    return FailedLoad(path, DescribeTooLarge(info.st_size, options.limits));
+  if (static_cast<size_t>(info.st_size) > limits.max_bytes) {
+    return Status::Error(DescribeTooLarge(info.st_size, limits));
   }
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
   if (!in.good() && !in.eof()) {
-    return FailedLoad(path, std::string("cannot read the DAG file: ") + std::strerror(errno));
+    return Status::Error(std::string("cannot read the DAG file: ") + std::strerror(errno));
   }
+  return buffer.str();
+}
+
+LoadedDag LoadDagFileText(const std::string& path, const std::string& text, ParseOptions options) {
+  const std::string directory = DagDirectory(path);
+  options.default_name = DagNameFromPath(path);
   DiskFileSystem workspace(directory);
-  LoadedDag loaded = LoadDagText(buffer.str(), path, options, workspace);
+  LoadedDag loaded = LoadDagText(text, path, options, workspace);
   loaded.workspace_root = directory;
   return loaded;
+}
+
+LoadedDag LoadDagFile(const std::string& path, ParseOptions options) {
+  Result<std::string> text = ReadDagFile(path, options.limits);
+  if (!text.ok()) return FailedLoad(path, text.error());
+  return LoadDagFileText(path, *text, std::move(options));
 }
 
 }  // namespace receta

@@ -10,6 +10,7 @@
 #include "common/dag/dag_parser.h"
 #include "common/dag/diagnostic.h"
 #include "common/fs/file_system.h"
+#include "common/status.h"
 
 namespace receta {
 
@@ -37,8 +38,16 @@ std::string DagNameFromPath(const std::string& path);
 /// The directory holding the DAG file at `path` (its workspace root).
 std::string DagDirectory(const std::string& path);
 
-/// Reads `path` from disk and checks it against the workspace around it.
-/// `options.default_name` is replaced by the file's stem.
+/// The text of the DAG file at `path`; errors say what is wrong with the
+/// path (missing, a directory, over `limits.max_bytes`, unreadable).
+Result<std::string> ReadDagFile(const std::string& path, const YamlLimits& limits);
+
+/// Checks `text`, read from the DAG file at `path`, against the workspace
+/// around it. `options.default_name` is replaced by the file's stem.
+LoadedDag LoadDagFileText(const std::string& path, const std::string& text, ParseOptions options);
+
+/// ReadDagFile, then LoadDagFileText; a file that cannot be read is the
+/// load's one diagnostic.
 LoadedDag LoadDagFile(const std::string& path, ParseOptions options);
 
 }  // namespace receta

@@ -9,6 +9,19 @@
 
 namespace receta {
 
+/// The signals a spawned process (a step, an alert command) gets with
+/// their default action whatever its parent does with them: the daemons
+/// ignore SIGPIPE and read TERM and INT from a signalfd, and the child
+/// would inherit that and could then not be stopped with TERM.
+inline sigset_t DefaultActionSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
 struct SpawnSetup {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
@@ -21,18 +34,12 @@ struct SpawnSetup {
     posix_spawnattr_destroy(&attr);
   }
   /// The child leads a new process group (so the whole group can be
-  /// killed) with an empty signal mask and default dispositions. Why: the
-  /// spawning thread may block or ignore signals (SIGTERM read from a
-  /// signalfd, SIGPIPE blocked), and the child would inherit that and could
-  /// then not be stopped with TERM.
+  /// killed) with an empty signal mask and DefaultActionSignals() at their
+  /// default dispositions.
   void NewProcessGroupWithDefaultSignals() {
     sigset_t empty_mask;
     sigemptyset(&empty_mask);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM}) {
-      sigaddset(&defaults, sig);
-    }
+    sigset_t defaults = DefaultActionSignals();
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &empty_mask);

@@ -291,12 +291,14 @@ namespace {
 
 // A worker of one slot registered with a fake scheduler, in a temp dir.
 // Members in this order: the worker stops before the scheduler goes.
+// `heartbeat_ms` x `liveness` is how long a silent scheduler takes to be
+// declared lost.
 struct OneSlotAgent {
   TempDir dir;
   FakeScheduler scheduler;
   RunningAgent worker;
   std::string identity;
-  OneSlotAgent() {
+  explicit OneSlotAgent(uint32_t heartbeat_ms = 1000, uint32_t liveness = 5) {
     AgentOptions options;
     options.scheduler_endpoint = scheduler.endpoint();
     options.work_dir = dir.Path("work");
@@ -305,7 +307,7 @@ struct OneSlotAgent {
     auto reg = scheduler.Expect<protocol::Register>();
     REQUIRE(reg);
     scheduler.Send(reg->first.identity,
-                   protocol::RegisterAck{reg->second.worker_id, 1000, 5, {}, "test"},
+                   protocol::RegisterAck{reg->second.worker_id, heartbeat_ms, liveness, {}, "test"},
                    reg->first.request_id);
     identity = reg->first.identity;
   }
@@ -406,21 +408,8 @@ TEST_CASE("AgentTest.KillingAQueuedAttemptEndsItWithoutStartingIt") {
 }
 
 TEST_CASE("AgentTest.KillsItsStepsWhenItLosesTheScheduler") {
-  TempDir dir;
-  FakeScheduler scheduler;
-  RunningAgent worker;
-  AgentOptions options;
-  options.scheduler_endpoint = scheduler.endpoint();
-  options.work_dir = dir.Path("work");
-  options.slots = 1;
-  worker.Start(options);
-  auto reg = scheduler.Expect<protocol::Register>();
-  REQUIRE(reg);
-  std::string worker_id = reg->second.worker_id;
-  std::string identity = reg->first.identity;
-  // A loss timeout of 50 ms x 4 = 200 ms.
-  scheduler.Send(identity, protocol::RegisterAck{worker_id, 50, 4, {}, "test"},
-                 reg->first.request_id);
+  OneSlotAgent agent(50, 4);  // a loss timeout of 50 ms x 4 = 200 ms
+  auto& [dir, scheduler, worker, identity] = agent;
 
   protocol::Dispatch running;
   running.run_id = "r";
@@ -454,6 +443,7 @@ TEST_CASE("AgentTest.KillsItsStepsWhenItLosesTheScheduler") {
     auto* again = std::get_if<protocol::Register>(&from->message);
     if (again && again->running_attempt_ids.empty()) last_register = from;
   }
+  const std::string& worker_id = std::get<protocol::Register>(last_register->message).worker_id;
   scheduler.Send(last_register->identity, protocol::RegisterAck{worker_id, 1000, 10, {}, "test"},
                  last_register->request_id);
 
