@@ -2,6 +2,8 @@
 // into the CAS with credit-based flow control, chunked downloads, queries.
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -146,13 +148,12 @@ void Server::OnBlobPutEnd(const std::string& peer, uint64_t request_id, const pr
 
 void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
   std::vector<protocol::InlineBlob> blobs;
+  std::set<std::string_view> attached;  // into dispatch.inputs, unchanged here
   uint64_t total = 0;
   for (const protocol::InputFile& input : dispatch.inputs) {
     if (input.kind == protocol::kInputKindUpstream) continue;  // the worker has them
     if (total + input.size_bytes > protocol::kMaxInlineBlobBytes) continue;
-    bool listed = std::any_of(blobs.begin(), blobs.end(),
-                              [&](const protocol::InlineBlob& b) { return b.digest == input.digest; });
-    if (listed) continue;
+    if (attached.count(input.digest)) continue;
     Result<std::string> bytes = blobs_->ReadChunk(input.digest, 0, input.size_bytes);
     // Why not an error: the worker fetches what is not inline, and its
     // fetch reports a missing blob as clearly as anything here could.
@@ -164,6 +165,7 @@ void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
       continue;
     }
     total += bytes->size();
+    attached.insert(input.digest);
     blobs.push_back({input.digest, std::move(*bytes)});
   }
   if (!blobs.empty()) dispatch.inline_blobs = std::move(blobs);

@@ -138,24 +138,26 @@ Status LocalCache::EnsureExecutableVariant(const std::string& digest) const {
 Status LocalCache::Materialize(const std::string& digest, const std::string& dest,
                                bool executable) const {
   if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
-  if (!Contains(digest)) {
-    return Status::Error("blob " + digest + " is not in the worker cache " + root_);
-  }
+  auto absent = [&] { return Status::Error("blob " + digest + " is not in the worker cache " + root_); };
+  // Why no existence check first: the link fails the same without one,
+  // and a join places a thousand inputs on its path to start.
+  if (executable && !Contains(digest)) return absent();
   if (executable) {
     if (Status s = EnsureExecutableVariant(digest); !s.ok()) return s;
   }
   std::string source = BlobPath(digest) + (executable ? ".x" : "");
   if (link(source.c_str(), dest.c_str()) == 0) return Status::Ok();
+  if (errno == EEXIST) return Status::Error("'" + dest + "' already exists");
   if (errno == ENOENT) {
-    // Why a second try: a rare ENOENT was seen in CI with two attempts
-    // fetching the same blob at once (cause not found yet). Say which side
-    // was missing, recreate the destination's directory, and link again.
     int first_errno = errno;
-    bool source_there = access(source.c_str(), F_OK) == 0;
+    if (access(source.c_str(), F_OK) != 0) return absent();
+    // Why a second try: a rare ENOENT was seen in CI with two attempts
+    // fetching the same blob at once (cause not found yet). Say whether the
+    // destination's directory was missing, recreate it, and link again.
     std::string parent = dest.substr(0, dest.rfind('/'));
     bool parent_there = access(parent.c_str(), F_OK) == 0;
-    spdlog::warn("linking blob {} to {} failed ({}); source {}, destination directory {}; retrying", digest, dest,
-                 strerror(first_errno), source_there ? "present" : "missing", parent_there ? "present" : "missing");
+    spdlog::warn("linking blob {} to {} failed ({}); source present, destination directory {}; retrying", digest,
+                 dest, strerror(first_errno), parent_there ? "present" : "missing");
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (link(source.c_str(), dest.c_str()) == 0) return Status::Ok();

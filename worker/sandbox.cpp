@@ -96,9 +96,11 @@ Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::st
   if (Status s = ValidateAttemptId(attempt_id); !s.ok()) return Result<Sandbox>::Error(s.message());
   std::string path = sandboxes_root + "/" + attempt_id;
   if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
-  if (std::optional<std::string> kept = recycler ? recycler->Take() : std::nullopt) {
-    if (::rename(kept->c_str(), path.c_str()) == 0) return Sandbox(path, true, recycler);
-    RemoveTree(*kept);  // then a fresh one
+  if (std::optional<SandboxRecycler::Skeleton> kept = recycler ? recycler->Take() : std::nullopt) {
+    if (::rename(kept->path.c_str(), path.c_str()) == 0) {
+      return Sandbox(path, true, recycler, std::move(kept->dirs));
+    }
+    RemoveTree(kept->path);  // then a fresh one
   }
   std::error_code ec;
   fs::create_directories(path, ec);
@@ -110,26 +112,6 @@ Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::st
 
 namespace {
 
-// Removes the directories under `dir` (relative to `root`; "" for root)
-// that are not in `wanted`, descending into those that are.
-Status DropUnwanted(const std::string& root, const std::string& dir,
-                    const std::set<std::string>& wanted) {
-  std::error_code ec;
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(dir.empty() ? root : root + "/" + dir, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) return Status::Error("cannot list the reused sandbox " + root + ": " + ec.message());
-  for (const std::string& name : names) {
-    std::string relative = dir.empty() ? name : dir + "/" + name;
-    Status s = wanted.count(relative) ? DropUnwanted(root, relative, wanted)
-                                      : RemoveTree(root + "/" + relative);
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
-}
-
 // "a" and "a/b" for "a/b/c".
 void AddParents(const std::string& path, std::set<std::string>& parents) {
   for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
@@ -140,12 +122,29 @@ void AddParents(const std::string& path, std::set<std::string>& parents) {
 }  // namespace
 
 Status Sandbox::DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
-                                 const std::vector<std::string>& outputs) const {
+                                 const std::vector<std::string>& outputs) {
   if (!recycled_) return Status::Ok();
   std::set<std::string> wanted;
   for (const protocol::InputFile& input : inputs) AddParents(input.path, wanted);
   for (const std::string& output : outputs) AddParents(output, wanted);
-  return DropUnwanted(path_, "", wanted);
+  // Why from the skeleton's list, not a listing: the recycler saw every
+  // directory when it emptied the sandbox, and nothing has run in it since.
+  std::vector<std::string> dropped;  // parents come before their children
+  for (const std::string& dir : skeleton_dirs_) {
+    bool gone = std::any_of(dropped.begin(), dropped.end(), [&](const std::string& d) {
+      return dir.size() > d.size() && dir.compare(0, d.size(), d) == 0 && dir[d.size()] == '/';
+    });
+    if (gone) continue;
+    if (wanted.count(dir)) {
+      made_dirs_.insert(dir);  // already there: MakeParents skips it
+      continue;
+    }
+    if (Status s = RemoveTree(path_ + "/" + dir); !s.ok()) {
+      return Status::Error("cannot empty the reused sandbox " + path_ + ": " + s.message());
+    }
+    dropped.push_back(dir);
+  }
+  return Status::Ok();
 }
 
 Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, const LocalCache& cache,
@@ -162,28 +161,39 @@ Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, cons
     }
     if (Status s = MakeParents(path_, input.path, made_dirs_); !s.ok()) return fail(s.message());
     std::string dest = path_ + "/" + input.path;
-    if (access(dest.c_str(), F_OK) == 0) return fail("another input or directory is already there");
     bool exec = i < executable.size() && executable[i];
     auto sent = inline_bytes.find(input.digest);
+    // Why no check that `dest` is free first: both ways of placing fail
+    // when it is taken (EEXIST), and the check was a system call per input.
     Status placed = sent != inline_bytes.end() && !cache.Contains(input.digest)
                         ? WriteInput(dest, sent->second, exec)
                         : cache.Materialize(input.digest, dest, exec);
-    if (!placed.ok()) return fail(placed.message());
+    if (!placed.ok()) {
+      struct stat st;
+      bool taken = lstat(dest.c_str(), &st) == 0 &&
+                   std::find(written_files_.begin(), written_files_.end(), dest) == written_files_.end();
+      return fail(taken ? "another input or directory is already there" : placed.message());
+    }
   }
   return Status::Ok();
 }
 
 Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool executable) {
   UniqueFd fd;
-  if (std::optional<std::string> spare = recycler_ ? recycler_->TakeSpareFile() : std::nullopt) {
-    if (::rename(spare->c_str(), dest.c_str()) == 0) {
+  bool longer_before = false;  // the file held more bytes than these
+  if (std::optional<SandboxRecycler::SpareFile> spare =
+          recycler_ ? recycler_->TakeSpareFile() : std::nullopt) {
+    // Why NOREPLACE: an input or directory already at `dest` is an error,
+    // not something to overwrite.
+    if (::renameat2(AT_FDCWD, spare->path.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) {
       // Why no O_TRUNC: freeing the old blocks costs as much as a new
       // inode on ext4; overwriting, then cutting to length (below), frees
       // none when the old contents fit the same blocks.
       fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
       if (!fd.valid()) ::unlink(dest.c_str());
+      longer_before = spare->size_bytes > bytes.size();
     } else {
-      ::unlink(spare->c_str());
+      ::unlink(spare->path.c_str());
     }
   }
   if (!fd.valid()) {
@@ -193,7 +203,7 @@ Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool
   if (!fd.valid()) return Status::Error(ErrnoText("cannot create", dest));
   written_files_.push_back(dest);
   Status written = WriteAll(fd.get(), bytes, dest);
-  if (written.ok() && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
+  if (written.ok() && longer_before && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
     written = Status::Error(ErrnoText("cannot cut to length", dest));
   }
   if (written.ok() && fchmod(fd.get(), executable ? 0555 : 0444) != 0) {

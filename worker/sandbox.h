@@ -42,7 +42,7 @@ class Sandbox {
   /// directory that is not a parent of one of `inputs` or `outputs`, so the
   /// step sees what a fresh sandbox would hold (sandbox_recycler.h).
   Status DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
-                          const std::vector<std::string>& outputs) const;
+                          const std::vector<std::string>& outputs);
 
   /// Bytes of inputs by digest, already checked to hash to it.
   using VerifiedBytes = std::map<std::string, std::string_view>;
@@ -70,14 +70,19 @@ class Sandbox {
       const std::vector<std::string>& outputs) const;
 
  private:
-  Sandbox(std::string path, bool recycled, SandboxRecycler* recycler)
-      : path_(std::move(path)), recycled_(recycled), recycler_(recycler) {}
+  Sandbox(std::string path, bool recycled, SandboxRecycler* recycler,
+          std::vector<std::string> skeleton_dirs = {})
+      : path_(std::move(path)),
+        recycled_(recycled),
+        recycler_(recycler),
+        skeleton_dirs_(std::move(skeleton_dirs)) {}
   /// Writes `bytes` as a new read-only file `dest` (which must not exist).
   Status WriteInput(const std::string& dest, std::string_view bytes, bool executable);
 
   std::string path_;
   bool recycled_ = false;
   SandboxRecycler* recycler_ = nullptr;
+  std::vector<std::string> skeleton_dirs_;  // a recycled one's directories, as kept
   std::vector<std::string> written_files_;
   std::set<std::string> made_dirs_;  // parents made or checked (relative), see MakeParents
 };

@@ -29,6 +29,7 @@
 // shares, so no other name ever sees the rewrite.
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,17 +46,27 @@ class SandboxRecycler {
 
   explicit SandboxRecycler(std::string sandboxes_root) : root_(std::move(sandboxes_root)) {}
 
-  /// A kept skeleton's path (now the caller's to rename), or nullopt.
-  std::optional<std::string> Take();
+  struct Skeleton {
+    std::string path;
+    /// Every directory in it, relative, parents before children: what the
+    /// next attempt finds there without listing it again.
+    std::vector<std::string> dirs;
+  };
+  /// A kept skeleton (now the caller's to rename), or nullopt.
+  std::optional<Skeleton> Take();
   /// Empties the sandbox at `path` and keeps it; false when it could not
   /// (emptying failed, or kMaxKept are kept): the caller removes it.
   /// First keeps those of `own_files` (files in it the worker wrote) that
   /// are still regular files with one link and owned by this user as
   /// spares.
   bool Give(const std::string& path, const std::vector<std::string>& own_files = {});
-  /// A spare file's path (mode 0600, now the caller's to rename and
-  /// rewrite), or nullopt.
-  std::optional<std::string> TakeSpareFile();
+  struct SpareFile {
+    std::string path;
+    uint64_t size_bytes = 0;  // of its old contents
+  };
+  /// A spare file (mode 0600, now the caller's to rename and rewrite), or
+  /// nullopt.
+  std::optional<SpareFile> TakeSpareFile();
 
  private:
   /// Moves `file` out of its sandbox into the spares when it qualifies.
@@ -63,14 +74,16 @@ class SandboxRecycler {
 
   const std::string root_;
   std::mutex mu_;
-  std::vector<std::string> kept_;    // guarded by mu_
-  std::vector<std::string> spares_;  // guarded by mu_
+  std::vector<Skeleton> kept_;       // guarded by mu_
+  std::vector<SpareFile> spares_;    // guarded by mu_
   size_t next_ = 0;                  // guarded by mu_
 };
 
 /// Removes everything under `path` that is not a directory, and gives the
 /// owner full access to the directories (a step may have made them
-/// read-only). `path` itself stays.
-bool EmptyKeepingDirectories(const std::string& path);
+/// read-only). `path` itself stays. Fills `dirs` with the directories under
+/// it, relative, parents before children. False when something could not be
+/// removed or listed.
+bool EmptyKeepingDirectories(const std::string& path, std::vector<std::string>* dirs);
 
 }  // namespace receta::worker

@@ -146,6 +146,10 @@ TEST_CASE("SandboxTest.RefusesBadInputs") {
   CHECK_FALSE(fs::exists(dir.Path("x")));
   Status missing = sandbox->PlaceInputs({Input("in.txt", HashBytes("nope").ToHex())}, *cache);
   CHECK(missing.message().find("in.txt") != std::string::npos);
+  CHECK(missing.message().find("not in the worker cache") != std::string::npos);
+  Status same_path = sandbox->PlaceInputs({Input("g.txt", d), Input("g.txt", d)}, *cache);
+  CHECK(same_path.message() ==
+        "cannot place input 'g.txt': another input or directory is already there");
   receta::protocol::InputFile tree = Input("dir", d);
   tree.kind = "dir";
   CHECK_FALSE(sandbox->PlaceInputs({tree}, *cache).ok());
@@ -268,6 +272,8 @@ TEST_CASE("SandboxTest.ARecycledSandboxLooksFresh") {
   fs::create_symlink("/etc", root + "/etc-link");
   fs::create_directories(root + "/locked/inner");
   fs::permissions(root + "/locked", fs::perms::owner_read | fs::perms::owner_exec);
+  // A directory the next step writes into, left read-only with a file in it.
+  fs::permissions(root + "/out", fs::perms::owner_read | fs::perms::owner_exec);
   REQUIRE(recycler.Give(root));
   CHECK_FALSE(fs::exists(root));
 
@@ -290,6 +296,9 @@ TEST_CASE("SandboxTest.ARecycledSandboxLooksFresh") {
   CHECK(Tree(second->path()) ==
         std::vector<std::string>{"conf.yaml", "data/", "data/y.csv", "out/"});
   CHECK(ReadFile(second->path() + "/conf.yaml") == "cfg\n");
+  CHECK((ModeOf(second->path() + "/out") & 0700) == 0700);
+  std::ofstream(second->path() + "/out/b.txt") << "made again";
+  CHECK(ReadFile(second->path() + "/out/b.txt") == "made again");
 }
 
 TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
@@ -306,9 +315,9 @@ TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
   CHECK(kept == SandboxRecycler::kMaxKept);
   CHECK(fs::exists(paths.back()));  // not kept: the caller removes it
   size_t taken = 0;
-  while (std::optional<std::string> skeleton = recycler.Take()) {
-    CHECK(fs::is_directory(*skeleton));
-    CHECK(fs::path(*skeleton).filename().string().rfind(".free-", 0) == 0);
+  while (std::optional<SandboxRecycler::Skeleton> skeleton = recycler.Take()) {
+    CHECK(fs::is_directory(skeleton->path));
+    CHECK(fs::path(skeleton->path).filename().string().rfind(".free-", 0) == 0);
     ++taken;
   }
   CHECK(taken == SandboxRecycler::kMaxKept);
@@ -400,4 +409,25 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputTheStepLinkedOrRep
               .ok());
   CHECK(InodeOf(second->path() + "/p2.txt") != linked_inode);
   CHECK(ReadFile(kept_elsewhere) == text);  // the linked inode was never rewritten
+}
+
+TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputNeverReplacesWhatIsAlreadyThere") {
+  const std::string cached_text = "kept in the cache\n";
+  const std::string cached_digest = Insert(cache, cached_text);
+  const std::string text = "sent inline\n";
+  const std::string digest = HashBytes(text).ToHex();
+  auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
+  REQUIRE(first.ok());
+  REQUIRE(first->PlaceInputs({Input("a.txt", digest)}, cache, {}, {{digest, text}}).ok());
+  REQUIRE(recycler.Give(first->path(), first->written_files()));
+
+  // A spare file is at hand; the inline input's path is taken by a linked one.
+  auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
+  REQUIRE(second.ok());
+  Status placed = second->PlaceInputs({Input("b.txt", cached_digest), Input("b.txt", digest)},
+                                      cache, {}, {{digest, text}});
+  CHECK(placed.message() == "cannot place input 'b.txt': another input or directory is already there");
+  CHECK(ReadFile(second->path() + "/b.txt") == cached_text);
+  CHECK(InodeOf(second->path() + "/b.txt") == InodeOf(cache.BlobPath(cached_digest)));
+  CHECK(ReadFile(cache.BlobPath(cached_digest)) == cached_text);
 }
