@@ -31,7 +31,7 @@ struct ChildPlan {
   char* const* envp;
   int stdout_fd;
   int stderr_fd;
-  sigset_t to_default;                // DefaultActionSignals()
+  const sigset_t* to_default;         // SignalsToDefault()
   const char* failed_call = nullptr;  // set by the child on failure
   int failed_errno = 0;
 };
@@ -52,26 +52,19 @@ void SetMaskRaw(const sigset_t* mask, sigset_t* old) {
 int ChildMain(void* arg) {
   auto* plan = static_cast<ChildPlan*>(arg);
   // A handler the child inherited would run the parent's code on the
-  // parent's memory: every caught signal goes back to its default, as do
-  // the ones the step must see whatever the worker does with them. glibc's
-  // internal signals (32, 33: thread cancellation, setxid) too, by raw
-  // call (its sigaction refuses them); nothing sends them to a new process,
-  // so none is pending when the mask opens.
+  // parent's memory if its signal came between the unmasking below and
+  // execve: those (SignalsToDefault) go back to their default first, as do
+  // glibc's internal signals (32, 33: thread cancellation, setxid), by raw
+  // call (its sigaction refuses them); nothing sends those to a new
+  // process, so none is pending when the mask opens.
   struct sigaction to_default {};
   to_default.sa_handler = SIG_DFL;
   for (int sig = 1; sig < _NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
     if (sig == 32 || sig == 33) {
       syscall(SYS_rt_sigaction, sig, &to_default, nullptr, _NSIG / 8);
-      continue;
+    } else if (sigismember(plan->to_default, sig) == 1) {
+      sigaction(sig, &to_default, nullptr);
     }
-    bool reset = sigismember(&plan->to_default, sig) == 1;
-    if (!reset) {
-      struct sigaction current {};
-      if (sigaction(sig, nullptr, &current) != 0) continue;
-      reset = current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
-    }
-    if (reset) sigaction(sig, &to_default, nullptr);
   }
   if (setpgid(0, 0) != 0) ChildFails(plan, "setpgid");
   int null_fd = open("/dev/null", O_RDONLY);
@@ -90,6 +83,27 @@ int ChildMain(void* arg) {
   SetMaskRaw(&empty, nullptr);
   execve(plan->program, plan->argv, plan->envp);
   ChildFails(plan, "execve");
+}
+
+// DefaultActionSignals() and every signal the worker process catches.
+// Why found once, by the parent: a query per signal in each child was 62 of
+// its 70 system calls, on the path from one step's end to the next one's
+// start. The daemon installs its handlers before it spawns anything, and
+// one installed later is still reset by execve itself; only its delivery
+// in the child's last instructions before execve, after setpgid took it
+// out of the worker's process group, would be missed.
+const sigset_t* SignalsToDefault() {
+  static const sigset_t signals = [] {
+    sigset_t set = DefaultActionSignals();
+    for (int sig = 1; sig < _NSIG; ++sig) {
+      if (sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33) continue;
+      struct sigaction current {};
+      if (sigaction(sig, nullptr, &current) != 0) continue;
+      if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) sigaddset(&set, sig);
+    }
+    return set;
+  }();
+  return &signals;
 }
 
 std::vector<char*> Pointers(const std::vector<std::string>& strings) {
@@ -111,7 +125,7 @@ Result<pid_t> SpawnStep(const StepSpawn& spawn) {
   std::vector<char*> argv = Pointers(spawn.argv);
   std::vector<char*> envp = Pointers(spawn.env);
   ChildPlan plan{spawn.cwd.c_str(), argv[0],         argv.data(),           envp.data(),
-                 spawn.stdout_fd,   spawn.stderr_fd, DefaultActionSignals()};
+                 spawn.stdout_fd,   spawn.stderr_fd, SignalsToDefault()};
 
   sigset_t all;
   sigset_t old;
