@@ -44,9 +44,6 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   if (!id.ok()) return R::Error(id.error());
   Result<LocalCache> cache = LocalCache::Open(options.work_dir + "/cas");
   if (!cache.ok()) return R::Error(cache.error());
-  // Why: sandboxes left by a previous run of the worker belong to attempts
-  // no process runs any more; the scheduler reschedules them.
-  if (Status s = RemoveTree(options.work_dir + "/sandboxes"); !s.ok()) return R::Error(s.message());
   RemoveTree(options.work_dir + "/cas/tmp");
   LocalCache::Open(options.work_dir + "/cas");
   MachineInfo machine = ReadMachineInfo();
@@ -54,8 +51,14 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   // Why here: forked before the agent's ZeroMQ context starts its threads.
   Result<std::unique_ptr<ProcessGroupGuard>> guard = ProcessGroupGuard::Start();
   if (!guard.ok()) return R::Error(guard.error());
-  return std::unique_ptr<Agent>(new Agent(std::move(options), std::move(*id), std::move(*cache),
-                                          std::move(machine), std::move(*guard)));
+  std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(*id), std::move(*cache),
+                                         std::move(machine), std::move(*guard)));
+  // Why: sandboxes left by a previous run of the worker belong to attempts
+  // no process runs any more; the scheduler reschedules them. Its spare
+  // files stay (sandbox_recycler.h).
+  if (Status s = agent->recycler_.Reopen(); !s.ok()) return R::Error(s.message());
+  agent->recycler_.FillSparesInBackground(SandboxRecycler::kMaxSpareFiles);
+  return agent;
 }
 
 Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine,

@@ -7,12 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <string_view>
 #include <vector>
 
 #include "common/fs/fd_io.h"
+#include "worker/sandbox.h"
 
 namespace receta::worker {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -110,6 +114,74 @@ std::optional<SandboxRecycler::SpareFile> SandboxRecycler::TakeSpareFile() {
   return PopLast(spares_);
 }
 
+SandboxRecycler::~SandboxRecycler() {
+  stop_filling_ = true;
+  if (filler_.joinable()) filler_.join();
+}
+
+std::string SandboxRecycler::NewName(const char* prefix) {
+  return root_ + "/" + prefix + std::to_string(next_++);
+}
+
+Status SandboxRecycler::Reopen() {
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec) return Status::Error("cannot create the sandboxes directory " + root_ + ": " + ec.message());
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return Status::Error("cannot list the sandboxes directory " + root_ + ": " + ec.message());
+  std::vector<SpareFile> adopted;
+  size_t next = 0;
+  for (const std::string& name : names) {
+    const std::string path = root_ + "/" + name;
+    constexpr std::string_view kSpare = ".spare-";
+    std::string_view number = std::string_view(name).substr(std::min(name.size(), kSpare.size()));
+    bool spare_name = name.compare(0, kSpare.size(), kSpare) == 0 && !number.empty() &&
+                      number.size() < 19 &&
+                      number.find_first_not_of("0123456789") == std::string_view::npos;
+    struct stat st;
+    // The same tests as KeepSpare's: only a file nothing else links to.
+    if (spare_name && adopted.size() < kMaxSpareFiles && lstat(path.c_str(), &st) == 0 &&
+        S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() &&
+        chmod(path.c_str(), 0600) == 0) {
+      adopted.push_back({path, static_cast<uint64_t>(st.st_size)});
+      next = std::max<size_t>(next, std::stoull(std::string(number)) + 1);
+      continue;
+    }
+    if (Status s = RemoveTree(path); !s.ok()) return s;
+  }
+  next_ = next;
+  std::lock_guard<std::mutex> lock(mu_);
+  kept_.clear();
+  spares_ = std::move(adopted);
+  return Status::Ok();
+}
+
+void SandboxRecycler::FillSparesInBackground(size_t target) {
+  if (filler_.joinable()) return;
+  filler_ = std::thread([this, target] { FillSpares(std::min(target, kMaxSpareFiles)); });
+}
+
+void SandboxRecycler::FillSpares(size_t target) {
+  while (!stop_filling_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (spares_.size() >= target) return;
+    }
+    std::string path = NewName(".spare-");
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid()) return;  // a full disk, say: the pool stays as it is
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spares_.size() >= kMaxSpareFiles) {  // filled by Give meanwhile
+      ::unlink(path.c_str());
+      return;
+    }
+    spares_.push_back({std::move(path), 0});
+  }
+}
+
 void SandboxRecycler::KeepSpare(const std::string& file) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -125,7 +197,7 @@ void SandboxRecycler::KeepSpare(const std::string& file) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (spares_.size() >= kMaxSpareFiles) return;
-  std::string spare = root_ + "/.spare-" + std::to_string(next_++);
+  std::string spare = NewName(".spare-");
   if (::rename(file.c_str(), spare.c_str()) == 0) {
     spares_.push_back({std::move(spare), static_cast<uint64_t>(st.st_size)});
   }
@@ -141,7 +213,7 @@ bool SandboxRecycler::Give(const std::string& path, const std::vector<std::strin
   if (!EmptyKeepingDirectories(path, &skeleton.dirs)) return false;
   std::lock_guard<std::mutex> lock(mu_);
   if (kept_.size() >= kMaxKept) return false;
-  skeleton.path = root_ + "/.free-" + std::to_string(next_++);
+  skeleton.path = NewName(".free-");
   if (::rename(path.c_str(), skeleton.path.c_str()) != 0) return false;
   kept_.push_back(std::move(skeleton));
   return true;

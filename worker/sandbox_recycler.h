@@ -27,13 +27,25 @@
 // inline input is renamed from a spare, truncated and rewritten. Never a
 // file the step made, and never an inode the worker cache or an output
 // shares, so no other name ever sees the rewrite.
+//
+// A worker keeps its spare files across restarts (Reopen: everything else in
+// the sandboxes directory goes) and fills the pool with empty files in the
+// background when it starts (FillSparesInBackground): a join's hundreds of
+// inline inputs from other workers then take no new inode on its way to
+// start. Freeing them at every restart and making them again would put
+// the cost right back: ext4 skips the inodes it freed in the last minute
+// while looking for a free one.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "common/status.h"
 
 namespace receta::worker {
 
@@ -45,6 +57,18 @@ class SandboxRecycler {
   static constexpr size_t kMaxSpareFiles = 1024;
 
   explicit SandboxRecycler(std::string sandboxes_root) : root_(std::move(sandboxes_root)) {}
+  ~SandboxRecycler();  // stops the background filling
+  SandboxRecycler(const SandboxRecycler&) = delete;
+  SandboxRecycler& operator=(const SandboxRecycler&) = delete;
+
+  /// For a worker starting: makes the root if needed and removes
+  /// everything in it but the spare files an earlier run kept, which are
+  /// kept again (sandboxes left there belong to attempts no process runs
+  /// any more; the scheduler runs them again). Call before anything else.
+  Status Reopen();
+  /// Makes empty spare files, in a thread of their own, until `target` are
+  /// kept (at most kMaxSpareFiles); stops early with the recycler.
+  void FillSparesInBackground(size_t target);
 
   struct Skeleton {
     std::string path;
@@ -72,11 +96,17 @@ class SandboxRecycler {
   /// Moves `file` out of its sandbox into the spares when it qualifies.
   void KeepSpare(const std::string& file);
 
+  /// A fresh name in the root for a skeleton or spare (".free-N", ".spare-N").
+  std::string NewName(const char* prefix);
+  void FillSpares(size_t target);
+
   const std::string root_;
+  std::atomic<bool> stop_filling_{false};
+  std::thread filler_;
   std::mutex mu_;
   std::vector<Skeleton> kept_;       // guarded by mu_
   std::vector<SpareFile> spares_;    // guarded by mu_
-  size_t next_ = 0;                  // guarded by mu_
+  std::atomic<size_t> next_{0};      // for NewName
 };
 
 /// Removes everything under `path` that is not a directory, and gives the

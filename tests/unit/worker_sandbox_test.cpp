@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <vector>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/hash/sha256.h"
 #include "test_files.h"
@@ -430,4 +432,71 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputNeverReplacesWhatI
   CHECK(ReadFile(second->path() + "/b.txt") == cached_text);
   CHECK(InodeOf(second->path() + "/b.txt") == InodeOf(cache.BlobPath(cached_digest)));
   CHECK(ReadFile(cache.BlobPath(cached_digest)) == cached_text);
+}
+
+TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest") {
+  TempDir dir;
+  const std::string root = dir.Path("sandboxes");
+  fs::create_directories(root + "/r.3-1/out");
+  std::ofstream(root + "/r.3-1/out/a.txt") << "left by a killed attempt";
+  fs::create_directories(root + "/.free-2/in");
+  std::ofstream(root + "/.spare-7") << "old bytes";
+  fs::create_directories(root + "/.spare-9");          // not a file
+  std::ofstream(root + "/.spare-x") << "not ours";      // not a spare's name
+  std::ofstream(root + "/.spare-11") << "linked";
+  REQUIRE(link((root + "/.spare-11").c_str(), dir.Path("elsewhere").c_str()) == 0);
+
+  SandboxRecycler recycler(root);
+  REQUIRE(recycler.Reopen().ok());
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(root)) left.push_back(entry.path().filename());
+  CHECK(left == std::vector<std::string>{".spare-7"});
+  CHECK(ReadFile(dir.Path("elsewhere")) == "linked");  // the other name keeps its inode
+  std::optional<SandboxRecycler::SpareFile> spare = recycler.TakeSpareFile();
+  REQUIRE(spare.has_value());
+  CHECK(spare->path == root + "/.spare-7");
+  CHECK(spare->size_bytes == 9);
+  CHECK_FALSE(recycler.TakeSpareFile().has_value());
+  CHECK_FALSE(recycler.Take().has_value());
+
+  // New names never reuse a kept one's: a sandbox given back keeps its
+  // written file under a name after 7, beside the one just taken.
+  auto sandbox = Sandbox::Create(root, "r.4-1", &recycler);
+  REQUIRE(sandbox.ok());
+  const std::string text = "new input\n";
+  REQUIRE(sandbox->PlaceInputs({Input("in.txt", HashBytes(text).ToHex())}, RecyclingWorkDir::MustOpenCache(dir.Path("cas")),
+                               {}, {{HashBytes(text).ToHex(), text}})
+              .ok());
+  std::ofstream(root + "/.spare-7") << "still here";
+  REQUIRE(recycler.Give(sandbox->path(), sandbox->written_files()));
+  CHECK(ReadFile(root + "/.spare-7") == "still here");
+}
+
+TEST_CASE("SandboxRecyclerTest.FillsItsSpareFilesInTheBackground") {
+  TempDir dir;
+  const std::string root = dir.Path("sandboxes");
+  {
+    SandboxRecycler recycler(root);
+    REQUIRE(recycler.Reopen().ok());
+    recycler.FillSparesInBackground(5);
+    std::vector<SandboxRecycler::SpareFile> taken;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (taken.size() < 5 && std::chrono::steady_clock::now() < deadline) {
+      if (std::optional<SandboxRecycler::SpareFile> spare = recycler.TakeSpareFile()) {
+        taken.push_back(*spare);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    REQUIRE(taken.size() == 5);
+    for (const SandboxRecycler::SpareFile& spare : taken) {
+      CHECK(fs::is_regular_file(spare.path));
+      CHECK(spare.size_bytes == 0);
+      CHECK(fs::file_size(spare.path) == 0);
+    }
+  }
+  // Stopped with its recycler, even with most of the pool still to make.
+  SandboxRecycler recycler(root);
+  REQUIRE(recycler.Reopen().ok());
+  recycler.FillSparesInBackground(SandboxRecycler::kMaxSpareFiles);
 }
