@@ -37,6 +37,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -88,6 +89,7 @@ constexpr size_t kWriteBufferBytes = 2u << 20;
 constexpr size_t kAllWriteBuffersBytes = 6u << 20;
 constexpr uint64_t kMaxWalBytes = 64u << 20;
 constexpr int kMaxOpenFiles = 128;
+constexpr double kBloomBitsPerKey = 10;  // about 1% false positives
 
 rocksdb::ColumnFamilyOptions CfOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions options;
@@ -98,6 +100,11 @@ rocksdb::ColumnFamilyOptions CfOptions(const std::shared_ptr<rocksdb::Cache>& ca
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   table.cache_index_and_filter_blocks = true;
+  // Why: most lookups of a run miss (a new blob, a new cache key: the
+  // submit of a 1,000-file workspace asks about each file twice, and each
+  // step's output and cache key once), and a miss without a filter reads
+  // an index block of every table file that might hold the key.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
