@@ -138,7 +138,9 @@ Status LocalCache::EnsureExecutableVariant(const std::string& digest) const {
 Status LocalCache::Materialize(const std::string& digest, const std::string& dest,
                                bool executable) const {
   if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
-  auto absent = [&] { return Status::Error("blob " + digest + " is not in the worker cache " + root_); };
+  auto absent = [&] {
+    return Status::Error("blob " + digest + " is not in the worker cache " + root_);
+  };
   // Why no existence check first: the link fails the same without one,
   // and a join places a thousand inputs on its path to start.
   if (executable && !Contains(digest)) return absent();
@@ -156,8 +158,9 @@ Status LocalCache::Materialize(const std::string& digest, const std::string& des
     // destination's directory was missing, recreate it, and link again.
     std::string parent = dest.substr(0, dest.rfind('/'));
     bool parent_there = access(parent.c_str(), F_OK) == 0;
-    spdlog::warn("linking blob {} to {} failed ({}); source present, destination directory {}; retrying", digest,
-                 dest, strerror(first_errno), parent_there ? "present" : "missing");
+    spdlog::warn(
+        "linking blob {} to {} failed ({}); source present, destination directory {}; retrying",
+        digest, dest, strerror(first_errno), parent_there ? "present" : "missing");
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (link(source.c_str(), dest.c_str()) == 0) return Status::Ok();

@@ -170,8 +170,9 @@ Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, cons
                         : cache.Materialize(input.digest, dest, exec);
     if (!placed.ok()) {
       struct stat st;
-      bool taken = lstat(dest.c_str(), &st) == 0 &&
-                   std::find(written_files_.begin(), written_files_.end(), dest) == written_files_.end();
+      bool taken =
+          lstat(dest.c_str(), &st) == 0 &&
+          std::find(written_files_.begin(), written_files_.end(), dest) == written_files_.end();
       return fail(taken ? "another input or directory is already there" : placed.message());
     }
   }

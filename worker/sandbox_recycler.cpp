@@ -126,12 +126,14 @@ std::string SandboxRecycler::NewName(const char* prefix) {
 Status SandboxRecycler::Reopen() {
   std::error_code ec;
   fs::create_directories(root_, ec);
-  if (ec) return Status::Error("cannot create the sandboxes directory " + root_ + ": " + ec.message());
+  if (ec)
+    return Status::Error("cannot create the sandboxes directory " + root_ + ": " + ec.message());
   std::vector<std::string> names;
   for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
     names.push_back(it->path().filename().string());
   }
-  if (ec) return Status::Error("cannot list the sandboxes directory " + root_ + ": " + ec.message());
+  if (ec)
+    return Status::Error("cannot list the sandboxes directory " + root_ + ": " + ec.message());
   std::vector<SpareFile> adopted;
   size_t next = 0;
   for (const std::string& name : names) {

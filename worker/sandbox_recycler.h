@@ -104,9 +104,9 @@ class SandboxRecycler {
   std::atomic<bool> stop_filling_{false};
   std::thread filler_;
   std::mutex mu_;
-  std::vector<Skeleton> kept_;       // guarded by mu_
-  std::vector<SpareFile> spares_;    // guarded by mu_
-  std::atomic<size_t> next_{0};      // for NewName
+  std::vector<Skeleton> kept_;     // guarded by mu_
+  std::vector<SpareFile> spares_;  // guarded by mu_
+  std::atomic<size_t> next_{0};    // for NewName
 };
 
 /// Removes everything under `path` that is not a directory, and gives the

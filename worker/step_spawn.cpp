@@ -124,7 +124,7 @@ Result<pid_t> SpawnStep(const StepSpawn& spawn) {
   thread_local std::unique_ptr<char[]> stack(new char[kChildStackBytes]);
   std::vector<char*> argv = Pointers(spawn.argv);
   std::vector<char*> envp = Pointers(spawn.env);
-  ChildPlan plan{spawn.cwd.c_str(), argv[0],         argv.data(),           envp.data(),
+  ChildPlan plan{spawn.cwd.c_str(), argv[0],         argv.data(),       envp.data(),
                  spawn.stdout_fd,   spawn.stderr_fd, SignalsToDefault()};
 
   sigset_t all;

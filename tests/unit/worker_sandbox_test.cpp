@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <vector>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/hash/sha256.h"
 #include "test_files.h"
@@ -428,7 +428,8 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputNeverReplacesWhatI
   REQUIRE(second.ok());
   Status placed = second->PlaceInputs({Input("b.txt", cached_digest), Input("b.txt", digest)},
                                       cache, {}, {{digest, text}});
-  CHECK(placed.message() == "cannot place input 'b.txt': another input or directory is already there");
+  CHECK(placed.message() ==
+        "cannot place input 'b.txt': another input or directory is already there");
   CHECK(ReadFile(second->path() + "/b.txt") == cached_text);
   CHECK(InodeOf(second->path() + "/b.txt") == InodeOf(cache.BlobPath(cached_digest)));
   CHECK(ReadFile(cache.BlobPath(cached_digest)) == cached_text);
@@ -441,8 +442,8 @@ TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest
   std::ofstream(root + "/r.3-1/out/a.txt") << "left by a killed attempt";
   fs::create_directories(root + "/.free-2/in");
   std::ofstream(root + "/.spare-7") << "old bytes";
-  fs::create_directories(root + "/.spare-9");          // not a file
-  std::ofstream(root + "/.spare-x") << "not ours";      // not a spare's name
+  fs::create_directories(root + "/.spare-9");       // not a file
+  std::ofstream(root + "/.spare-x") << "not ours";  // not a spare's name
   std::ofstream(root + "/.spare-11") << "linked";
   REQUIRE(link((root + "/.spare-11").c_str(), dir.Path("elsewhere").c_str()) == 0);
 
@@ -464,8 +465,10 @@ TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest
   auto sandbox = Sandbox::Create(root, "r.4-1", &recycler);
   REQUIRE(sandbox.ok());
   const std::string text = "new input\n";
-  REQUIRE(sandbox->PlaceInputs({Input("in.txt", HashBytes(text).ToHex())}, RecyclingWorkDir::MustOpenCache(dir.Path("cas")),
-                               {}, {{HashBytes(text).ToHex(), text}})
+  REQUIRE(sandbox
+              ->PlaceInputs({Input("in.txt", HashBytes(text).ToHex())},
+                            RecyclingWorkDir::MustOpenCache(dir.Path("cas")), {},
+                            {{HashBytes(text).ToHex(), text}})
               .ok());
   std::ofstream(root + "/.spare-7") << "still here";
   REQUIRE(recycler.Give(sandbox->path(), sandbox->written_files()));
