@@ -129,11 +129,11 @@ Status Sandbox::DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
   for (const std::string& output : outputs) AddParents(output, wanted);
   // Why from the skeleton's list, not a listing: the recycler saw every
   // directory when it emptied the sandbox, and nothing has run in it since.
-  std::vector<std::string> dropped;  // parents come before their children
+  // The list is depth first: what lies under a dropped directory follows it.
+  std::string dropped;
   for (const std::string& dir : skeleton_dirs_) {
-    bool gone = std::any_of(dropped.begin(), dropped.end(), [&](const std::string& d) {
-      return dir.size() > d.size() && dir.compare(0, d.size(), d) == 0 && dir[d.size()] == '/';
-    });
+    bool gone = !dropped.empty() && dir.size() > dropped.size() &&
+                dir.compare(0, dropped.size(), dropped) == 0 && dir[dropped.size()] == '/';
     if (gone) continue;
     if (wanted.count(dir)) {
       made_dirs_.insert(dir);  // already there: MakeParents skips it
@@ -142,7 +142,7 @@ Status Sandbox::DropLeftoverDirs(const std::vector<protocol::InputFile>& inputs,
     if (Status s = RemoveTree(path_ + "/" + dir); !s.ok()) {
       return Status::Error("cannot empty the reused sandbox " + path_ + ": " + s.message());
     }
-    dropped.push_back(dir);
+    dropped = dir;
   }
   return Status::Ok();
 }
@@ -179,23 +179,31 @@ Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, cons
   return Status::Ok();
 }
 
+namespace {
+
+// Moves the spare file to `dest` unless something is there already. Why
+// NOREPLACE: an input or directory at `dest` is an error, not something to
+// overwrite; on a file system without it, a check first.
+bool MoveSpareTo(const std::string& spare, const std::string& dest) {
+  if (::renameat2(AT_FDCWD, spare.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0)
+    return true;
+  if (errno != EINVAL && errno != ENOSYS) return false;
+  return access(dest.c_str(), F_OK) != 0 && ::rename(spare.c_str(), dest.c_str()) == 0;
+}
+
+}  // namespace
+
 Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool executable) {
   UniqueFd fd;
-  bool longer_before = false;  // the file held more bytes than these
-  if (std::optional<SandboxRecycler::SpareFile> spare =
-          recycler_ ? recycler_->TakeSpareFile() : std::nullopt) {
-    // Why NOREPLACE: an input or directory already at `dest` is an error,
-    // not something to overwrite.
-    if (::renameat2(AT_FDCWD, spare->path.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) {
-      // Why no O_TRUNC: freeing the old blocks costs as much as a new
-      // inode on ext4; overwriting, then cutting to length (below), frees
-      // none when the old contents fit the same blocks.
-      fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-      if (!fd.valid()) ::unlink(dest.c_str());
-      longer_before = spare->size_bytes > bytes.size();
-    } else {
-      ::unlink(spare->path.c_str());
-    }
+  // A spare that cannot be moved stays where it is: the worker's next start
+  // keeps it (SandboxRecycler::Reopen).
+  if (std::optional<std::string> spare = recycler_ ? recycler_->TakeSpareFile() : std::nullopt;
+      spare && MoveSpareTo(*spare, dest)) {
+    // Why no O_TRUNC: freeing the old blocks costs as much as a new inode
+    // on ext4; overwriting, then cutting to length (below), frees none when
+    // the old contents fit the same blocks.
+    fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    if (!fd.valid()) ::unlink(dest.c_str());
   }
   if (!fd.valid()) {
     fd = UniqueFd(::open(dest.c_str(),
@@ -204,7 +212,7 @@ Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool
   if (!fd.valid()) return Status::Error(ErrnoText("cannot create", dest));
   written_files_.push_back(dest);
   Status written = WriteAll(fd.get(), bytes, dest);
-  if (written.ok() && longer_before && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
+  if (written.ok() && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
     written = Status::Error(ErrnoText("cannot cut to length", dest));
   }
   if (written.ok() && fchmod(fd.get(), executable ? 0555 : 0444) != 0) {

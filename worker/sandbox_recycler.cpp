@@ -28,38 +28,33 @@ std::optional<T> PopLast(std::vector<T>& items) {
   return item;
 }
 
-// The owner's full access to the directory open at `fd`, when a step took
-// some of it away.
-bool GiveOwnerAccess(int fd) {
+// A kept directory's mode as a fresh one's could be: the owner's full
+// access, nobody else's write, no set-id or sticky bit. A step may have
+// opened one to everybody (a world-writable out/ would let anyone add to
+// the next step's outputs) or taken the owner's write away.
+bool MakeModeFresh(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return false;
-  if ((st.st_mode & S_IRWXU) == S_IRWXU) return true;
-  return fchmod(fd, (st.st_mode & 07777) | S_IRWXU) == 0;
+  mode_t mode = st.st_mode & 07777;
+  mode_t fresh = (mode | S_IRWXU) & ~(S_IWGRP | S_IWOTH | S_ISUID | S_ISGID | S_ISVTX);
+  return mode == fresh || fchmod(fd, fresh) == 0;
 }
 
-// Opens directory `name` in `parent_fd`, making it accessible first if a
-// step made it unreadable.
-UniqueFd OpenDirectory(int parent_fd, const char* name) {
-  const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  UniqueFd fd(openat(parent_fd, name, flags));
-  if (!fd.valid() && errno == EACCES && fchmodat(parent_fd, name, S_IRWXU, 0) == 0) {
-    fd = UniqueFd(openat(parent_fd, name, flags));
-  }
-  return fd;
-}
-
-// Deeper trees are not kept: the caller removes them (RemoveTree), which
-// needs neither a file descriptor nor a stack frame per level.
+// Deeper trees are not kept: the caller removes them (RemoveTree).
 constexpr int kMaxKeptDepth = 32;
 
 // Why the *at calls on raw directory entries, not std::filesystem: this
 // runs after every successful step, and the iterator's per-entry stat and
 // per-directory stat, chmod and fcntl calls were a third of the system
-// calls an attempt made. `buffer` is shared by every level: a directory is
-// listed whole before any of its subdirectories.
+// calls an attempt made. A directory is listed whole before anything in it
+// is removed (removing while listing can skip entries on network file
+// systems) and before any of its subdirectories, so `buffer` serves every
+// level. A directory the worker cannot open (a step made it unreadable)
+// fails the whole sandbox, which the caller then removes.
 bool EmptyDirectory(int fd, const std::string& relative, int depth, std::vector<char>& buffer,
                     std::vector<std::string>* dirs) {
-  if (depth > kMaxKeptDepth || !GiveOwnerAccess(fd)) return false;
+  if (depth > kMaxKeptDepth || !MakeModeFresh(fd)) return false;
+  std::vector<std::string> files;
   std::vector<std::string> subdirs;
   while (true) {
     ssize_t n = getdents64(fd, buffer.data(), buffer.size());
@@ -77,17 +72,16 @@ bool EmptyDirectory(int fd, const std::string& relative, int depth, std::vector<
         type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
       }
       // A link to a directory is a file here, never followed (d_type says LNK).
-      if (type == DT_DIR) {
-        subdirs.emplace_back(name);
-      } else if (unlinkat(fd, entry->d_name, 0) != 0) {
-        return false;
-      }
+      (type == DT_DIR ? subdirs : files).emplace_back(name);
     }
+  }
+  for (const std::string& name : files) {
+    if (unlinkat(fd, name.c_str(), 0) != 0) return false;
   }
   for (const std::string& name : subdirs) {
     std::string child = relative.empty() ? name : relative + "/" + name;
     dirs->push_back(child);
-    UniqueFd child_fd = OpenDirectory(fd, name.c_str());
+    UniqueFd child_fd(openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!child_fd.valid() || !EmptyDirectory(child_fd.get(), child, depth + 1, buffer, dirs)) {
       return false;
     }
@@ -99,7 +93,7 @@ bool EmptyDirectory(int fd, const std::string& relative, int depth, std::vector<
 
 bool EmptyKeepingDirectories(const std::string& path, std::vector<std::string>* dirs) {
   dirs->clear();
-  UniqueFd fd = OpenDirectory(AT_FDCWD, path.c_str());
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   std::vector<char> buffer(16 << 10);
   return fd.valid() && EmptyDirectory(fd.get(), "", 0, buffer, dirs);
 }
@@ -109,7 +103,7 @@ std::optional<SandboxRecycler::Skeleton> SandboxRecycler::Take() {
   return PopLast(kept_);
 }
 
-std::optional<SandboxRecycler::SpareFile> SandboxRecycler::TakeSpareFile() {
+std::optional<std::string> SandboxRecycler::TakeSpareFile() {
   std::lock_guard<std::mutex> lock(mu_);
   return PopLast(spares_);
 }
@@ -134,7 +128,7 @@ Status SandboxRecycler::Reopen() {
   }
   if (ec)
     return Status::Error("cannot list the sandboxes directory " + root_ + ": " + ec.message());
-  std::vector<SpareFile> adopted;
+  std::vector<std::string> adopted;
   size_t next = 0;
   for (const std::string& name : names) {
     const std::string path = root_ + "/" + name;
@@ -148,7 +142,7 @@ Status SandboxRecycler::Reopen() {
     if (spare_name && adopted.size() < kMaxSpareFiles && lstat(path.c_str(), &st) == 0 &&
         S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() &&
         chmod(path.c_str(), 0600) == 0) {
-      adopted.push_back({path, static_cast<uint64_t>(st.st_size)});
+      adopted.push_back(path);
       next = std::max<size_t>(next, std::stoull(std::string(number)) + 1);
       continue;
     }
@@ -180,7 +174,7 @@ void SandboxRecycler::FillSpares(size_t target) {
       ::unlink(path.c_str());
       return;
     }
-    spares_.push_back({std::move(path), 0});
+    spares_.push_back(std::move(path));
   }
 }
 
@@ -200,9 +194,7 @@ void SandboxRecycler::KeepSpare(const std::string& file) {
   std::lock_guard<std::mutex> lock(mu_);
   if (spares_.size() >= kMaxSpareFiles) return;
   std::string spare = NewName(".spare-");
-  if (::rename(file.c_str(), spare.c_str()) == 0) {
-    spares_.push_back({std::move(spare), static_cast<uint64_t>(st.st_size)});
-  }
+  if (::rename(file.c_str(), spare.c_str()) == 0) spares_.push_back(std::move(spare));
 }
 
 bool SandboxRecycler::Give(const std::string& path, const std::vector<std::string>& own_files) {

@@ -38,7 +38,6 @@
 
 #include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -84,13 +83,9 @@ class SandboxRecycler {
   /// are still regular files with one link and owned by this user as
   /// spares.
   bool Give(const std::string& path, const std::vector<std::string>& own_files = {});
-  struct SpareFile {
-    std::string path;
-    uint64_t size_bytes = 0;  // of its old contents
-  };
-  /// A spare file (mode 0600, now the caller's to rename and rewrite), or
-  /// nullopt.
-  std::optional<SpareFile> TakeSpareFile();
+  /// A spare file's path (mode 0600, now the caller's to rename and
+  /// rewrite), or nullopt.
+  std::optional<std::string> TakeSpareFile();
 
  private:
   /// Moves `file` out of its sandbox into the spares when it qualifies.
@@ -105,7 +100,7 @@ class SandboxRecycler {
   std::thread filler_;
   std::mutex mu_;
   std::vector<Skeleton> kept_;     // guarded by mu_
-  std::vector<SpareFile> spares_;  // guarded by mu_
+  std::vector<std::string> spares_;  // guarded by mu_
   std::atomic<size_t> next_{0};    // for NewName
 };
 

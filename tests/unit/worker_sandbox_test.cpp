@@ -274,8 +274,10 @@ TEST_CASE("SandboxTest.ARecycledSandboxLooksFresh") {
   fs::create_symlink("/etc", root + "/etc-link");
   fs::create_directories(root + "/locked/inner");
   fs::permissions(root + "/locked", fs::perms::owner_read | fs::perms::owner_exec);
-  // A directory the next step writes into, left read-only with a file in it.
+  // A directory the next step writes into, left read-only with a file in
+  // it, and one left writable by everybody, set-group-id and sticky.
   fs::permissions(root + "/out", fs::perms::owner_read | fs::perms::owner_exec);
+  fs::permissions(root + "/data", fs::perms::all | fs::perms::set_gid | fs::perms::sticky_bit);
   REQUIRE(recycler.Give(root));
   CHECK_FALSE(fs::exists(root));
 
@@ -299,6 +301,7 @@ TEST_CASE("SandboxTest.ARecycledSandboxLooksFresh") {
         std::vector<std::string>{"conf.yaml", "data/", "data/y.csv", "out/"});
   CHECK(ReadFile(second->path() + "/conf.yaml") == "cfg\n");
   CHECK((ModeOf(second->path() + "/out") & 0700) == 0700);
+  CHECK((ModeOf(second->path() + "/data") & 07777) == 0755);
   std::ofstream(second->path() + "/out/b.txt") << "made again";
   CHECK(ReadFile(second->path() + "/out/b.txt") == "made again");
 }
@@ -453,10 +456,9 @@ TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest
   for (const auto& entry : fs::directory_iterator(root)) left.push_back(entry.path().filename());
   CHECK(left == std::vector<std::string>{".spare-7"});
   CHECK(ReadFile(dir.Path("elsewhere")) == "linked");  // the other name keeps its inode
-  std::optional<SandboxRecycler::SpareFile> spare = recycler.TakeSpareFile();
+  std::optional<std::string> spare = recycler.TakeSpareFile();
   REQUIRE(spare.has_value());
-  CHECK(spare->path == root + "/.spare-7");
-  CHECK(spare->size_bytes == 9);
+  CHECK(*spare == root + "/.spare-7");
   CHECK_FALSE(recycler.TakeSpareFile().has_value());
   CHECK_FALSE(recycler.Take().has_value());
 
@@ -482,20 +484,19 @@ TEST_CASE("SandboxRecyclerTest.FillsItsSpareFilesInTheBackground") {
     SandboxRecycler recycler(root);
     REQUIRE(recycler.Reopen().ok());
     recycler.FillSparesInBackground(5);
-    std::vector<SandboxRecycler::SpareFile> taken;
+    std::vector<std::string> taken;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (taken.size() < 5 && std::chrono::steady_clock::now() < deadline) {
-      if (std::optional<SandboxRecycler::SpareFile> spare = recycler.TakeSpareFile()) {
+      if (std::optional<std::string> spare = recycler.TakeSpareFile()) {
         taken.push_back(*spare);
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     }
     REQUIRE(taken.size() == 5);
-    for (const SandboxRecycler::SpareFile& spare : taken) {
-      CHECK(fs::is_regular_file(spare.path));
-      CHECK(spare.size_bytes == 0);
-      CHECK(fs::file_size(spare.path) == 0);
+    for (const std::string& spare : taken) {
+      CHECK(fs::is_regular_file(spare));
+      CHECK(fs::file_size(spare) == 0);
     }
   }
   // Stopped with its recycler, even with most of the pool still to make.
