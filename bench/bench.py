@@ -272,7 +272,10 @@ def main() -> int:
                             run_receta if tool is receta else run_file_tool, s, tool, wl, rep, cold, rerun)
             if "W5" in args.workloads:
                 attempt(s, cluster, f"receta W5 rep {rep}", run_artifact, s, receta, rep)
-            shutil.rmtree(tmp / f"rep{rep}", ignore_errors=True)
+            # Why the reps' workspaces stay until the session ends: on ext4
+            # without a journal, files deleted now slow every file created
+            # in their block groups for the next minutes, and the next rep's
+            # tools would pay for this one's cleanup, whichever got there.
         if per_rep:   # peaks of the workloads, before the big DAG dwarfs them
             s.rss["scheduler_hwm_kb"] = cluster.scheduler_kb("VmHWM")
             s.rss["worker_hwm_kb"] = max(cluster.worker_kb(w, "VmHWM") for w in cluster.WORKERS)
