@@ -141,10 +141,11 @@ Status LocalCache::Materialize(const std::string& digest, const std::string& des
   auto absent = [&] {
     return Status::Error("blob " + digest + " is not in the worker cache " + root_);
   };
-  // Why no existence check first: the link fails the same without one,
-  // and a join places a thousand inputs on its path to start.
-  if (executable && !Contains(digest)) return absent();
+  // Why no existence check first (but for the executable variant, copied
+  // from the blob): the link fails the same without one, and a join places
+  // a thousand inputs on its path to start.
   if (executable) {
+    if (!Contains(digest)) return absent();
     if (Status s = EnsureExecutableVariant(digest); !s.ok()) return s;
   }
   std::string source = BlobPath(digest) + (executable ? ".x" : "");

@@ -28,6 +28,29 @@ std::optional<T> PopLast(std::vector<T>& items) {
   return item;
 }
 
+// Whether `file` may serve as a spare (and, if so, makes it 0600). Why each
+// test: a step may have replaced the file (not ours, a link, a directory),
+// hard-linked it (an output of one link more: the worker cache may hold that
+// inode), or changed its mode.
+bool UsableAsSpare(const std::string& file) {
+  struct stat st;
+  return lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+         st.st_uid == geteuid() && chmod(file.c_str(), 0600) == 0;
+}
+
+constexpr std::string_view kSparePrefix = ".spare-";
+
+// N of a spare's name ".spare-N", or nullopt for any other name.
+std::optional<size_t> SpareNumber(std::string_view name) {
+  if (name.substr(0, kSparePrefix.size()) != kSparePrefix) return std::nullopt;
+  std::string_view digits = name.substr(kSparePrefix.size());
+  if (digits.empty() || digits.size() > 18 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::stoull(std::string(digits));
+}
+
 // A kept directory's mode as a fresh one's could be: the owner's full
 // access, nobody else's write, no set-id or sticky bit. A step may have
 // opened one to everybody (a world-writable out/ would let anyone add to
@@ -94,7 +117,8 @@ bool EmptyDirectory(int fd, const std::string& relative, int depth, std::vector<
 bool EmptyKeepingDirectories(const std::string& path, std::vector<std::string>* dirs) {
   dirs->clear();
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  std::vector<char> buffer(16 << 10);
+  // Why per thread: this runs after every step, on the attempt threads.
+  thread_local std::vector<char> buffer(16 << 10);
   return fd.valid() && EmptyDirectory(fd.get(), "", 0, buffer, dirs);
 }
 
@@ -113,8 +137,8 @@ SandboxRecycler::~SandboxRecycler() {
   if (filler_.joinable()) filler_.join();
 }
 
-std::string SandboxRecycler::NewName(const char* prefix) {
-  return root_ + "/" + prefix + std::to_string(next_++);
+std::string SandboxRecycler::NewName(std::string_view prefix) {
+  return root_ + "/" + std::string(prefix) + std::to_string(next_++);
 }
 
 Status SandboxRecycler::Reopen() {
@@ -132,18 +156,10 @@ Status SandboxRecycler::Reopen() {
   size_t next = 0;
   for (const std::string& name : names) {
     const std::string path = root_ + "/" + name;
-    constexpr std::string_view kSpare = ".spare-";
-    std::string_view number = std::string_view(name).substr(std::min(name.size(), kSpare.size()));
-    bool spare_name = name.compare(0, kSpare.size(), kSpare) == 0 && !number.empty() &&
-                      number.size() < 19 &&
-                      number.find_first_not_of("0123456789") == std::string_view::npos;
-    struct stat st;
-    // The same tests as KeepSpare's: only a file nothing else links to.
-    if (spare_name && adopted.size() < kMaxSpareFiles && lstat(path.c_str(), &st) == 0 &&
-        S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() &&
-        chmod(path.c_str(), 0600) == 0) {
+    std::optional<size_t> number = SpareNumber(name);
+    if (number && adopted.size() < kMaxSpareFiles && UsableAsSpare(path)) {
       adopted.push_back(path);
-      next = std::max<size_t>(next, std::stoull(std::string(number)) + 1);
+      next = std::max(next, *number + 1);
       continue;
     }
     if (Status s = RemoveTree(path); !s.ok()) return s;
@@ -166,7 +182,7 @@ void SandboxRecycler::FillSpares(size_t target) {
       std::lock_guard<std::mutex> lock(mu_);
       if (spares_.size() >= target) return;
     }
-    std::string path = NewName(".spare-");
+    std::string path = NewName(kSparePrefix);
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid()) return;  // a full disk, say: the pool stays as it is
     std::lock_guard<std::mutex> lock(mu_);
@@ -183,17 +199,10 @@ void SandboxRecycler::KeepSpare(const std::string& file) {
     std::lock_guard<std::mutex> lock(mu_);
     if (spares_.size() >= kMaxSpareFiles) return;  // full: no syscalls for nothing
   }
-  struct stat st;
-  // Why each test: a step may have replaced the file (not ours, a link, a
-  // directory), hard-linked it (an output of one link more: the worker
-  // cache may hold that inode), or changed its mode.
-  if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-      st.st_uid != geteuid() || chmod(file.c_str(), 0600) != 0) {
-    return;
-  }
+  if (!UsableAsSpare(file)) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (spares_.size() >= kMaxSpareFiles) return;
-  std::string spare = NewName(".spare-");
+  std::string spare = NewName(kSparePrefix);
   if (::rename(file.c_str(), spare.c_str()) == 0) spares_.push_back(std::move(spare));
 }
 

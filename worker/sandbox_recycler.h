@@ -41,6 +41,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -92,7 +93,7 @@ class SandboxRecycler {
   void KeepSpare(const std::string& file);
 
   /// A fresh name in the root for a skeleton or spare (".free-N", ".spare-N").
-  std::string NewName(const char* prefix);
+  std::string NewName(std::string_view prefix);
   void FillSpares(size_t target);
 
   const std::string root_;
@@ -104,11 +105,11 @@ class SandboxRecycler {
   std::atomic<size_t> next_{0};    // for NewName
 };
 
-/// Removes everything under `path` that is not a directory, and gives the
-/// owner full access to the directories (a step may have made them
-/// read-only). `path` itself stays. Fills `dirs` with the directories under
-/// it, relative, parents before children. False when something could not be
-/// removed or listed.
+/// Removes everything under `path` that is not a directory, and gives each
+/// directory (`path` too) a mode a fresh one could have: the owner's full
+/// access, nobody else's write, no set-id or sticky bit. `path` itself stays.
+/// Fills `dirs` with the directories under it, relative, parents before
+/// children. False when something could not be opened, listed or removed.
 bool EmptyKeepingDirectories(const std::string& path, std::vector<std::string>* dirs);
 
 }  // namespace receta::worker

@@ -43,6 +43,10 @@ void SetMaskRaw(const sigset_t* mask, sigset_t* old) {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, old, _NSIG / 8);
 }
 
+// glibc's internal signals (thread cancellation, setxid): its sigaction
+// refuses them.
+constexpr bool IsGlibcInternal(int sig) { return sig == 32 || sig == 33; }
+
 [[noreturn]] void ChildFails(ChildPlan* plan, const char* call) {
   plan->failed_errno = errno;
   plan->failed_call = call;
@@ -60,7 +64,7 @@ int ChildMain(void* arg) {
   struct sigaction to_default {};
   to_default.sa_handler = SIG_DFL;
   for (int sig = 1; sig < _NSIG; ++sig) {
-    if (sig == 32 || sig == 33) {
+    if (IsGlibcInternal(sig)) {
       syscall(SYS_rt_sigaction, sig, &to_default, nullptr, _NSIG / 8);
     } else if (sigismember(plan->to_default, sig) == 1) {
       sigaction(sig, &to_default, nullptr);
@@ -96,7 +100,7 @@ const sigset_t* SignalsToDefault() {
   static const sigset_t signals = [] {
     sigset_t set = DefaultActionSignals();
     for (int sig = 1; sig < _NSIG; ++sig) {
-      if (sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33) continue;
+      if (sig == SIGKILL || sig == SIGSTOP || IsGlibcInternal(sig)) continue;
       struct sigaction current {};
       if (sigaction(sig, nullptr, &current) != 0) continue;
       if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) sigaddset(&set, sig);
