@@ -5,9 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cli/workspace_inputs.h"
 #include "common/fs/fd_io.h"
@@ -23,11 +27,32 @@ constexpr int64_t kFormat = 1;
 // A plan lists at most every input of the largest DAG the parser takes.
 constexpr size_t kMaxPlanBytes = 64 << 20;
 
+constexpr std::string_view kPlanPrefix = "dag-plan-";
+
 std::string ErrnoText() { return std::strerror(errno); }
+
+// Removes the least recently used plan files in `directory` beyond
+// `max_plans` (temporary files of a save in flight are not plans).
+void PrunePlans(const std::string& directory, size_t max_plans) {
+  namespace fs = std::filesystem;
+  std::vector<std::pair<fs::file_time_type, fs::path>> plans;
+  std::error_code ec;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(kPlanPrefix, 0) != 0 || name.find(".tmp.") != std::string::npos) continue;
+    std::error_code time_ec;
+    fs::file_time_type used = it->last_write_time(time_ec);
+    if (!time_ec) plans.emplace_back(used, it->path());
+  }
+  if (plans.size() <= max_plans) return;
+  std::sort(plans.begin(), plans.end());
+  for (size_t i = 0; i + max_plans < plans.size(); ++i) fs::remove(plans[i].second, ec);
+}
 
 }  // namespace
 
-std::string DagPlanKey(std::string_view text, const ParseOptions& options) {
+std::string DagPlanKey(std::string_view dag_file, std::string_view text,
+                       const ParseOptions& options) {
   std::string material = std::string("receta ") + kVersion + "\n";
   struct stat exe {};
   if (stat("/proc/self/exe", &exe) == 0) {
@@ -41,6 +66,7 @@ std::string DagPlanKey(std::string_view text, const ParseOptions& options) {
     material += field;
     material += "\n";
   };
+  add(dag_file);
   add(options.default_name);
   for (const auto& [name, value] : options.param_overrides) {
     add(name);
@@ -50,8 +76,11 @@ std::string DagPlanKey(std::string_view text, const ParseOptions& options) {
   return HashBytes(material).ToHex();
 }
 
-std::string DagPlanPathFor(const std::string& dag_path) {
-  return CliCacheFileFor("dag-plan", dag_path);
+std::string DagPlanPathFor(const std::string& key) {
+  std::string directory = CliCacheDirectory();
+  if (directory.empty()) return "";
+  // Half the key's digest names the file: the full key inside decides.
+  return directory + "/" + std::string(kPlanPrefix) + key.substr(0, 32);
 }
 
 std::optional<DagPlan> LoadDagPlan(const std::string& path, const std::string& key) {
@@ -76,10 +105,12 @@ std::optional<DagPlan> LoadDagPlan(const std::string& path, const std::string& k
     if (!input.is_string()) return std::nullopt;
     plan.input_paths.push_back(input.AsString());
   }
+  utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // used now (PrunePlans); a failure is harmless
   return plan;
 }
 
-Status SaveDagPlan(const std::string& path, const std::string& key, const DagPlan& plan) {
+Status SaveDagPlan(const std::string& path, const std::string& key, const DagPlan& plan,
+                   size_t max_plans) {
   if (path.empty()) return Status::Ok();
   std::error_code ignored;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
@@ -98,7 +129,11 @@ Status SaveDagPlan(const std::string& path, const std::string& key, const DagPla
   if (wrote.ok() && rename(temp.c_str(), path.c_str()) != 0) {
     wrote = Status::Error("cannot rename " + temp + " to " + path + ": " + ErrnoText());
   }
-  if (!wrote.ok()) unlink(temp.c_str());
+  if (!wrote.ok()) {
+    unlink(temp.c_str());
+    return wrote;
+  }
+  PrunePlans(std::filesystem::path(path).parent_path().string(), max_plans);
   return wrote;
 }
 

@@ -145,8 +145,8 @@ int SubmitCommand(const SubmitArgs& args, std::ostream& out, std::ostream& err, 
   }
   options.default_name = DagNameFromPath(args.file);
   const std::string workspace_root = DagDirectory(args.file);
-  const std::string plan_path = DagPlanPathFor(args.file);
-  const std::string plan_key = DagPlanKey(*text, options);
+  const std::string plan_key = DagPlanKey(args.file, *text, options);
+  const std::string plan_path = DagPlanPathFor(plan_key);
   std::optional<DagPlan> plan = LoadDagPlan(plan_path, plan_key);
   const bool planned_before = plan.has_value();
   auto parse = [&] { return PlanOf(LoadDagFileText(args.file, *text, options), args.file, err); };

@@ -49,8 +49,7 @@ Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
 std::string CliCacheDirectory();
 
 /// `prefix`-<16 hex of the sha256 of `path` made absolute and normal>, in
-/// CliCacheDirectory(); "" without one. One cache file per workspace or DAG
-/// file.
+/// CliCacheDirectory(); "" without one. One cache file per workspace.
 std::string CliCacheFileFor(const std::string& prefix, const std::string& path);
 
 /// CliCacheDirectory()/stat-cache; "" without a cache directory.

@@ -2,6 +2,7 @@
 // watch view, workspace-input collection for submit, argument errors, and
 // every verb driven in-process against the FakeScheduler.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -286,11 +287,11 @@ TEST_CASE("DagPlanCacheTest.KeptPlanComesBackOnlyForItsKey") {
   const std::string path = dir.Path("cache/dag-plan-x");
   ParseOptions options;
   options.default_name = "iris";
-  const std::string key = DagPlanKey("steps: {}\n", options);
+  const std::string key = DagPlanKey("dag.yaml", "steps: {}\n", options);
   DagPlan plan{"dag.yaml:3:1: warning: something\n", {"data/a.csv", "src/train.py"}};
   REQUIRE(SaveDagPlan(path, key, plan).ok());  // makes the directory
   CHECK(LoadDagPlan(path, key) == plan);
-  CHECK_FALSE(LoadDagPlan(path, DagPlanKey("steps: {a: 1}\n", options)).has_value());
+  CHECK_FALSE(LoadDagPlan(path, DagPlanKey("dag.yaml", "steps: {a: 1}\n", options)).has_value());
   CHECK_FALSE(LoadDagPlan(dir.Path("cache/none"), key).has_value());
   CHECK_FALSE(LoadDagPlan("", key).has_value());
 
@@ -300,18 +301,21 @@ TEST_CASE("DagPlanCacheTest.KeptPlanComesBackOnlyForItsKey") {
     CHECK_FALSE(LoadDagPlan(path, key).has_value());
   }
   // Another key than the one asked for, though the document is well formed.
-  std::string other = DagPlanKey("x", options);
+  std::string other = DagPlanKey("dag.yaml", "x", options);
   WriteFile(path,
             "{\"format\": 1, \"key\": \"" + other + "\", \"warnings\": \"\", \"inputs\": []}");
   CHECK_FALSE(LoadDagPlan(path, key).has_value());
   CHECK(LoadDagPlan(path, other) == DagPlan{});
 }
 
-TEST_CASE("DagPlanCacheTest.KeyCoversTextNameAndParams") {
+TEST_CASE("DagPlanCacheTest.KeyCoversTextPathNameAndParams") {
   ParseOptions base;
   base.default_name = "iris";
-  const std::string key = DagPlanKey("steps: {}\n", base);
-  CHECK(key == DagPlanKey("steps: {}\n", base));  // deterministic
+  auto key_of = [](std::string_view file, std::string_view text, const ParseOptions& options) {
+    return DagPlanKey(file, text, options);
+  };
+  const std::string key = key_of("dag.yaml", "steps: {}\n", base);
+  CHECK(key == key_of("dag.yaml", "steps: {}\n", base));  // deterministic
   ParseOptions renamed = base;
   renamed.default_name = "iris2";
   ParseOptions with_param = base;
@@ -322,22 +326,55 @@ TEST_CASE("DagPlanCacheTest.KeyCoversTextNameAndParams") {
   ParseOptions shifted = base;
   shifted.param_overrides = {{"l", "r0.1"}};
   std::set<std::string> keys = {key,
-                                DagPlanKey("steps: {} \n", base),
-                                DagPlanKey("steps: {}\n", renamed),
-                                DagPlanKey("steps: {}\n", with_param),
-                                DagPlanKey("steps: {}\n", other_value),
-                                DagPlanKey("steps: {}\n", shifted)};
-  CHECK(keys.size() == 6);
+                                key_of("dag.yaml", "steps: {} \n", base),
+                                key_of("dags/dag.yaml", "steps: {}\n", base),  // warnings name it
+                                key_of("dag.yaml", "steps: {}\n", renamed),
+                                key_of("dag.yaml", "steps: {}\n", with_param),
+                                key_of("dag.yaml", "steps: {}\n", other_value),
+                                key_of("dag.yaml", "steps: {}\n", shifted)};
+  CHECK(keys.size() == 7);
 }
 
-TEST_CASE("DagPlanCacheTest.OnePlanFilePerDagPath") {
+// Plans are kept by key, so the same DAG submitted from another checkout
+// finds its plan; the least recently used go beyond the limit.
+TEST_CASE("DagPlanCacheTest.PlanFilesByKeyPrunedLeastRecentlyUsedFirst") {
+  TempDir dir;
   const char* xdg = getenv("XDG_CACHE_HOME");
   std::string saved = xdg ? xdg : "";
-  setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
-  std::string a = DagPlanPathFor("dags/a.yaml");
-  CHECK(a.rfind("/tmp/xdg/receta/dag-plan-", 0) == 0);
-  CHECK(a == DagPlanPathFor("./dags/../dags/a.yaml"));
-  CHECK(a != DagPlanPathFor("dags/b.yaml"));
+  setenv("XDG_CACHE_HOME", dir.Path("xdg").c_str(), 1);
+  ParseOptions options;
+  auto key_of = [&](int i) {
+    return DagPlanKey("dag.yaml", "steps: {s" + std::to_string(i) + ": {}}\n", options);
+  };
+  const std::string path0 = DagPlanPathFor(key_of(0));
+  CHECK(path0.rfind(dir.Path("xdg/receta/dag-plan-"), 0) == 0);
+  CHECK(path0 == DagPlanPathFor(key_of(0)));
+  CHECK(path0 != DagPlanPathFor(key_of(1)));
+
+  auto plans_kept = [&] {
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.Path("xdg/receta"))) {
+      names.insert(entry.path().string());
+    }
+    return names;
+  };
+  // Three plans with a limit of two: the oldest goes, unless it was used.
+  auto set_used = [](const std::string& path, time_t when) {
+    struct timespec times[2] = {{when, 0}, {when, 0}};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  const DagPlan plan{"", {"a.txt"}};
+  REQUIRE(SaveDagPlan(path0, key_of(0), plan, 2).ok());
+  set_used(path0, 1000);
+  const std::string path1 = DagPlanPathFor(key_of(1));
+  REQUIRE(SaveDagPlan(path1, key_of(1), plan, 2).ok());
+  set_used(path1, 2000);
+  CHECK(LoadDagPlan(path0, key_of(0)) == plan);  // used now: newer than path1
+  const std::string path2 = DagPlanPathFor(key_of(2));
+  REQUIRE(SaveDagPlan(path2, key_of(2), plan, 2).ok());
+  CHECK(plans_kept() == std::set<std::string>{path0, path2});
+  CHECK_FALSE(LoadDagPlan(path1, key_of(1)).has_value());
+
   if (xdg) {
     setenv("XDG_CACHE_HOME", saved.c_str(), 1);
   } else {
