@@ -76,7 +76,7 @@ Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, Mach
   static std::atomic<int> instance{0};
   events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
   pull_.bind(events_endpoint_);
-  attempt_pool_ = std::make_unique<AttemptPool>(context_, events_endpoint_);
+  attempt_pool_ = std::make_unique<AttemptPool>(context_, events_endpoint_, &dispatches_waiting_);
 }
 
 Agent::~Agent() { Shutdown(); }
@@ -175,6 +175,7 @@ int Agent::Run(int stop_fd) {
       if (items[0].revents & ZMQ_POLLIN) HandleSchedulerFrames();
       if (items[1].revents & ZMQ_POLLIN) HandleAttemptEvents();
       OnTimers();
+      dispatches_waiting_.store(!queued_.empty(), std::memory_order_relaxed);
       net::FlushLog();
     }
     spdlog::info("worker {} stopping: killing {} running attempt(s)", worker_id_, running_.size());

@@ -55,6 +55,7 @@
 //   result of the step was made from (unless_upstream_made): the step may
 //   be a cache hit, which only the scheduler knows, and it sees the same.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -204,6 +205,10 @@ class Agent {
   // a slot, or running).
   std::set<std::string> before_process_end_;
   std::deque<protocol::Dispatch> queued_;    // dispatched beyond the slots, in order
+  // !queued_.empty() as of the main loop's last turn, for the attempt
+  // threads (PushSink::ProcessEnded). Declared before attempt_pool_, which
+  // reads it until its threads are joined.
+  std::atomic<bool> dispatches_waiting_{false};
   std::map<std::string, Unacked> unacked_;
   static constexpr size_t kRecentSuccesses = 16;
   std::deque<protocol::AttemptFinished> recent_successes_;  // oldest first

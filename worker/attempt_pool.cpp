@@ -34,7 +34,7 @@ void AttemptPool::Serve() {
     std::shared_ptr<Attempt> attempt = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    PushSink sink(socket, attempt->attempt_id());
+    PushSink sink(socket, attempt->attempt_id(), dispatches_waiting_);
     attempt->Run(sink);
     attempt.reset();
     lock.lock();

@@ -10,6 +10,7 @@
 // every step. The pool never holds more threads than attempts ever ran at
 // once (slots plus attempts still hashing or uploading their outputs).
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -29,8 +30,14 @@ namespace receta::worker {
 class AttemptPool {
  public:
   /// Threads PUSH attempt events to `endpoint` (an inproc PULL of `context`).
-  AttemptPool(zmq::context_t& context, std::string endpoint)
-      : context_(context), endpoint_(std::move(endpoint)) {}
+  /// With `dispatches_waiting` (the agent's: whether it holds dispatches
+  /// waiting for room to start), an attempt's process end is told only
+  /// while that is true (see PushSink); without, always.
+  AttemptPool(zmq::context_t& context, std::string endpoint,
+              const std::atomic<bool>* dispatches_waiting = nullptr)
+      : context_(context),
+        endpoint_(std::move(endpoint)),
+        dispatches_waiting_(dispatches_waiting) {}
   ~AttemptPool() { Stop(); }
 
   /// Runs the attempt on an idle thread, or a new one.
@@ -48,6 +55,7 @@ class AttemptPool {
 
   zmq::context_t& context_;
   const std::string endpoint_;
+  const std::atomic<bool>* const dispatches_waiting_;
   mutable std::mutex mu_;
   std::condition_variable work_;
   std::deque<std::shared_ptr<Attempt>> queue_;  // guarded by mu_
@@ -77,12 +85,25 @@ class PushSink : public AttemptSink {
   };
   static std::optional<Event> Parse(std::string_view frame);
 
-  PushSink(zmq::socket_t& socket, std::string attempt_id)
-      : socket_(socket), attempt_id_(std::move(attempt_id)) {}
+  /// `dispatches_waiting`: see AttemptPool's constructor.
+  PushSink(zmq::socket_t& socket, std::string attempt_id,
+           const std::atomic<bool>* dispatches_waiting = nullptr)
+      : socket_(socket),
+        attempt_id_(std::move(attempt_id)),
+        dispatches_waiting_(dispatches_waiting) {}
   void Started(protocol::AttemptStarted started) override { Push(kStarted, started); }
   void Log(protocol::LogChunk chunk) override { Push(kLog, chunk); }
   void Finished(protocol::AttemptFinished finished) override { Push(kFinished, finished); }
-  void ProcessEnded() override { Send(kSlotFree, ""); }
+  /// Why only while dispatches wait: the agent wants the news to start one
+  /// of them in the freed room; otherwise it would wake the main thread for
+  /// nothing after every step (the Finished that follows frees the room
+  /// as well). A dispatch queued just after the test starts at that
+  /// Finished instead, after the step's outputs are kept, not later.
+  void ProcessEnded() override {
+    if (dispatches_waiting_ == nullptr || dispatches_waiting_->load(std::memory_order_relaxed)) {
+      Send(kSlotFree, "");
+    }
+  }
   void Dropped(const std::string& why) override { Send(kDropped, why); }
 
  private:
@@ -91,6 +112,7 @@ class PushSink : public AttemptSink {
 
   zmq::socket_t& socket_;
   std::string attempt_id_;
+  const std::atomic<bool>* const dispatches_waiting_;
 };
 
 }  // namespace receta::worker

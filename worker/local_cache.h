@@ -30,7 +30,7 @@ namespace receta::worker {
 
 class LocalCache {
  public:
-  /// Creates `root` and root/tmp if needed.
+  /// Creates `root`, root/tmp and the 256 shard directories if needed.
   static Result<LocalCache> Open(const std::string& root);
 
   /// Path of the 0444 blob `digest`, present or not.

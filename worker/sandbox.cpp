@@ -95,8 +95,15 @@ Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::st
                                 SandboxRecycler* recycler) {
   if (Status s = ValidateAttemptId(attempt_id); !s.ok()) return Result<Sandbox>::Error(s.message());
   std::string path = sandboxes_root + "/" + attempt_id;
+  // Why the skeleton's rename first: it fails when something is at `path`
+  // (a sandbox an earlier worker left under this attempt id, not empty),
+  // which is rare, and the removal's check was a system call per step.
+  std::optional<SandboxRecycler::Skeleton> kept = recycler ? recycler->Take() : std::nullopt;
+  if (kept && ::rename(kept->path.c_str(), path.c_str()) == 0) {
+    return Sandbox(path, true, recycler, std::move(kept->dirs));
+  }
   if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
-  if (std::optional<SandboxRecycler::Skeleton> kept = recycler ? recycler->Take() : std::nullopt) {
+  if (kept) {
     if (::rename(kept->path.c_str(), path.c_str()) == 0) {
       return Sandbox(path, true, recycler, std::move(kept->dirs));
     }
@@ -165,9 +172,8 @@ Status Sandbox::PlaceInputs(const std::vector<protocol::InputFile>& inputs, cons
     auto sent = inline_bytes.find(input.digest);
     // Why no check that `dest` is free first: both ways of placing fail
     // when it is taken (EEXIST), and the check was a system call per input.
-    Status placed = sent != inline_bytes.end() && !cache.Contains(input.digest)
-                        ? WriteInput(dest, sent->second, exec)
-                        : cache.Materialize(input.digest, dest, exec);
+    Status placed = sent != inline_bytes.end() ? WriteInput(dest, sent->second, exec)
+                                               : cache.Materialize(input.digest, dest, exec);
     if (!placed.ok()) {
       struct stat st;
       bool taken =

@@ -47,8 +47,9 @@ class Sandbox {
   /// Bytes of inputs by digest, already checked to hash to it.
   using VerifiedBytes = std::map<std::string, std::string_view>;
 
-  /// Places every input (kind "file") from `cache`, or from `inline_bytes`
-  /// when the cache lacks its digest, making parent directories. Errors
+  /// Places every input (kind "file") from `inline_bytes` when its digest
+  /// is there (the caller's: bytes the cache lacked), else from `cache`,
+  /// making parent directories. Errors
   /// name the input: a bad path, a kind other than "file", a blob missing
   /// from both, two inputs at one path.
   Status PlaceInputs(const std::vector<protocol::InputFile>& inputs, const LocalCache& cache,

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <functional>
@@ -248,6 +250,23 @@ TEST_CASE("AttemptTest.InlineInputIsPlacedWithoutAFetch") {
   CHECK(f.cache.Contains(digest));
   REQUIRE(finished.outputs.size() == 1);
   CHECK(finished.outputs[0].digest == digest);
+}
+
+// Bytes sent inline for a blob the worker holds are not written again: the
+// input is a link to the cached blob (two links, where a written file has one).
+TEST_CASE("AttemptTest.InlineInputTheCacheHoldsIsLinkedFromIt") {
+  Fixture f;
+  const std::string text = "1,2,3\n";
+  std::string digest = receta::HashBytes(text).ToHex();
+  const std::string source = f.dir.Path("held.csv");
+  receta::testing::WriteFile(source, text);
+  REQUIRE(f.cache.InsertCopyOf(source, digest).ok());
+  protocol::Dispatch d = f.Dispatch("test \"$(stat -c %h data/in.csv)\" -ge 2");
+  d.inputs = {{"data/in.csv", digest, "file", 6, std::nullopt}};
+  d.inline_blobs = std::vector<protocol::InlineBlob>{{digest, text}};
+  protocol::AttemptFinished finished = f.Run(d);
+  CHECK(finished.error == "");
+  CHECK(finished.exit_code == 0);
 }
 
 TEST_CASE("AttemptTest.InlineInputWithWrongBytesIsASystemFailure") {
@@ -576,6 +595,27 @@ TEST_CASE("AttemptPoolTest.AttemptsOneAfterAnotherShareOneThread") {
     CHECK(seen.back().second == id);
   }
   CHECK(pool.threads() == 1);
+  pool.Stop();
+}
+
+// The main thread hears of a process's end only while it holds dispatches
+// waiting for room (the agent's flag); the result comes either way.
+TEST_CASE("AttemptPoolTest.AProcessEndIsToldOnlyWhileDispatchesWait") {
+  Fixture fx;
+  PoolEvents events;
+  std::atomic<bool> waiting{false};
+  AttemptPool pool(events.context, events.endpoint, &waiting);
+  for (const bool wait : {false, true, false}) {
+    waiting = wait;
+    const std::string id = std::string("r.") + (wait ? "1" : "0") + "-1";
+    protocol::Dispatch d = fx.Dispatch("true");
+    d.attempt_id = id;
+    pool.Submit(fx.Make(std::move(d)));
+    std::vector<char> kinds;
+    while (kinds.empty() || kinds.back() != PushSink::kFinished) kinds.push_back(events.Next().first);
+    const bool told = std::count(kinds.begin(), kinds.end(), PushSink::kSlotFree) == 1;
+    CHECK_MESSAGE(told == wait, "dispatches waiting: " << wait);
+  }
   pool.Stop();
 }
 

@@ -115,6 +115,28 @@ TEST_CASE("LocalCacheTest.InsertCopyOfLinksSingleLinkFiles") {
   CHECK(ModeOf(shared) != 0444);
 }
 
+// Every shard is made when the cache opens (not on a step's path); one
+// removed since is made again by the insert that needs it.
+TEST_CASE("LocalCacheTest.OpenMakesEveryShardAndAnInsertRemakesAMissingOne") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  size_t shards = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Path("cas"))) {
+    if (entry.is_directory() && entry.path().filename() != "tmp") ++shards;
+  }
+  CHECK(shards == 256);
+  CHECK(std::filesystem::is_directory(dir.Path("cas/00")));
+  CHECK(std::filesystem::is_directory(dir.Path("cas/ff")));
+  REQUIRE(LocalCache::Open(dir.Path("cas")).ok());  // again: all there
+
+  std::string out = dir.Write("out.bin", "model");
+  std::string digest = HashBytes("model").ToHex();
+  std::filesystem::remove(dir.Path("cas/" + digest.substr(0, 2)));
+  REQUIRE(cache->InsertCopyOf(out, digest).ok());
+  CHECK(ReadFile(cache->BlobPath(digest)) == "model");
+}
+
 TEST_CASE("SandboxTest.PlacesInputsAndPreparesOutputs") {
   TempDir dir;
   auto cache = LocalCache::Open(dir.Path("cas"));
@@ -306,6 +328,23 @@ TEST_CASE("SandboxTest.ARecycledSandboxLooksFresh") {
   CHECK(ReadFile(second->path() + "/out/b.txt") == "made again");
 }
 
+// A sandbox an earlier worker left under the attempt's id (not empty): the
+// kept skeleton still takes its place, and nothing of the leftover stays.
+TEST_CASE("SandboxTest.ARecycledSandboxReplacesALeftoverUnderItsName") {
+  TempDir dir;
+  SandboxRecycler recycler(dir.Path("sandboxes"));
+  auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
+  REQUIRE(first.ok());
+  REQUIRE(recycler.Give(first->path()));
+  std::filesystem::create_directories(dir.Path("sandboxes/r.1-1/old/dir"));
+  std::ofstream(dir.Path("sandboxes/r.1-1/old/file")) << "left over";
+
+  auto second = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
+  REQUIRE(second.ok());
+  CHECK(second->recycled());
+  CHECK(Tree(second->path()).empty());
+}
+
 TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
   TempDir dir;
   SandboxRecycler recycler(dir.Path("sandboxes"));
@@ -352,12 +391,12 @@ TEST_CASE_FIXTURE(RecyclingWorkDir,
 
   auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
   REQUIRE(first.ok());
-  // The cached one is linked from the cache even though its bytes came too.
+  // Inline bytes are those the cache lacked (Attempt::FetchInputs): the
+  // input without any is linked from the cache.
   Status placed = first->PlaceInputs(
       {Input("in/a.txt", long_digest), Input("tool.sh", short_digest),
        Input("c.txt", cached_digest)},
-      cache, {false, true, false},
-      {{long_digest, long_text}, {short_digest, short_text}, {cached_digest, cached_text}});
+      cache, {false, true, false}, {{long_digest, long_text}, {short_digest, short_text}});
   REQUIRE_MESSAGE(placed.ok(), placed.message());
   const std::string a = first->path() + "/in/a.txt";
   CHECK(ReadFile(a) == long_text);
