@@ -612,7 +612,8 @@ TEST_CASE("AttemptPoolTest.AProcessEndIsToldOnlyWhileDispatchesWait") {
     d.attempt_id = id;
     pool.Submit(fx.Make(std::move(d)));
     std::vector<char> kinds;
-    while (kinds.empty() || kinds.back() != PushSink::kFinished) kinds.push_back(events.Next().first);
+    while (kinds.empty() || kinds.back() != PushSink::kFinished)
+      kinds.push_back(events.Next().first);
     const bool told = std::count(kinds.begin(), kinds.end(), PushSink::kSlotFree) == 1;
     CHECK_MESSAGE(told == wait, "dispatches waiting: " << wait);
   }
