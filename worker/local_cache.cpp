@@ -111,7 +111,6 @@ Status LocalCache::Adopt(const std::string& temp_path, const std::string& digest
 
 Status LocalCache::InsertCopyOf(const std::string& source, const std::string& digest) {
   if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
-  if (Contains(digest)) return Status::Ok();
   struct stat st;
   if (lstat(source.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return Status::Error("cannot store " + source + " in the worker cache: not a regular file");
@@ -123,6 +122,9 @@ Status LocalCache::InsertCopyOf(const std::string& source, const std::string& di
   // atomic as the rename, and it is one directory change instead of three
   // (link, rename out of tmp/, rename in) on the path of every step. A
   // racing insert of the same digest put the same bytes there (EEXIST).
+  // Why no check for the blob first: the link fails the same (EEXIST) when
+  // it is there, and this is on the path of every step's outputs; the
+  // source's mode changed for nothing then is that of a file about to go.
   if (st.st_nlink == 1 && chmod(source.c_str(), 0444) == 0) {
     const std::string dest = BlobPath(digest);
     auto link_into_place = [&] {
@@ -130,8 +132,9 @@ Status LocalCache::InsertCopyOf(const std::string& source, const std::string& di
     };
     if (link_into_place()) return Status::Ok();
     if (errno == ENOENT && MakeShard(dest).ok() && link_into_place()) return Status::Ok();
-    // Else (another file system, a link limit): a copy.
+    // Else (another file system, a link limit): a copy, unless it is there.
   }
+  if (Contains(digest)) return Status::Ok();
   std::string temp = TempPath();
   if (Status s = CopyFile(source, temp, 0444); !s.ok()) return s;
   return Adopt(temp, digest);

@@ -106,11 +106,9 @@ Digest HashBytes(std::string_view bytes) {
 }
 
 Result<Digest> HashOpenFile(int fd, const std::string& path_for_errors) {
-  // Why: advisory only; a failure costs read-ahead, not correctness.
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
   auto buffer = std::make_unique_for_overwrite<char[]>(kReadChunkBytes);
   Sha256 hasher;
+  bool advised = false;
   for (;;) {
     ssize_t got = read(fd, buffer.get(), kReadChunkBytes);
     if (got == 0) break;
@@ -119,6 +117,14 @@ Result<Digest> HashOpenFile(int fd, const std::string& path_for_errors) {
       return Result<Digest>::Error(path_for_errors + ": read failed: " + std::strerror(errno));
     }
     hasher.Update(buffer.get(), static_cast<size_t>(got));
+    // Why only once a whole chunk came: more read-ahead helps a big file,
+    // and most files hashed (a step's outputs, a workspace's inputs) fit in
+    // one read, where the advice was a system call for nothing. Advisory:
+    // a failure costs read-ahead, not correctness.
+    if (!advised && static_cast<size_t>(got) == kReadChunkBytes) {
+      (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      advised = true;
+    }
   }
   return hasher.Finish();
 }

@@ -115,6 +115,28 @@ TEST_CASE("LocalCacheTest.InsertCopyOfLinksSingleLinkFiles") {
   CHECK(ModeOf(shared) != 0444);
 }
 
+// A digest the cache holds already: the blob stays as it was, whether the
+// new source could be linked (one link) or would have been copied.
+TEST_CASE("LocalCacheTest.InsertingAHeldDigestKeepsTheBlob") {
+  TempDir dir;
+  auto cache = LocalCache::Open(dir.Path("cas"));
+  REQUIRE(cache.ok());
+  const std::string digest = HashBytes("model").ToHex();
+  std::string first = dir.Write("first.bin", "model");
+  REQUIRE(cache->InsertCopyOf(first, digest).ok());
+  const ino_t blob = InodeOf(cache->BlobPath(digest));
+
+  std::string again = dir.Write("again.bin", "model");
+  REQUIRE(cache->InsertCopyOf(again, digest).ok());
+  std::string linked = dir.Write("linked.bin", "model");
+  REQUIRE(link(linked.c_str(), dir.Path("linked2.bin").c_str()) == 0);
+  REQUIRE(cache->InsertCopyOf(linked, digest).ok());
+  CHECK(InodeOf(cache->BlobPath(digest)) == blob);
+  CHECK(ReadFile(cache->BlobPath(digest)) == "model");
+  CHECK(std::filesystem::is_empty(dir.Path("cas/tmp")));  // nothing copied
+  CHECK(ModeOf(linked) != 0444);  // a file with other names keeps its mode
+}
+
 // Every shard is made when the cache opens (not on a step's path); one
 // removed since is made again by the insert that needs it.
 TEST_CASE("LocalCacheTest.OpenMakesEveryShardAndAnInsertRemakesAMissingOne") {
