@@ -134,7 +134,7 @@ TEST_CASE("LocalCacheTest.InsertingAHeldDigestKeepsTheBlob") {
   CHECK(InodeOf(cache->BlobPath(digest)) == blob);
   CHECK(ReadFile(cache->BlobPath(digest)) == "model");
   CHECK(std::filesystem::is_empty(dir.Path("cas/tmp")));  // nothing copied
-  CHECK(ModeOf(linked) != 0444);  // a file with other names keeps its mode
+  CHECK(ModeOf(linked) != 0444);                          // a file with other names keeps its mode
 }
 
 // Every shard is made when the cache opens (not on a step's path); one
