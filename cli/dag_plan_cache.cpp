@@ -5,14 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
-#include <utility>
-#include <vector>
 
+#include "cli/cache_pruning.h"
 #include "cli/workspace_inputs.h"
 #include "common/fs/fd_io.h"
 #include "common/hash/sha256.h"
@@ -30,24 +28,6 @@ constexpr size_t kMaxPlanBytes = 64 << 20;
 constexpr std::string_view kPlanPrefix = "dag-plan-";
 
 std::string ErrnoText() { return std::strerror(errno); }
-
-// Removes the least recently used plan files in `directory` beyond
-// `max_plans` (temporary files of a save in flight are not plans).
-void PrunePlans(const std::string& directory, size_t max_plans) {
-  namespace fs = std::filesystem;
-  std::vector<std::pair<fs::file_time_type, fs::path>> plans;
-  std::error_code ec;
-  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind(kPlanPrefix, 0) != 0 || name.find(".tmp.") != std::string::npos) continue;
-    std::error_code time_ec;
-    fs::file_time_type used = it->last_write_time(time_ec);
-    if (!time_ec) plans.emplace_back(used, it->path());
-  }
-  if (plans.size() <= max_plans) return;
-  std::sort(plans.begin(), plans.end());
-  for (size_t i = 0; i + max_plans < plans.size(); ++i) fs::remove(plans[i].second, ec);
-}
 
 }  // namespace
 
@@ -105,7 +85,7 @@ std::optional<DagPlan> LoadDagPlan(const std::string& path, const std::string& k
     if (!input.is_string()) return std::nullopt;
     plan.input_paths.push_back(input.AsString());
   }
-  utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // used now (PrunePlans); a failure is harmless
+  MarkUsed(path);
   return plan;
 }
 
@@ -133,7 +113,8 @@ Status SaveDagPlan(const std::string& path, const std::string& key, const DagPla
     unlink(temp.c_str());
     return wrote;
   }
-  PrunePlans(std::filesystem::path(path).parent_path().string(), max_plans);
+  PruneLeastRecentlyUsed(std::filesystem::path(path).parent_path().string(), kPlanPrefix,
+                         max_plans);
   return wrote;
 }
 

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <set>
 
+#include "cli/cache_pruning.h"
 #include "cli/client_commands.h"
 #include "cli/dag_plan_cache.h"
 #include "cli/table.h"
@@ -35,6 +36,7 @@ class WorkspaceStatCache {
     Result<StatCache> loaded = StatCache::Load(path_);
     if (loaded.ok()) {
       cache_ = std::move(*loaded);
+      MarkUsed(path_);  // for pruning, when it is not saved again
     } else {
       err_ << "receta: warning: " << loaded.error() << " (hashing without it)\n";
     }
@@ -47,7 +49,10 @@ class WorkspaceStatCache {
     if (Status saved = cache_.Save(path_); !saved.ok()) {
       err_ << "receta: warning: could not save the stat cache: " << saved.message()
            << " (the next submit hashes every input again)\n";
+      return;
     }
+    PruneLeastRecentlyUsed(std::filesystem::path(path_).parent_path().string(), kStatCachePrefix,
+                           kMaxWorkspaceStatCaches);
   }
 
  private:

@@ -134,7 +134,9 @@ std::string DefaultStatCachePath() {
 }
 
 std::string StatCachePathFor(const std::string& workspace_root) {
-  return CliCacheFileFor("stat-cache", workspace_root);
+  std::string prefix(kStatCachePrefix);
+  prefix.pop_back();  // CliCacheFileFor adds the dash
+  return CliCacheFileFor(prefix, workspace_root);
 }
 
 }  // namespace receta::cli

@@ -8,8 +8,10 @@
 // because workers materialise plain files and the cache key must change when
 // the target's bytes change. A dangling link or a loop is an error naming it.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/dag/dag.h"
@@ -60,5 +62,11 @@ std::string DefaultStatCachePath();
 /// file grows with every workspace ever submitted and is read whole on every
 /// submit; per workspace it holds only what that workspace's DAG reads.
 std::string StatCachePathFor(const std::string& workspace_root);
+
+/// Workspace stat cache files kept at most (cache_pruning.h): a checkout
+/// submitted from leaves one behind when it is gone.
+constexpr size_t kMaxWorkspaceStatCaches = 64;
+/// The name every workspace's stat cache file begins with.
+constexpr std::string_view kStatCachePrefix = "stat-cache-";
 
 }  // namespace receta::cli

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/cache_pruning.h"
 #include "cli/client_commands.h"
 #include "cli/dag_plan_cache.h"
 #include "cli/run_views.h"
@@ -333,6 +334,34 @@ TEST_CASE("DagPlanCacheTest.KeyCoversTextPathNameAndParams") {
                                 key_of("dag.yaml", "steps: {}\n", other_value),
                                 key_of("dag.yaml", "steps: {}\n", shifted)};
   CHECK(keys.size() == 7);
+}
+
+// The CLI's cache files of one kind are bounded: the least recently used
+// go, files of other kinds and saves in flight stay.
+TEST_CASE("CachePruningTest.RemovesTheLeastRecentlyUsedOfOneKindOnly") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Path("cache"));
+  auto make = [&](const std::string& name, time_t used) {
+    const std::string path = dir.Path("cache/" + name);
+    WriteFile(path, name);
+    struct timespec times[2] = {{used, 0}, {used, 0}};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  make("stat-cache-a", 1000);
+  make("stat-cache-b", 3000);
+  make("stat-cache-c", 2000);
+  make("stat-cache-d.tmp.x1", 500);  // a save in flight
+  make("stat-cache", 100);           // another kind: the shared default file
+  make("dag-plan-e", 100);
+  receta::cli::MarkUsed(dir.Path("cache/stat-cache-a"));  // now the newest
+  receta::cli::PruneLeastRecentlyUsed(dir.Path("cache"), "stat-cache-", 2);
+  std::set<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Path("cache"))) {
+    left.insert(entry.path().filename().string());
+  }
+  CHECK(left == std::set<std::string>{"stat-cache-a", "stat-cache-b", "stat-cache-d.tmp.x1",
+                                      "stat-cache", "dag-plan-e"});
+  receta::cli::PruneLeastRecentlyUsed(dir.Path("missing"), "stat-cache-", 0);  // no error
 }
 
 // Plans are kept by key, so the same DAG submitted from another checkout
