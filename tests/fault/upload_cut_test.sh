@@ -38,28 +38,55 @@ start_worker w1
 tmp_dir="$SCHED_DATA/cas/tmp"
 [ -d "$tmp_dir" ] || fail "the scheduler has no $tmp_dir; where do uploads go? $(find "$SCHED_DATA/cas" -maxdepth 1)"
 
-submit "$ws/dag.yaml"
-run=$RUN
-# Kill w1 as soon as the upload has begun and before it has ended: a temp
-# file in cas/tmp with some but not all of the bytes (polled every 2 ms).
-python3 - "$tmp_dir" "${WORKER_PID[w1]}" "$SIZE" <<'PY' || fail "did not catch w1 uploading big.bin (above)"
+# Kill w1 once the upload has begun and before it has ended: a temp file in
+# cas/tmp with some but not all of the bytes. Why the scheduler runs in
+# slices meanwhile (SIGSTOP, look, SIGCONT, 1 ms): it writes the upload only
+# while it runs, and each look happens while it is stopped, so on a busy
+# machine too the upload cannot begin and end between two looks (a slice
+# moves a few MB of the 200 MiB). Started before the submit: a poll started
+# after it missed the whole upload on a loaded machine. It ends on its own
+# (within 60 s, or at once when the scheduler is gone).
+python3 - "$tmp_dir" "${WORKER_PID[w1]}" "$SIZE" "$SCHED_PID" >"$T/cut.log" 2>&1 <<'PY' &
 import os, signal, sys, time
-tmp_dir, pid, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-deadline = time.time() + 60
-while time.time() < deadline:
+tmp_dir, pid, size, sched = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+def stopped():
+    with open(f"/proc/{sched}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+def partial_upload():
     for name in os.listdir(tmp_dir):
         try:
             n = os.stat(os.path.join(tmp_dir, name)).st_size
         except FileNotFoundError:
             continue
         if 0 < n < size:
+            return name, n
+    return None
+
+deadline = time.time() + 60
+try:
+    while time.time() < deadline:
+        os.kill(sched, signal.SIGSTOP)
+        while not stopped():
+            time.sleep(0.0001)
+        found = partial_upload()
+        if found:
             os.kill(pid, signal.SIGKILL)
-            print(f"upload-cut: killed w1 with {n} of {size} bytes of {name} uploaded")
+            print(f"upload-cut: killed w1 with {found[1]} of {size} bytes of {found[0]} uploaded")
             sys.exit(0)
-    time.sleep(0.002)
+        os.kill(sched, signal.SIGCONT)
+        time.sleep(0.001)
+finally:
+    os.kill(sched, signal.SIGCONT)
 print("upload-cut: no upload of big.bin seen in cas/tmp within 60 s", file=sys.stderr)
 sys.exit(1)
 PY
+cutter=$!
+submit "$ws/dag.yaml"
+run=$RUN
+wait "$cutter" || fail "did not catch w1 uploading big.bin: $(cat "$T/cut.log")"
+cat "$T/cut.log"
 killed_ns=$(date +%s%N)
 wait "${WORKER_PID[w1]}" 2>/dev/null || true
 unset "WORKER_PID[w1]"
