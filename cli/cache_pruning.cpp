@@ -10,8 +10,9 @@
 
 namespace receta::cli {
 
-void PruneLeastRecentlyUsed(const std::string& directory, std::string_view prefix, size_t keep) {
+void PruneLeastRecentlyUsed(const std::string& directory, std::string_view kind, size_t keep) {
   namespace fs = std::filesystem;
+  const std::string prefix = std::string(kind) + "-";
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   std::error_code ec;
   for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {

@@ -11,11 +11,12 @@
 
 namespace receta::cli {
 
-/// Removes the least recently modified files in `directory` whose names
-/// begin with `prefix`, beyond the `keep` newest. Temporary files of a save
-/// in flight (".tmp." in the name) are not counted nor removed. Never fails:
-/// what cannot be listed or removed stays (a cache).
-void PruneLeastRecentlyUsed(const std::string& directory, std::string_view prefix, size_t keep);
+/// Removes the least recently modified files of `kind` in `directory`
+/// (named "`kind`-...", as CliCacheFile makes them) beyond the `keep`
+/// newest. Temporary files of a save in flight (".tmp." in the name) are
+/// not counted nor removed. Never fails: what cannot be listed or removed
+/// stays (a cache).
+void PruneLeastRecentlyUsed(const std::string& directory, std::string_view kind, size_t keep);
 
 /// Marks the file at `path` used now (its modification time); a failure is
 /// harmless.

@@ -25,7 +25,7 @@ constexpr int64_t kFormat = 1;
 // A plan lists at most every input of the largest DAG the parser takes.
 constexpr size_t kMaxPlanBytes = 64 << 20;
 
-constexpr std::string_view kPlanPrefix = "dag-plan-";
+constexpr std::string_view kPlanKind = "dag-plan";  // CliCacheFile
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -57,10 +57,8 @@ std::string DagPlanKey(std::string_view dag_file, std::string_view text,
 }
 
 std::string DagPlanPathFor(const std::string& key) {
-  std::string directory = CliCacheDirectory();
-  if (directory.empty()) return "";
   // Half the key's digest names the file: the full key inside decides.
-  return directory + "/" + std::string(kPlanPrefix) + key.substr(0, 32);
+  return CliCacheFile(kPlanKind, key.substr(0, 32));
 }
 
 std::optional<DagPlan> LoadDagPlan(const std::string& path, const std::string& key) {
@@ -113,8 +111,7 @@ Status SaveDagPlan(const std::string& path, const std::string& key, const DagPla
     unlink(temp.c_str());
     return wrote;
   }
-  PruneLeastRecentlyUsed(std::filesystem::path(path).parent_path().string(), kPlanPrefix,
-                         max_plans);
+  PruneLeastRecentlyUsed(std::filesystem::path(path).parent_path().string(), kPlanKind, max_plans);
   return wrote;
 }
 

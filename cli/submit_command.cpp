@@ -36,14 +36,17 @@ class WorkspaceStatCache {
     Result<StatCache> loaded = StatCache::Load(path_);
     if (loaded.ok()) {
       cache_ = std::move(*loaded);
-      MarkUsed(path_);  // for pruning, when it is not saved again
     } else {
       err_ << "receta: warning: " << loaded.error() << " (hashing without it)\n";
     }
   }
   StatCache* get() { return &cache_; }
   void SaveIfChanged() {
-    if (!cache_.dirty() || path_.empty()) return;
+    if (path_.empty()) return;
+    if (!cache_.dirty()) {
+      MarkUsed(path_);  // for pruning: used, though not written
+      return;
+    }
     std::error_code ignored;
     std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ignored);
     if (Status saved = cache_.Save(path_); !saved.ok()) {
@@ -51,7 +54,7 @@ class WorkspaceStatCache {
            << " (the next submit hashes every input again)\n";
       return;
     }
-    PruneLeastRecentlyUsed(std::filesystem::path(path_).parent_path().string(), kStatCachePrefix,
+    PruneLeastRecentlyUsed(std::filesystem::path(path_).parent_path().string(), kStatCacheKind,
                            kMaxWorkspaceStatCaches);
   }
 

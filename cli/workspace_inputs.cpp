@@ -118,14 +118,18 @@ std::string CliCacheDirectory() {
   return "";
 }
 
-std::string CliCacheFileFor(const std::string& prefix, const std::string& path) {
+std::string CliCacheFile(std::string_view kind, std::string_view id) {
   std::string directory = CliCacheDirectory();
   if (directory.empty()) return "";
+  return directory + "/" + std::string(kind) + "-" + std::string(id);
+}
+
+std::string CliCacheFileFor(std::string_view kind, const std::string& path) {
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   std::string normal = ec ? path : absolute.lexically_normal().string();
   while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
-  return directory + "/" + prefix + "-" + HashBytes(normal).ToHex().substr(0, 16);
+  return CliCacheFile(kind, HashBytes(normal).ToHex().substr(0, 16));
 }
 
 std::string DefaultStatCachePath() {
@@ -134,9 +138,7 @@ std::string DefaultStatCachePath() {
 }
 
 std::string StatCachePathFor(const std::string& workspace_root) {
-  std::string prefix(kStatCachePrefix);
-  prefix.pop_back();  // CliCacheFileFor adds the dash
-  return CliCacheFileFor(prefix, workspace_root);
+  return CliCacheFileFor(kStatCacheKind, workspace_root);
 }
 
 }  // namespace receta::cli

@@ -50,9 +50,14 @@ Result<WorkspaceInputs> HashWorkspaceInputs(const std::string& workspace_root,
 /// is set.
 std::string CliCacheDirectory();
 
-/// `prefix`-<16 hex of the sha256 of `path` made absolute and normal>, in
-/// CliCacheDirectory(); "" without one. One cache file per workspace.
-std::string CliCacheFileFor(const std::string& prefix, const std::string& path);
+/// `kind`-`id` in CliCacheDirectory(); "" without one. Every CLI cache file
+/// is named so: the files of one kind share the prefix "`kind`-"
+/// (cache_pruning.h bounds them by it).
+std::string CliCacheFile(std::string_view kind, std::string_view id);
+
+/// CliCacheFile(`kind`, <16 hex of the sha256 of `path` made absolute and
+/// normal>). One cache file per workspace.
+std::string CliCacheFileFor(std::string_view kind, const std::string& path);
 
 /// CliCacheDirectory()/stat-cache; "" without a cache directory.
 std::string DefaultStatCachePath();
@@ -66,7 +71,7 @@ std::string StatCachePathFor(const std::string& workspace_root);
 /// Workspace stat cache files kept at most (cache_pruning.h): a checkout
 /// submitted from leaves one behind when it is gone.
 constexpr size_t kMaxWorkspaceStatCaches = 64;
-/// The name every workspace's stat cache file begins with.
-constexpr std::string_view kStatCachePrefix = "stat-cache-";
+/// The kind (CliCacheFile) of the workspaces' stat cache files.
+constexpr std::string_view kStatCacheKind = "stat-cache";
 
 }  // namespace receta::cli

@@ -25,12 +25,18 @@ std::string RandomSuffix() {
          std::to_string(rng() & 0xffffff);
 }
 
-Status MakeShard(const std::string& blob_path) {
-  std::string dir = blob_path.substr(0, blob_path.rfind('/'));
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Status::Error("cannot create cache directory " + dir + ": " + ErrnoText());
-  }
-  return Status::Ok();
+// Makes the directory unless it is there; false (errno set) on failure.
+bool MakeDirectory(const std::string& dir) {
+  return mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST;
+}
+
+// Runs `place` (a link or rename to `blob_path`, true on success); when it
+// fails for a missing shard directory (removed by hand: LocalCache::Open
+// made them all), makes it and runs `place` again.
+template <typename Place>
+bool IntoShard(const std::string& blob_path, Place place) {
+  if (place()) return true;
+  return errno == ENOENT && MakeDirectory(blob_path.substr(0, blob_path.rfind('/'))) && place();
 }
 
 }  // namespace
@@ -76,7 +82,7 @@ Result<LocalCache> LocalCache::Open(const std::string& root) {
   for (char high : std::string_view(kHex, 16)) {
     for (char low : std::string_view(kHex, 16)) {
       const std::string shard = root + "/" + high + low;
-      if (mkdir(shard.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (!MakeDirectory(shard)) {
         return Result<LocalCache>::Error("cannot create the worker's cache directory " + shard +
                                          ": " + ErrnoText() + " (check --work-dir)");
       }
@@ -99,8 +105,8 @@ std::string LocalCache::TempPath() const { return root_ + "/tmp/blob-" + RandomS
 Status LocalCache::Adopt(const std::string& temp_path, const std::string& digest) {
   if (Status s = protocol::ValidateDigest(digest); !s.ok()) return s;
   std::string dest = BlobPath(digest);
-  if (Status s = MakeShard(dest); !s.ok()) return s;
-  if (chmod(temp_path.c_str(), 0444) != 0 || rename(temp_path.c_str(), dest.c_str()) != 0) {
+  if (chmod(temp_path.c_str(), 0444) != 0 ||
+      !IntoShard(dest, [&] { return rename(temp_path.c_str(), dest.c_str()) == 0; })) {
     Status s = Status::Error("cannot store blob " + digest + " in the worker cache " + root_ +
                              ": " + ErrnoText());
     unlink(temp_path.c_str());
@@ -127,11 +133,8 @@ Status LocalCache::InsertCopyOf(const std::string& source, const std::string& di
   // source's mode changed for nothing then is that of a file about to go.
   if (st.st_nlink == 1 && chmod(source.c_str(), 0444) == 0) {
     const std::string dest = BlobPath(digest);
-    auto link_into_place = [&] {
-      return link(source.c_str(), dest.c_str()) == 0 || errno == EEXIST;
-    };
-    if (link_into_place()) return Status::Ok();
-    if (errno == ENOENT && MakeShard(dest).ok() && link_into_place()) return Status::Ok();
+    if (IntoShard(dest, [&] { return link(source.c_str(), dest.c_str()) == 0 || errno == EEXIST; }))
+      return Status::Ok();
     // Else (another file system, a link limit): a copy, unless it is there.
   }
   if (Contains(digest)) return Status::Ok();

@@ -99,16 +99,14 @@ Result<Sandbox> Sandbox::Create(const std::string& sandboxes_root, const std::st
   // (a sandbox an earlier worker left under this attempt id, not empty),
   // which is rare, and the removal's check was a system call per step.
   std::optional<SandboxRecycler::Skeleton> kept = recycler ? recycler->Take() : std::nullopt;
-  if (kept && ::rename(kept->path.c_str(), path.c_str()) == 0) {
-    return Sandbox(path, true, recycler, std::move(kept->dirs));
+  auto take_kept = [&] { return kept && ::rename(kept->path.c_str(), path.c_str()) == 0; };
+  bool recycled = take_kept();
+  if (!recycled) {
+    if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
+    recycled = take_kept();
+    if (kept && !recycled) RemoveTree(kept->path);  // then a fresh one
   }
-  if (Status s = RemoveTree(path); !s.ok()) return Result<Sandbox>::Error(s.message());
-  if (kept) {
-    if (::rename(kept->path.c_str(), path.c_str()) == 0) {
-      return Sandbox(path, true, recycler, std::move(kept->dirs));
-    }
-    RemoveTree(kept->path);  // then a fresh one
-  }
+  if (recycled) return Sandbox(path, true, recycler, std::move(kept->dirs));
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) {

@@ -354,14 +354,14 @@ TEST_CASE("CachePruningTest.RemovesTheLeastRecentlyUsedOfOneKindOnly") {
   make("stat-cache", 100);           // another kind: the shared default file
   make("dag-plan-e", 100);
   receta::cli::MarkUsed(dir.Path("cache/stat-cache-a"));  // now the newest
-  receta::cli::PruneLeastRecentlyUsed(dir.Path("cache"), "stat-cache-", 2);
+  receta::cli::PruneLeastRecentlyUsed(dir.Path("cache"), "stat-cache", 2);
   std::set<std::string> left;
   for (const auto& entry : std::filesystem::directory_iterator(dir.Path("cache"))) {
     left.insert(entry.path().filename().string());
   }
   CHECK(left == std::set<std::string>{"stat-cache-a", "stat-cache-b", "stat-cache-d.tmp.x1",
                                       "stat-cache", "dag-plan-e"});
-  receta::cli::PruneLeastRecentlyUsed(dir.Path("missing"), "stat-cache-", 0);  // no error
+  receta::cli::PruneLeastRecentlyUsed(dir.Path("missing"), "stat-cache", 0);  // no error
 }
 
 // Plans are kept by key, so the same DAG submitted from another checkout
