@@ -38,17 +38,38 @@ bool UsableAsSpare(const std::string& file) {
          st.st_uid == geteuid() && chmod(file.c_str(), 0600) == 0;
 }
 
-constexpr std::string_view kSparePrefix = ".spare-";
+constexpr std::string_view kSparesDir = ".spares";
 
-// N of a spare's name ".spare-N", or nullopt for any other name.
+// N of a spare's name "N", or nullopt for any other name.
 std::optional<size_t> SpareNumber(std::string_view name) {
-  if (name.substr(0, kSparePrefix.size()) != kSparePrefix) return std::nullopt;
-  std::string_view digits = name.substr(kSparePrefix.size());
-  if (digits.empty() || digits.size() > 18 ||
-      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+  if (name.empty() || name.size() > 18 ||
+      name.find_first_not_of("0123456789") != std::string_view::npos) {
     return std::nullopt;
   }
-  return std::stoull(std::string(digits));
+  return std::stoull(std::string(name));
+}
+
+// The names in `dir`, or an error naming it.
+Result<std::vector<std::string>> ListNames(const std::string& dir, std::string_view what) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec)
+    return Result<std::vector<std::string>>::Error("cannot list the " + std::string(what) + " " +
+                                                   dir + ": " + ec.message());
+  return names;
+}
+
+// Makes `dir` a directory: something else there goes first.
+Status MakeDirectory(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
+  struct stat st;
+  if (errno == EEXIST && lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
+  if (Status s = RemoveTree(dir); !s.ok()) return s;
+  if (mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
+  return Status::Error(ErrnoText("cannot create directory", dir));
 }
 
 // A kept directory's mode as a fresh one's could be: the owner's full
@@ -137,8 +158,37 @@ SandboxRecycler::~SandboxRecycler() {
   if (filler_.joinable()) filler_.join();
 }
 
-std::string SandboxRecycler::NewName(std::string_view prefix) {
-  return root_ + "/" + std::string(prefix) + std::to_string(next_++);
+std::string SandboxRecycler::SpareFilePath(const std::string& sandboxes_root, size_t number) {
+  return sandboxes_root + "/" + std::string(kSparesDir) + "/" +
+         std::to_string(number % kSpareShards) + "/" + std::to_string(number);
+}
+
+std::string SandboxRecycler::NewSkeletonName() {
+  return root_ + "/.free-" + std::to_string(next_++);
+}
+
+std::string SandboxRecycler::NewSparePath() { return SpareFilePath(root_, next_++); }
+
+Status SandboxRecycler::ReopenSpareShard(size_t shard, std::vector<std::string>& adopted,
+                                         size_t& next) {
+  const std::string dir = root_ + "/" + std::string(kSparesDir) + "/" + std::to_string(shard);
+  if (Status s = MakeDirectory(dir); !s.ok()) return s;
+  Result<std::vector<std::string>> names = ListNames(dir, "spare files directory");
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    const std::string path = dir + "/" + name;
+    std::optional<size_t> number = SpareNumber(name);
+    // A spare in the wrong shard (kSpareShards changed) is not adopted:
+    // its number's path is elsewhere.
+    if (number && *number % kSpareShards == shard && adopted.size() < kMaxSpareFiles &&
+        UsableAsSpare(path)) {
+      adopted.push_back(path);
+      next = std::max(next, *number + 1);
+      continue;
+    }
+    if (Status s = RemoveTree(path); !s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status SandboxRecycler::Reopen() {
@@ -146,23 +196,17 @@ Status SandboxRecycler::Reopen() {
   fs::create_directories(root_, ec);
   if (ec)
     return Status::Error("cannot create the sandboxes directory " + root_ + ": " + ec.message());
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
+  Result<std::vector<std::string>> names = ListNames(root_, "sandboxes directory");
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (name == kSparesDir) continue;
+    if (Status s = RemoveTree(root_ + "/" + name); !s.ok()) return s;
   }
-  if (ec)
-    return Status::Error("cannot list the sandboxes directory " + root_ + ": " + ec.message());
+  if (Status s = MakeDirectory(root_ + "/" + std::string(kSparesDir)); !s.ok()) return s;
   std::vector<std::string> adopted;
   size_t next = 0;
-  for (const std::string& name : names) {
-    const std::string path = root_ + "/" + name;
-    std::optional<size_t> number = SpareNumber(name);
-    if (number && adopted.size() < kMaxSpareFiles && UsableAsSpare(path)) {
-      adopted.push_back(path);
-      next = std::max(next, *number + 1);
-      continue;
-    }
-    if (Status s = RemoveTree(path); !s.ok()) return s;
+  for (size_t shard = 0; shard < kSpareShards; ++shard) {
+    if (Status s = ReopenSpareShard(shard, adopted, next); !s.ok()) return s;
   }
   next_ = next;
   std::lock_guard<std::mutex> lock(mu_);
@@ -182,7 +226,7 @@ void SandboxRecycler::FillSpares(size_t target) {
       std::lock_guard<std::mutex> lock(mu_);
       if (spares_.size() >= target) return;
     }
-    std::string path = NewName(kSparePrefix);
+    std::string path = NewSparePath();
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid()) return;  // a full disk, say: the pool stays as it is
     std::lock_guard<std::mutex> lock(mu_);
@@ -202,7 +246,7 @@ void SandboxRecycler::KeepSpare(const std::string& file) {
   if (!UsableAsSpare(file)) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (spares_.size() >= kMaxSpareFiles) return;
-  std::string spare = NewName(kSparePrefix);
+  std::string spare = NewSparePath();
   if (::rename(file.c_str(), spare.c_str()) == 0) spares_.push_back(std::move(spare));
 }
 
@@ -216,7 +260,7 @@ bool SandboxRecycler::Give(const std::string& path, const std::vector<std::strin
   if (!EmptyKeepingDirectories(path, &skeleton.dirs)) return false;
   std::lock_guard<std::mutex> lock(mu_);
   if (kept_.size() >= kMaxKept) return false;
-  skeleton.path = NewName(".free-");
+  skeleton.path = NewSkeletonName();
   if (::rename(path.c_str(), skeleton.path.c_str()) != 0) return false;
   kept_.push_back(std::move(skeleton));
   return true;

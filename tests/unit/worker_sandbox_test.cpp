@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -502,29 +503,40 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputNeverReplacesWhatI
 TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest") {
   TempDir dir;
   const std::string root = dir.Path("sandboxes");
+  auto spare_path = [&](size_t n) { return SandboxRecycler::SpareFilePath(root, n); };
   fs::create_directories(root + "/r.3-1/out");
   std::ofstream(root + "/r.3-1/out/a.txt") << "left by a killed attempt";
   fs::create_directories(root + "/.free-2/in");
-  std::ofstream(root + "/.spare-7") << "old bytes";
-  fs::create_directories(root + "/.spare-9");       // not a file
-  std::ofstream(root + "/.spare-x") << "not ours";  // not a spare's name
-  std::ofstream(root + "/.spare-11") << "linked";
-  REQUIRE(link((root + "/.spare-11").c_str(), dir.Path("elsewhere").c_str()) == 0);
+  std::ofstream(root + "/.spare-5") << "an older worker's spare";  // the old layout
+  fs::create_directories(fs::path(spare_path(7)).parent_path());
+  fs::create_directories(fs::path(spare_path(9)));  // not a file
+  fs::create_directories(fs::path(spare_path(11)).parent_path());
+  std::ofstream(spare_path(7)) << "old bytes";
+  std::ofstream(fs::path(spare_path(7)).parent_path() / "x") << "not a spare's name";
+  std::ofstream(spare_path(11)) << "linked";
+  REQUIRE(link(spare_path(11).c_str(), dir.Path("elsewhere").c_str()) == 0);
+  // A spare's number in the wrong shard is not one of ours.
+  std::ofstream(fs::path(spare_path(7)).parent_path() / "8") << "misplaced";
 
   SandboxRecycler recycler(root);
   REQUIRE(recycler.Reopen().ok());
   std::vector<std::string> left;
-  for (const auto& entry : fs::directory_iterator(root)) left.push_back(entry.path().filename());
-  CHECK(left == std::vector<std::string>{".spare-7"});
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.is_regular_file()) left.push_back(entry.path().string());
+  }
+  CHECK(left == std::vector<std::string>{spare_path(7)});
+  std::vector<std::string> top;
+  for (const auto& entry : fs::directory_iterator(root)) top.push_back(entry.path().filename());
+  CHECK(top == std::vector<std::string>{".spares"});
   CHECK(ReadFile(dir.Path("elsewhere")) == "linked");  // the other name keeps its inode
   std::optional<std::string> spare = recycler.TakeSpareFile();
   REQUIRE(spare.has_value());
-  CHECK(*spare == root + "/.spare-7");
+  CHECK(*spare == spare_path(7));
   CHECK_FALSE(recycler.TakeSpareFile().has_value());
   CHECK_FALSE(recycler.Take().has_value());
 
   // New names never reuse a kept one's: a sandbox given back keeps its
-  // written file under a name after 7, beside the one just taken.
+  // written file under a number after 7, beside the one just taken.
   auto sandbox = Sandbox::Create(root, "r.4-1", &recycler);
   REQUIRE(sandbox.ok());
   const std::string text = "new input\n";
@@ -533,9 +545,46 @@ TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest
                             RecyclingWorkDir::MustOpenCache(dir.Path("cas")), {},
                             {{HashBytes(text).ToHex(), text}})
               .ok());
-  std::ofstream(root + "/.spare-7") << "still here";
+  std::ofstream(spare_path(7)) << "still here";
   REQUIRE(recycler.Give(sandbox->path(), sandbox->written_files()));
-  CHECK(ReadFile(root + "/.spare-7") == "still here");
+  CHECK(ReadFile(spare_path(7)) == "still here");
+  CHECK(ReadFile(spare_path(8)) == text);  // the next number, in its own shard
+}
+
+TEST_CASE("SandboxRecyclerTest.SparesLiveInSmallShardsOutsideTheSandboxesList") {
+  TempDir dir;
+  const std::string root = dir.Path("sandboxes");
+  SandboxRecycler recycler(root);
+  REQUIRE(recycler.Reopen().ok());
+  const size_t wanted = 3 * SandboxRecycler::kSpareShards;
+  recycler.FillSparesInBackground(wanted);
+  auto spares_on_disk = [&] {
+    std::map<std::string, size_t> per_shard;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.is_regular_file()) ++per_shard[entry.path().parent_path().string()];
+    }
+    return per_shard;
+  };
+  auto total = [](const std::map<std::string, size_t>& per_shard) {
+    size_t n = 0;
+    for (const auto& [shard, count] : per_shard) n += count;
+    return n;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (total(spares_on_disk()) < wanted && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::map<std::string, size_t> per_shard = spares_on_disk();
+  REQUIRE(total(per_shard) == wanted);
+  CHECK(per_shard.size() == SandboxRecycler::kSpareShards);
+  for (const auto& [shard, count] : per_shard) {
+    CHECK(shard.rfind(root + "/.spares/", 0) == 0);
+    CHECK(count == 3);
+  }
+  // Nothing but the skeletons and running sandboxes beside the pool.
+  std::vector<std::string> top;
+  for (const auto& entry : fs::directory_iterator(root)) top.push_back(entry.path().filename());
+  CHECK(top == std::vector<std::string>{".spares"});
 }
 
 TEST_CASE("SandboxRecyclerTest.FillsItsSpareFilesInTheBackground") {
