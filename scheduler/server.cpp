@@ -125,6 +125,7 @@ Status Server::Restore(uint64_t now_ms) {
   Result<uint64_t> last_seq = store_->LastEventSeq();
   if (!last_seq.ok()) return last_seq.status();
   committed_event_seq_ = *last_seq;
+  run_end_event_seq_ = *last_seq;
   uint64_t last_sequence = 0;
   std::vector<RunRecord> unfinished;
   Status scan = store_->ForEachRun([&](RunRecord&& run) {
@@ -275,6 +276,7 @@ Status Server::CommitTurn(uint64_t now_ms) {
     committed = true;
     if (!changes.events.empty()) committed_event_seq_ = changes.events.back().seq;
     run_ended_in_turn_ = EndsARun(changes.events);
+    if (run_ended_in_turn_) run_end_event_seq_ = committed_event_seq_;
   }
   if (commands_before_sync && committed) {
     std::vector<Outbound> answers = std::exchange(outbound_, {});

@@ -210,6 +210,10 @@ class Server {
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;
   bool run_ended_in_turn_ = false;  // the last commit held a run's end
+  /// At least the seq of the last event that ended a run (every event when
+  /// restored): a follower asking after it has no run's end to be told at
+  /// once (TryAnswerEvents).
+  uint64_t run_end_event_seq_ = 0;
   /// The last commit's events, for the operator log once the turn's
   /// messages are out (LogCommittedEvents).
   std::vector<EventRecord> events_to_log_;
