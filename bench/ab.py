@@ -4,7 +4,12 @@ Why: this machine's speed drifts by 20-30% within an hour, so two builds
 measured in separate runs of bench/run.sh compare nothing. Here each build
 gets its own warm cluster (started once, like run.sh's) and every round runs
 ninja and every build back to back on fresh workspaces, the order reversed
-each round; the report is the median per tool and its ratio to ninja.
+each round; the report is the median per tool and its ratio to ninja, and
+for each build the CPU receta itself spent per step of the first workload
+(scheduler and workers, every thread, and the CLI; the steps not included).
+That number moves by a few percent between identical runs where the wall
+time moves by 10-20%: a change that removes some of receta's own work shows
+there first.
 
     python3 bench/ab.py --workload chain --rounds 8 BUILD_A BUILD_B
     python3 bench/ab.py --workload fanout --rounds 4 build-perf /tmp/base/build
@@ -17,6 +22,7 @@ build-perf+RECETA_SOME_SWITCH=1, to compare a switch within one build.
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import sys
@@ -44,6 +50,12 @@ def parse_build(spec: str) -> tuple[Path, dict[str, str]]:
     return build, env
 
 
+def cli_cpu_seconds() -> float:
+    """CPU of the waited-for children so far: around a receta run, its CLI."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("builds", nargs="+", help="receta build dirs, optionally +NAME=VALUE for their daemons")
@@ -69,31 +81,41 @@ def main() -> int:
             clusters.append(c)
             tools[spec] = peers.Receta(c)
         times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in tools}
+        own_cpu_ms: dict[str, list[float]] = {spec: [] for spec in args.builds}
         for r in range(args.rounds):
             order = list(tools) if r % 2 == 0 else list(reversed(tools))
             for name in order:
                 ws = root / f"ws-{r}-{order.index(name)}"
                 workloads.write_workspace(ws, workload, uuid.uuid4().hex)
+                c = clusters[args.builds.index(name)] if name in own_cpu_ms else None
+                before = (c.daemon_cpu_seconds(), cli_cpu_seconds()) if c else None
                 first = tools[name].run(ws)
+                if c:
+                    spent = c.daemon_cpu_seconds() - before[0] + cli_cpu_seconds() - before[1]
+                    own_cpu_ms[name].append(1000 * spent / len(workload.steps))
                 if not fanout:
                     workloads.edit_chain_source(ws, workload, uuid.uuid4().hex)
                 second = tools[name].run(ws, partial=not fanout)
                 times[name][0].append(first)
                 times[name][1].append(second)
                 shutil.rmtree(ws, ignore_errors=True)
-            print(f"round {r + 1}: " + "  ".join(f"{n} {times[n][0][-1]:.3f}/{times[n][1][-1]:.3f}" for n in tools),
-                  flush=True)
+            print(f"round {r + 1}: " + "  ".join(
+                f"{n} {times[n][0][-1]:.3f}/{times[n][1][-1]:.3f}"
+                + (f" ({own_cpu_ms[n][-1]:.3f} ms/step own CPU)" if n in own_cpu_ms else "") for n in tools),
+                flush=True)
     finally:
         for c in clusters:
             c.stop()
         shutil.rmtree(root, ignore_errors=True)
 
     base = [statistics.median(times["ninja"][k]) for k in (0, 1)]
-    print(f"\n| medians of {args.rounds} round(s) | {names[0]} s | x ninja | {names[1]} s | x ninja |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"\n| medians of {args.rounds} round(s) | {names[0]} s | x ninja | {names[1]} s | x ninja "
+          f"| receta's own CPU per {names[0]} step, ms |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, (a, b) in times.items():
         ma, mb = statistics.median(a), statistics.median(b)
-        print(f"| {name} | {ma:.3f} | {ma / base[0]:.2f} | {mb:.3f} | {mb / base[1]:.2f} |")
+        cpu = f"{statistics.median(own_cpu_ms[name]):.3f}" if name in own_cpu_ms else "—"
+        print(f"| {name} | {ma:.3f} | {ma / base[0]:.2f} | {mb:.3f} | {mb / base[1]:.2f} | {cpu} |")
     return 0
 
 
