@@ -174,7 +174,14 @@ void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
 Status Server::StoreBlobBytes(const std::vector<protocol::InlineBlob>& blobs, uint64_t now_ms,
                               std::string* failed_digest) {
   for (const protocol::InlineBlob& blob : blobs) {
-    if (blobs_->Has(blob.digest, blob.data.size())) continue;
+    // Why no lookup for a small blob: storing it again puts the same bytes
+    // under the same key, and the lookup (a RocksDB miss, then a stat for a
+    // file an older version may have kept) cost more than the write it
+    // saves, for every step's output, when the blob is new, as it nearly
+    // always is (SubmitRun sends only what a BlobQuery found missing).
+    if (!TieredBlobStore::IsSmall(blob.data.size()) && blobs_->Has(blob.digest, blob.data.size())) {
+      continue;
+    }
     Result<std::unique_ptr<BlobWriter>> writer = blobs_->BeginWrite(blob.digest, blob.data.size());
     Status stored = writer.ok() ? (*writer)->Write(0, blob.data) : writer.status();
     if (stored.ok()) stored = (*writer)->Finish();
