@@ -525,9 +525,9 @@ void Agent::HandleAttemptEvent(std::string_view frame) {
     }
     return;
   }
-  Result<protocol::Envelope> envelope = protocol::Decode(header);
-  if (!envelope.ok()) return;  // encoded by us: cannot happen
-  auto& finished = std::get<protocol::AttemptFinished>(envelope->message);
+  std::optional<protocol::AttemptFinished> taken = attempt_pool_->TakeFinished(id);
+  if (!taken) return;  // put there before its event: cannot happen
+  protocol::AttemptFinished& finished = *taken;
   running_.erase(finished.attempt_id);
   before_process_end_.erase(finished.attempt_id);
   handoff_.Forget(finished.attempt_id);

@@ -34,7 +34,7 @@ void AttemptPool::Serve() {
     std::shared_ptr<Attempt> attempt = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    PushSink sink(socket, attempt->attempt_id(), dispatches_waiting_);
+    PushSink sink(socket, *this, attempt->attempt_id(), dispatches_waiting_);
     attempt->Run(sink);
     attempt.reset();
     lock.lock();
@@ -55,6 +55,21 @@ void AttemptPool::Stop() {
 size_t AttemptPool::idle() const {
   std::lock_guard<std::mutex> lock(mu_);
   return idle_;
+}
+
+void AttemptPool::PutFinished(protocol::AttemptFinished finished) {
+  std::lock_guard<std::mutex> lock(finished_mu_);
+  std::string id = finished.attempt_id;
+  finished_.insert_or_assign(std::move(id), std::move(finished));
+}
+
+std::optional<protocol::AttemptFinished> AttemptPool::TakeFinished(const std::string& attempt_id) {
+  std::lock_guard<std::mutex> lock(finished_mu_);
+  auto it = finished_.find(attempt_id);
+  if (it == finished_.end()) return std::nullopt;
+  protocol::AttemptFinished finished = std::move(it->second);
+  finished_.erase(it);
+  return finished;
 }
 
 size_t AttemptPool::threads() const {

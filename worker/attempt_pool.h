@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,8 +51,14 @@ class AttemptPool {
   /// Threads waiting for an attempt.
   size_t idle() const;
 
+  /// The result of the attempt whose kFinished event came (PushSink), once;
+  /// nullopt when there is none.
+  std::optional<protocol::AttemptFinished> TakeFinished(const std::string& attempt_id);
+
  private:
+  friend class PushSink;
   void Serve();
+  void PutFinished(protocol::AttemptFinished finished);
 
   zmq::context_t& context_;
   const std::string endpoint_;
@@ -62,13 +69,22 @@ class AttemptPool {
   size_t idle_ = 0;                             // guarded by mu_
   bool stopping_ = false;                       // guarded by mu_
   std::vector<std::thread> threads_;            // guarded by mu_
+  std::mutex finished_mu_;
+  std::map<std::string, protocol::AttemptFinished> finished_;  // guarded by finished_mu_
 };
 
 /// Encodes an attempt's events as frames for the agent's main thread, all
 /// of one shape: the kind byte, the attempt id, a NUL, then the encoded
-/// protocol header to forward (empty for kSlotFree; for kDropped, why it
-/// was dropped, in words). Why the id up front:
+/// protocol header to forward (empty for kSlotFree and kFinished; for
+/// kDropped, why it was dropped, in words). Why the id up front:
 /// the main thread files log chunks by attempt without decoding them.
+///
+/// The result itself stays in the process: Finished leaves it with the
+/// pool, and the frame says where to take it (AttemptPool::TakeFinished).
+/// Why: the main thread reads the result (to start what waits on it, and
+/// to resend it until acknowledged) and encodes it with its own request
+/// id, so encoding it here and decoding it there was two passes over
+/// every output's name and digest, and the inline bytes, for nothing.
 class PushSink : public AttemptSink {
  public:
   static constexpr char kStarted = 'S';
@@ -86,14 +102,18 @@ class PushSink : public AttemptSink {
   static std::optional<Event> Parse(std::string_view frame);
 
   /// `dispatches_waiting`: see AttemptPool's constructor.
-  PushSink(zmq::socket_t& socket, std::string attempt_id,
+  PushSink(zmq::socket_t& socket, AttemptPool& pool, std::string attempt_id,
            const std::atomic<bool>* dispatches_waiting = nullptr)
       : socket_(socket),
+        pool_(pool),
         attempt_id_(std::move(attempt_id)),
         dispatches_waiting_(dispatches_waiting) {}
   void Started(protocol::AttemptStarted started) override { Push(kStarted, started); }
   void Log(protocol::LogChunk chunk) override { Push(kLog, chunk); }
-  void Finished(protocol::AttemptFinished finished) override { Push(kFinished, finished); }
+  void Finished(protocol::AttemptFinished finished) override {
+    pool_.PutFinished(std::move(finished));
+    Send(kFinished, "");
+  }
   /// Why only while dispatches wait: the agent wants the news to start one
   /// of them in the freed room; otherwise it would wake the main thread for
   /// nothing after every step (the Finished that follows frees the room
@@ -111,6 +131,7 @@ class PushSink : public AttemptSink {
   void Send(char kind, std::string_view header);
 
   zmq::socket_t& socket_;
+  AttemptPool& pool_;
   std::string attempt_id_;
   const std::atomic<bool>* const dispatches_waiting_;
 };

@@ -549,8 +549,9 @@ struct PoolEvents {
   zmq::socket_t pull{context, zmq::socket_type::pull};
   std::string endpoint = "inproc://attempt-pool-test";
   PoolEvents() { pull.bind(endpoint); }
-  // The next frame's kind and the attempt it is about.
-  std::pair<char, std::string> Next() {
+  // The next frame's kind and the attempt it is about. A result is taken
+  // from `pool`, where it waits for the main thread, exactly once.
+  std::pair<char, std::string> Next(AttemptPool& pool) {
     zmq::message_t frame;
     pull.set(zmq::sockopt::rcvtimeo, 10'000);
     REQUIRE(pull.recv(frame));
@@ -558,12 +559,18 @@ struct PoolEvents {
     REQUIRE(event);
     const char kind = event->kind;
     if (kind == PushSink::kSlotFree) return {kind, std::string(event->attempt_id)};
-    Result<protocol::Envelope> envelope = protocol::Decode(event->header);
-    REQUIRE(envelope.ok());
-    if (auto* f = std::get_if<protocol::AttemptFinished>(&envelope->message)) {
+    if (kind == PushSink::kFinished) {
+      CHECK(event->header.empty());  // the result stays in the process
+      const std::string id(event->attempt_id);
+      std::optional<protocol::AttemptFinished> f = pool.TakeFinished(id);
+      REQUIRE(f.has_value());
+      CHECK(f->attempt_id == id);
       CHECK_MESSAGE(f->error.empty(), f->error);
+      CHECK_FALSE(pool.TakeFinished(id).has_value());
       return {kind, f->attempt_id};
     }
+    Result<protocol::Envelope> envelope = protocol::Decode(event->header);
+    REQUIRE(envelope.ok());
     if (auto* s = std::get_if<protocol::AttemptStarted>(&envelope->message)) return {kind, s->attempt_id};
     if (auto* l = std::get_if<protocol::LogChunk>(&envelope->message)) return {kind, l->attempt_id};
     FAIL("unexpected ", protocol::NameOf(envelope->message));
@@ -588,7 +595,8 @@ TEST_CASE("AttemptPoolTest.AttemptsOneAfterAnotherShareOneThread") {
     }
     pool.Submit(fx.Make(std::move(d)));
     std::vector<std::pair<char, std::string>> seen;
-    while (seen.empty() || seen.back().first != PushSink::kFinished) seen.push_back(events.Next());
+    while (seen.empty() || seen.back().first != PushSink::kFinished)
+      seen.push_back(events.Next(pool));
     // In order: started, its log, the slot freed, then the result.
     CHECK(seen.front() == std::pair{PushSink::kStarted, id});
     CHECK(seen[seen.size() - 2] == std::pair{PushSink::kSlotFree, id});
@@ -613,7 +621,7 @@ TEST_CASE("AttemptPoolTest.AProcessEndIsToldOnlyWhileDispatchesWait") {
     pool.Submit(fx.Make(std::move(d)));
     std::vector<char> kinds;
     while (kinds.empty() || kinds.back() != PushSink::kFinished)
-      kinds.push_back(events.Next().first);
+      kinds.push_back(events.Next(pool).first);
     const bool told = std::count(kinds.begin(), kinds.end(), PushSink::kSlotFree) == 1;
     CHECK_MESSAGE(told == wait, "dispatches waiting: " << wait);
   }
@@ -633,7 +641,7 @@ TEST_CASE("AttemptPoolTest.AttemptsAtOnceGetThreadsOfTheirOwnAndStopWaitsForThem
   // Both run at once: both start before either can end.
   std::set<std::string> started;
   while (started.size() < 2) {
-    auto [kind, id] = events.Next();
+    auto [kind, id] = events.Next(pool);
     REQUIRE(kind == PushSink::kStarted);
     started.insert(id);
   }
@@ -641,6 +649,6 @@ TEST_CASE("AttemptPoolTest.AttemptsAtOnceGetThreadsOfTheirOwnAndStopWaitsForThem
   std::ofstream(gate).put('x');
   pool.Stop();  // returns once both attempts ended
   size_t finished = 0;
-  for (int i = 0; i < 4; ++i) finished += events.Next().first == PushSink::kFinished ? 1 : 0;
+  for (int i = 0; i < 4; ++i) finished += events.Next(pool).first == PushSink::kFinished ? 1 : 0;
   CHECK(finished == 2);
 }
