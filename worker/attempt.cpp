@@ -19,6 +19,10 @@
 namespace receta::worker {
 namespace {
 
+// Bytes sent inline up to this size are written into the sandbox without
+// asking the worker cache for a copy to link (FetchInputs): one block.
+constexpr size_t kWriteInlineWithoutLookupBytes = 4096;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -80,15 +84,20 @@ Status Attempt::FetchInputs(const std::vector<protocol::InputFile>& inputs,
   }
   std::set<std::string> fetched;
   for (const protocol::InputFile& input : inputs) {
-    if (fetched.count(input.digest) || inline_bytes.count(input.digest) ||
-        cache_.Contains(input.digest)) {
-      continue;
-    }
+    if (fetched.count(input.digest) || inline_bytes.count(input.digest)) continue;
+    auto bytes = sent.find(input.digest);
+    // Why no cache lookup for small bytes sent inline: writing a block
+    // costs what linking the cached copy would, and the lookup (a stat,
+    // nearly always missing: the scheduler sends workspace files inline,
+    // which this cache rarely holds) was one system call per input more.
+    const bool small =
+        bytes != sent.end() && bytes->second.size() <= kWriteInlineWithoutLookupBytes;
+    if (!small && cache_.Contains(input.digest)) continue;
     auto fail = [&](const std::string& why) {
       return Status::Error("could not fetch input '" + input.path + "' (sha256 " + input.digest +
                            "): " + why);
     };
-    if (auto bytes = sent.find(input.digest); bytes != sent.end()) {
+    if (bytes != sent.end()) {
       std::string actual = HashBytes(bytes->second).ToHex();
       if (actual != input.digest) {
         return fail("the " + std::to_string(bytes->second.size()) + " bytes sent inline hash to " +

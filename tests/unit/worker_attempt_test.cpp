@@ -252,21 +252,30 @@ TEST_CASE("AttemptTest.InlineInputIsPlacedWithoutAFetch") {
   CHECK(finished.outputs[0].digest == digest);
 }
 
-// Bytes sent inline for a blob the worker holds are not written again: the
-// input is a link to the cached blob (two links, where a written file has one).
-TEST_CASE("AttemptTest.InlineInputTheCacheHoldsIsLinkedFromIt") {
-  Fixture f;
-  const std::string text = "1,2,3\n";
-  std::string digest = receta::HashBytes(text).ToHex();
-  const std::string source = f.dir.Path("held.csv");
-  receta::testing::WriteFile(source, text);
-  REQUIRE(f.cache.InsertCopyOf(source, digest).ok());
-  protocol::Dispatch d = f.Dispatch("test \"$(stat -c %h data/in.csv)\" -ge 2");
-  d.inputs = {{"data/in.csv", digest, "file", 6, std::nullopt}};
-  d.inline_blobs = std::vector<protocol::InlineBlob>{{digest, text}};
-  protocol::AttemptFinished finished = f.Run(d);
-  CHECK(finished.error == "");
-  CHECK(finished.exit_code == 0);
+// Bytes sent inline for a blob the worker holds are not written again when
+// they take more than a block: the input is a link to the cached blob (two
+// links, where a written file has one). A block or less is written without
+// asking the cache (one link), which costs no more than the link would.
+TEST_CASE("AttemptTest.InlineInputTheCacheHoldsIsLinkedFromItUnlessSmall") {
+  for (const size_t size : {size_t{6}, size_t{4096}, size_t{4097}, size_t{100'000}}) {
+    CAPTURE(size);
+    Fixture f;
+    const std::string text(size, 'x');
+    std::string digest = receta::HashBytes(text).ToHex();
+    const std::string source = f.dir.Path("held.csv");
+    receta::testing::WriteFile(source, text);
+    REQUIRE(f.cache.InsertCopyOf(source, digest).ok());
+    const bool linked = size > 4096;
+    protocol::Dispatch d =
+        f.Dispatch("test \"$(stat -c %h data/in.csv)\" " + std::string(linked ? "-ge 2" : "-eq 1") +
+                   " && test \"$(wc -c < data/in.csv)\" -eq " + std::to_string(size));
+    d.inputs = {{"data/in.csv", digest, "file", size, std::nullopt}};
+    d.inline_blobs = std::vector<protocol::InlineBlob>{{digest, text}};
+    protocol::AttemptFinished finished = f.Run(d);
+    CHECK(finished.error == "");
+    CHECK(finished.exit_code == 0);
+    CHECK(*f.remote.downloads == 0);
+  }
 }
 
 TEST_CASE("AttemptTest.InlineInputWithWrongBytesIsASystemFailure") {
