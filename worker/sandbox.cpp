@@ -199,15 +199,19 @@ bool MoveSpareTo(const std::string& spare, const std::string& dest) {
 
 Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool executable) {
   UniqueFd fd;
+  // Bytes past the new end when the file held longer contents before.
+  bool cut = false;
   // A spare that cannot be moved stays where it is: the worker's next start
   // keeps it (SandboxRecycler::Reopen).
-  if (std::optional<std::string> spare = recycler_ ? recycler_->TakeSpareFile() : std::nullopt;
-      spare && MoveSpareTo(*spare, dest)) {
+  if (std::optional<SandboxRecycler::SpareFile> spare =
+          recycler_ ? recycler_->TakeSpareFile() : std::nullopt;
+      spare && MoveSpareTo(spare->path, dest)) {
     // Why no O_TRUNC: freeing the old blocks costs as much as a new inode
-    // on ext4; overwriting, then cutting to length (below), frees none when
-    // the old contents fit the same blocks.
+    // on ext4; overwriting, then cutting to length (below) only when the
+    // old contents were longer, frees none when they fit the same blocks.
     fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     if (!fd.valid()) ::unlink(dest.c_str());
+    cut = spare->size_bytes > bytes.size();
   }
   if (!fd.valid()) {
     fd = UniqueFd(::open(dest.c_str(),
@@ -216,7 +220,7 @@ Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool
   if (!fd.valid()) return Status::Error(ErrnoText("cannot create", dest));
   written_files_.push_back(dest);
   Status written = WriteAll(fd.get(), bytes, dest);
-  if (written.ok() && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
+  if (written.ok() && cut && ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0) {
     written = Status::Error(ErrnoText("cannot cut to length", dest));
   }
   if (written.ok() && fchmod(fd.get(), executable ? 0555 : 0444) != 0) {

@@ -32,10 +32,14 @@ std::optional<T> PopLast(std::vector<T>& items) {
 // test: a step may have replaced the file (not ours, a link, a directory),
 // hard-linked it (an output of one link more: the worker cache may hold that
 // inode), or changed its mode.
-bool UsableAsSpare(const std::string& file) {
+// Its length when it may.
+std::optional<uint64_t> UsableAsSpare(const std::string& file) {
   struct stat st;
-  return lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-         st.st_uid == geteuid() && chmod(file.c_str(), 0600) == 0;
+  if (lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+      st.st_uid == geteuid() && chmod(file.c_str(), 0600) == 0) {
+    return static_cast<uint64_t>(st.st_size);
+  }
+  return std::nullopt;
 }
 
 constexpr std::string_view kSparesDir = ".spares";
@@ -148,7 +152,7 @@ std::optional<SandboxRecycler::Skeleton> SandboxRecycler::Take() {
   return PopLast(kept_);
 }
 
-std::optional<std::string> SandboxRecycler::TakeSpareFile() {
+std::optional<SandboxRecycler::SpareFile> SandboxRecycler::TakeSpareFile() {
   std::lock_guard<std::mutex> lock(mu_);
   return PopLast(spares_);
 }
@@ -169,7 +173,7 @@ std::string SandboxRecycler::NewSkeletonName() {
 
 std::string SandboxRecycler::NewSparePath() { return SpareFilePath(root_, next_++); }
 
-Status SandboxRecycler::ReopenSpareShard(size_t shard, std::vector<std::string>& adopted,
+Status SandboxRecycler::ReopenSpareShard(size_t shard, std::vector<SpareFile>& adopted,
                                          size_t& next) {
   const std::string dir = root_ + "/" + std::string(kSparesDir) + "/" + std::to_string(shard);
   if (Status s = MakeDirectory(dir); !s.ok()) return s;
@@ -180,9 +184,10 @@ Status SandboxRecycler::ReopenSpareShard(size_t shard, std::vector<std::string>&
     std::optional<size_t> number = SpareNumber(name);
     // A spare in the wrong shard (kSpareShards changed) is not adopted:
     // its number's path is elsewhere.
+    std::optional<uint64_t> size;
     if (number && *number % kSpareShards == shard && adopted.size() < kMaxSpareFiles &&
-        UsableAsSpare(path)) {
-      adopted.push_back(path);
+        (size = UsableAsSpare(path))) {
+      adopted.push_back({path, *size});
       next = std::max(next, *number + 1);
       continue;
     }
@@ -203,7 +208,7 @@ Status SandboxRecycler::Reopen() {
     if (Status s = RemoveTree(root_ + "/" + name); !s.ok()) return s;
   }
   if (Status s = MakeDirectory(root_ + "/" + std::string(kSparesDir)); !s.ok()) return s;
-  std::vector<std::string> adopted;
+  std::vector<SpareFile> adopted;
   size_t next = 0;
   for (size_t shard = 0; shard < kSpareShards; ++shard) {
     if (Status s = ReopenSpareShard(shard, adopted, next); !s.ok()) return s;
@@ -234,7 +239,7 @@ void SandboxRecycler::FillSpares(size_t target) {
       ::unlink(path.c_str());
       return;
     }
-    spares_.push_back(std::move(path));
+    spares_.push_back({std::move(path), 0});
   }
 }
 
@@ -243,11 +248,12 @@ void SandboxRecycler::KeepSpare(const std::string& file) {
     std::lock_guard<std::mutex> lock(mu_);
     if (spares_.size() >= kMaxSpareFiles) return;  // full: no syscalls for nothing
   }
-  if (!UsableAsSpare(file)) return;
+  std::optional<uint64_t> size = UsableAsSpare(file);
+  if (!size) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (spares_.size() >= kMaxSpareFiles) return;
   std::string spare = NewSparePath();
-  if (::rename(file.c_str(), spare.c_str()) == 0) spares_.push_back(std::move(spare));
+  if (::rename(file.c_str(), spare.c_str()) == 0) spares_.push_back({std::move(spare), *size});
 }
 
 bool SandboxRecycler::Give(const std::string& path, const std::vector<std::string>& own_files) {

@@ -46,6 +46,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -97,9 +98,14 @@ class SandboxRecycler {
   /// are still regular files with one link and owned by this user as
   /// spares.
   bool Give(const std::string& path, const std::vector<std::string>& own_files = {});
-  /// A spare file's path (mode 0600, now the caller's to rename and
-  /// rewrite), or nullopt.
-  std::optional<std::string> TakeSpareFile();
+  /// A spare file (mode 0600, now the caller's to rename and rewrite).
+  struct SpareFile {
+    std::string path;
+    /// Its length when kept: new contents at least this long need no cut.
+    uint64_t size_bytes = 0;
+  };
+  /// A spare file, or nullopt.
+  std::optional<SpareFile> TakeSpareFile();
 
  private:
   /// Moves `file` out of its sandbox into the spares when it qualifies.
@@ -111,14 +117,14 @@ class SandboxRecycler {
   std::string NewSparePath();
   void FillSpares(size_t target);
   /// Adopts the spares in shard `shard` (Reopen), removing anything else.
-  Status ReopenSpareShard(size_t shard, std::vector<std::string>& adopted, size_t& next);
+  Status ReopenSpareShard(size_t shard, std::vector<SpareFile>& adopted, size_t& next);
 
   const std::string root_;
   std::atomic<bool> stop_filling_{false};
   std::thread filler_;
   std::mutex mu_;
   std::vector<Skeleton> kept_;     // guarded by mu_
-  std::vector<std::string> spares_;  // guarded by mu_
+  std::vector<SpareFile> spares_;  // guarded by mu_
   std::atomic<size_t> next_{0};      // for new skeleton and spare names
 };
 

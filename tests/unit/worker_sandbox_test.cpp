@@ -447,6 +447,36 @@ TEST_CASE_FIXTURE(RecyclingWorkDir,
   CHECK(Tree(second->path()) == std::vector<std::string>{"b.txt", "in/"});
 }
 
+// A spare remembers how long it was, so shorter new bytes are cut to
+// length, also when the step made the file longer than the worker wrote it.
+TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AReusedSpareHoldsExactlyTheNewBytes") {
+  const std::string first_text = "first input, the longest\n";
+  const std::string digest = HashBytes(first_text).ToHex();
+  auto first = Sandbox::Create(dir.Path("sandboxes"), "r.0-1", &recycler);
+  REQUIRE(first.ok());
+  REQUIRE(first->PlaceInputs({Input("a.txt", digest)}, cache, {}, {{digest, first_text}}).ok());
+  const std::string a = first->path() + "/a.txt";
+  const ino_t inode = InodeOf(a);
+  // A step running as root may write to its read-only input.
+  REQUIRE(chmod(a.c_str(), 0644) == 0);
+  std::ofstream(a, std::ios::app) << "and more the step added\n";
+  REQUIRE(recycler.Give(first->path(), first->written_files()));
+
+  for (const std::string& text : {std::string("a middle input, longer than the first\n"),
+                                  std::string("x\n"), std::string(100, 'y')}) {
+    CAPTURE(text);
+    auto next = Sandbox::Create(dir.Path("sandboxes"), "r.1-1", &recycler);
+    REQUIRE(next.ok());
+    const std::string next_digest = HashBytes(text).ToHex();
+    REQUIRE(
+        next->PlaceInputs({Input("b.txt", next_digest)}, cache, {}, {{next_digest, text}}).ok());
+    const std::string b = next->path() + "/b.txt";
+    CHECK(InodeOf(b) == inode);  // the same file, rewritten
+    CHECK(ReadFile(b) == text);
+    REQUIRE(recycler.Give(next->path(), next->written_files()));
+  }
+}
+
 TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AnInlineInputTheStepLinkedOrReplacedIsNotReused") {
   const std::string text = "params\n";
   const std::string digest = HashBytes(text).ToHex();
@@ -529,9 +559,10 @@ TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest
   for (const auto& entry : fs::directory_iterator(root)) top.push_back(entry.path().filename());
   CHECK(top == std::vector<std::string>{".spares"});
   CHECK(ReadFile(dir.Path("elsewhere")) == "linked");  // the other name keeps its inode
-  std::optional<std::string> spare = recycler.TakeSpareFile();
+  std::optional<SandboxRecycler::SpareFile> spare = recycler.TakeSpareFile();
   REQUIRE(spare.has_value());
-  CHECK(*spare == spare_path(7));
+  CHECK(spare->path == spare_path(7));
+  CHECK(spare->size_bytes == std::string("old bytes").size());
   CHECK_FALSE(recycler.TakeSpareFile().has_value());
   CHECK_FALSE(recycler.Take().has_value());
 
@@ -597,8 +628,9 @@ TEST_CASE("SandboxRecyclerTest.FillsItsSpareFilesInTheBackground") {
     std::vector<std::string> taken;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (taken.size() < 5 && std::chrono::steady_clock::now() < deadline) {
-      if (std::optional<std::string> spare = recycler.TakeSpareFile()) {
-        taken.push_back(*spare);
+      if (std::optional<SandboxRecycler::SpareFile> spare = recycler.TakeSpareFile()) {
+        CHECK(spare->size_bytes == 0);
+        taken.push_back(spare->path);
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
