@@ -31,8 +31,7 @@ std::optional<T> PopLast(std::vector<T>& items) {
 // Whether `file` may serve as a spare (and, if so, makes it 0600). Why each
 // test: a step may have replaced the file (not ours, a link, a directory),
 // hard-linked it (an output of one link more: the worker cache may hold that
-// inode), or changed its mode.
-// Its length when it may.
+// inode), or changed its mode. Its length when it may, else nullopt.
 std::optional<uint64_t> UsableAsSpare(const std::string& file) {
   struct stat st;
   if (lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
@@ -162,9 +161,16 @@ SandboxRecycler::~SandboxRecycler() {
   if (filler_.joinable()) filler_.join();
 }
 
+namespace {
+
+std::string SpareShardDir(const std::string& sandboxes_root, size_t shard) {
+  return sandboxes_root + "/" + std::string(kSparesDir) + "/" + std::to_string(shard);
+}
+
+}  // namespace
+
 std::string SandboxRecycler::SpareFilePath(const std::string& sandboxes_root, size_t number) {
-  return sandboxes_root + "/" + std::string(kSparesDir) + "/" +
-         std::to_string(number % kSpareShards) + "/" + std::to_string(number);
+  return SpareShardDir(sandboxes_root, number % kSpareShards) + "/" + std::to_string(number);
 }
 
 std::string SandboxRecycler::NewSkeletonName() {
@@ -175,7 +181,7 @@ std::string SandboxRecycler::NewSparePath() { return SpareFilePath(root_, next_+
 
 Status SandboxRecycler::ReopenSpareShard(size_t shard, std::vector<SpareFile>& adopted,
                                          size_t& next) {
-  const std::string dir = root_ + "/" + std::string(kSparesDir) + "/" + std::to_string(shard);
+  const std::string dir = SpareShardDir(root_, shard);
   if (Status s = MakeDirectory(dir); !s.ok()) return s;
   Result<std::vector<std::string>> names = ListNames(dir, "spare files directory");
   if (!names.ok()) return names.status();
@@ -207,7 +213,17 @@ Status SandboxRecycler::Reopen() {
     if (name == kSparesDir) continue;
     if (Status s = RemoveTree(root_ + "/" + name); !s.ok()) return s;
   }
-  if (Status s = MakeDirectory(root_ + "/" + std::string(kSparesDir)); !s.ok()) return s;
+  const std::string spares_dir = root_ + "/" + std::string(kSparesDir);
+  if (Status s = MakeDirectory(spares_dir); !s.ok()) return s;
+  // Anything in it but the shards goes (say, shards of a version that
+  // spread its spares wider).
+  Result<std::vector<std::string>> shard_names = ListNames(spares_dir, "spare files directory");
+  if (!shard_names.ok()) return shard_names.status();
+  for (const std::string& name : *shard_names) {
+    std::optional<size_t> shard = SpareNumber(name);
+    if (shard && *shard < kSpareShards && std::to_string(*shard) == name) continue;
+    if (Status s = RemoveTree(spares_dir + "/" + name); !s.ok()) return s;
+  }
   std::vector<SpareFile> adopted;
   size_t next = 0;
   for (size_t shard = 0; shard < kSpareShards; ++shard) {

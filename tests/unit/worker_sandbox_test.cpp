@@ -545,8 +545,13 @@ TEST_CASE("SandboxRecyclerTest.AWorkerRestartKeepsItsSpareFilesAndRemovesTheRest
   std::ofstream(fs::path(spare_path(7)).parent_path() / "x") << "not a spare's name";
   std::ofstream(spare_path(11)) << "linked";
   REQUIRE(link(spare_path(11).c_str(), dir.Path("elsewhere").c_str()) == 0);
-  // A spare's number in the wrong shard is not one of ours.
+  // A spare's number in the wrong shard is not one of ours, nor a shard
+  // beyond kSpareShards or anything else beside the shards.
   std::ofstream(fs::path(spare_path(7)).parent_path() / "8") << "misplaced";
+  const std::string beyond = root + "/.spares/" + std::to_string(SandboxRecycler::kSpareShards);
+  fs::create_directories(beyond);
+  std::ofstream(beyond + "/" + std::to_string(SandboxRecycler::kSpareShards)) << "old shard";
+  std::ofstream(root + "/.spares/07") << "not a shard's name";
 
   SandboxRecycler recycler(root);
   REQUIRE(recycler.Reopen().ok());
