@@ -70,7 +70,7 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="receta-ab-"))
     tools: dict[str, object] = {"ninja": next(t for t in peers.make_peers() if t.name == "ninja")}
-    clusters = []
+    clusters: dict[str, cluster.RecetaCluster] = {}  # by build spec
     try:
         for i, spec in enumerate(args.builds):
             build, env = parse_build(spec)
@@ -78,16 +78,16 @@ def main() -> int:
             (root / f"cluster{i}").mkdir()
             c.env.update(env)
             c.start()
-            clusters.append(c)
+            clusters[spec] = c
             tools[spec] = peers.Receta(c)
         times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in tools}
-        own_cpu_ms: dict[str, list[float]] = {spec: [] for spec in args.builds}
+        own_cpu_ms: dict[str, list[float]] = {spec: [] for spec in clusters}
         for r in range(args.rounds):
             order = list(tools) if r % 2 == 0 else list(reversed(tools))
             for name in order:
                 ws = root / f"ws-{r}-{order.index(name)}"
                 workloads.write_workspace(ws, workload, uuid.uuid4().hex)
-                c = clusters[args.builds.index(name)] if name in own_cpu_ms else None
+                c = clusters.get(name)
                 before = (c.daemon_cpu_seconds(), cli_cpu_seconds()) if c else None
                 first = tools[name].run(ws)
                 if c:
@@ -104,7 +104,7 @@ def main() -> int:
                 + (f" ({own_cpu_ms[n][-1]:.3f} ms/step own CPU)" if n in own_cpu_ms else "") for n in tools),
                 flush=True)
     finally:
-        for c in clusters:
+        for c in clusters.values():
             c.stop()
         shutil.rmtree(root, ignore_errors=True)
 

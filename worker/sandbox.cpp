@@ -62,11 +62,7 @@ Result<protocol::FileEntry> HashEntry(const std::string& root, const std::string
 Status WalkOutputDir(const std::string& root, const std::string& relative,
                      std::vector<protocol::FileEntry>& out) {
   std::error_code ec;
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(root + "/" + relative, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
+  std::vector<std::string> names = DirectoryNames(root + "/" + relative, ec);
   if (ec) return Status::Error("cannot list output '" + relative + "': " + ec.message());
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
@@ -211,7 +207,7 @@ Status Sandbox::WriteInput(const std::string& dest, std::string_view bytes, bool
     // old contents were longer, frees none when they fit the same blocks.
     fd = UniqueFd(::open(dest.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     if (!fd.valid()) ::unlink(dest.c_str());
-    cut = spare->size_bytes > bytes.size();
+    cut = fd.valid() && spare->size_bytes > bytes.size();
   }
   if (!fd.valid()) {
     fd = UniqueFd(::open(dest.c_str(),
@@ -283,6 +279,14 @@ Result<std::vector<protocol::FileEntry>> Sandbox::CollectOutputs(
                             [](const auto& a, const auto& b) { return a.path == b.path; }),
                 entries.end());
   return entries;
+}
+
+std::vector<std::string> DirectoryNames(const std::string& dir, std::error_code& ec) {
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  return names;
 }
 
 Status RemoveTree(const std::string& path) {

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "common/protocol/messages.h"
@@ -91,5 +92,9 @@ class Sandbox {
 /// Removes `path` and everything under it, also when the step made
 /// read-only directories in it. Missing is fine.
 Status RemoveTree(const std::string& path);
+
+/// The names in directory `dir` (not "." or ".."), unsorted; on failure
+/// what was listed so far, and `ec` says why.
+std::vector<std::string> DirectoryNames(const std::string& dir, std::error_code& ec);
 
 }  // namespace receta::worker

@@ -55,18 +55,15 @@ std::optional<size_t> SpareNumber(std::string_view name) {
 // The names in `dir`, or an error naming it.
 Result<std::vector<std::string>> ListNames(const std::string& dir, std::string_view what) {
   std::error_code ec;
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
+  std::vector<std::string> names = DirectoryNames(dir, ec);
   if (ec)
     return Result<std::vector<std::string>>::Error("cannot list the " + std::string(what) + " " +
                                                    dir + ": " + ec.message());
   return names;
 }
 
-// Makes `dir` a directory: something else there goes first.
-Status MakeDirectory(const std::string& dir) {
+// Makes `dir` a directory unless it is one: something else there goes first.
+Status EnsureDirectory(const std::string& dir) {
   if (mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
   struct stat st;
   if (errno == EEXIST && lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
@@ -182,7 +179,7 @@ std::string SandboxRecycler::NewSparePath() { return SpareFilePath(root_, next_+
 Status SandboxRecycler::ReopenSpareShard(size_t shard, std::vector<SpareFile>& adopted,
                                          size_t& next) {
   const std::string dir = SpareShardDir(root_, shard);
-  if (Status s = MakeDirectory(dir); !s.ok()) return s;
+  if (Status s = EnsureDirectory(dir); !s.ok()) return s;
   Result<std::vector<std::string>> names = ListNames(dir, "spare files directory");
   if (!names.ok()) return names.status();
   for (const std::string& name : *names) {
@@ -214,7 +211,7 @@ Status SandboxRecycler::Reopen() {
     if (Status s = RemoveTree(root_ + "/" + name); !s.ok()) return s;
   }
   const std::string spares_dir = root_ + "/" + std::string(kSparesDir);
-  if (Status s = MakeDirectory(spares_dir); !s.ok()) return s;
+  if (Status s = EnsureDirectory(spares_dir); !s.ok()) return s;
   // Anything in it but the shards goes (say, shards of a version that
   // spread its spares wider).
   Result<std::vector<std::string>> shard_names = ListNames(spares_dir, "spare files directory");
