@@ -390,16 +390,31 @@ TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
   CHECK(taken == SandboxRecycler::kMaxKept);
 }
 
-// A work dir with a cache and a sandbox recycler, as a worker has.
+// A work dir with a cache and a sandbox recycler, as a worker has: reopened
+// before the first sandbox, as the worker does at start. Why it matters:
+// without it the spare shards do not exist, no spare is ever kept, and a
+// test of reuse passed only when ext4 happened to hand the freed inode
+// number to the next new file (it failed in CI when it did not).
 struct RecyclingWorkDir {
   TempDir dir;
   LocalCache cache = MustOpenCache(dir.Path("cas"));
   SandboxRecycler recycler{dir.Path("sandboxes")};
 
+  RecyclingWorkDir() { REQUIRE(recycler.Reopen().ok()); }
+
   static LocalCache MustOpenCache(const std::string& path) {
     auto opened = LocalCache::Open(path);
     REQUIRE(opened.ok());
     return std::move(*opened);
+  }
+
+  /// The spare files on disk now, each kept file's path.
+  std::vector<std::string> SparesOnDisk() const {
+    std::vector<std::string> spares;
+    for (const auto& entry : fs::recursive_directory_iterator(dir.Path("sandboxes/.spares"))) {
+      if (entry.is_regular_file()) spares.push_back(entry.path().string());
+    }
+    return spares;
   }
 };
 
@@ -431,6 +446,7 @@ TEST_CASE_FIXTURE(RecyclingWorkDir,
   const ino_t a_inode = InodeOf(a);
   const ino_t tool_inode = InodeOf(first->path() + "/tool.sh");
   REQUIRE(recycler.Give(first->path(), first->written_files()));
+  REQUIRE(SparesOnDisk().size() == 2);
 
   // The next inline input reuses one of those files, rewritten: shorter
   // bytes leave nothing of the longer ones behind.
@@ -461,6 +477,7 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AReusedSpareHoldsExactlyTheNewB
   REQUIRE(chmod(a.c_str(), 0644) == 0);
   std::ofstream(a, std::ios::app) << "and more the step added\n";
   REQUIRE(recycler.Give(first->path(), first->written_files()));
+  REQUIRE(SparesOnDisk().size() == 1);  // the input's file, kept
 
   for (const std::string& text : {std::string("a middle input, longer than the first\n"),
                                   std::string("x\n"), std::string(100, 'y')}) {
@@ -472,6 +489,7 @@ TEST_CASE_FIXTURE(RecyclingWorkDir, "SandboxTest.AReusedSpareHoldsExactlyTheNewB
         next->PlaceInputs({Input("b.txt", next_digest)}, cache, {}, {{next_digest, text}}).ok());
     const std::string b = next->path() + "/b.txt";
     CHECK(InodeOf(b) == inode);  // the same file, rewritten
+    CHECK(SparesOnDisk().empty());
     CHECK(ReadFile(b) == text);
     REQUIRE(recycler.Give(next->path(), next->written_files()));
   }
