@@ -390,6 +390,15 @@ TEST_CASE("SandboxTest.TheRecyclerKeepsAFewSkeletonsAndTheRestAreRemoved") {
   CHECK(taken == SandboxRecycler::kMaxKept);
 }
 
+// The spare files a recycler keeps under `sandboxes_root` on disk now.
+std::vector<fs::path> SpareFilesOnDisk(const std::string& sandboxes_root) {
+  std::vector<fs::path> spares;
+  for (const auto& entry : fs::recursive_directory_iterator(sandboxes_root + "/.spares")) {
+    if (entry.is_regular_file()) spares.push_back(entry.path());
+  }
+  return spares;
+}
+
 // A work dir with a cache and a sandbox recycler, as a worker has: reopened
 // before the first sandbox, as the worker does at start. Why it matters:
 // without it the spare shards do not exist, no spare is ever kept, and a
@@ -408,14 +417,7 @@ struct RecyclingWorkDir {
     return std::move(*opened);
   }
 
-  /// The spare files on disk now, each kept file's path.
-  std::vector<std::string> SparesOnDisk() const {
-    std::vector<std::string> spares;
-    for (const auto& entry : fs::recursive_directory_iterator(dir.Path("sandboxes/.spares"))) {
-      if (entry.is_regular_file()) spares.push_back(entry.path().string());
-    }
-    return spares;
-  }
+  std::vector<fs::path> SparesOnDisk() const { return SpareFilesOnDisk(dir.Path("sandboxes")); }
 };
 
 TEST_CASE_FIXTURE(RecyclingWorkDir,
@@ -614,9 +616,7 @@ TEST_CASE("SandboxRecyclerTest.SparesLiveInSmallShardsOutsideTheSandboxesList") 
   recycler.FillSparesInBackground(wanted);
   auto spares_on_disk = [&] {
     std::map<std::string, size_t> per_shard;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-      if (entry.is_regular_file()) ++per_shard[entry.path().parent_path().string()];
-    }
+    for (const fs::path& spare : SpareFilesOnDisk(root)) ++per_shard[spare.parent_path().string()];
     return per_shard;
   };
   auto total = [](const std::map<std::string, size_t>& per_shard) {
