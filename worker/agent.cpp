@@ -51,8 +51,11 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   // Why here: forked before the agent's ZeroMQ context starts its threads.
   Result<std::unique_ptr<ProcessGroupGuard>> guard = ProcessGroupGuard::Start();
   if (!guard.ok()) return R::Error(guard.error());
+  Result<std::unique_ptr<EventMailbox>> events = EventMailbox::Create();
+  if (!events.ok()) return R::Error(events.error());
   std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(*id), std::move(*cache),
-                                         std::move(machine), std::move(*guard)));
+                                         std::move(machine), std::move(*guard),
+                                         std::move(*events)));
   // Why: sandboxes left by a previous run of the worker belong to attempts
   // no process runs any more; the scheduler reschedules them. Its spare
   // files stay (sandbox_recycler.h).
@@ -62,21 +65,18 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
 }
 
 Agent::Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine,
-             std::unique_ptr<ProcessGroupGuard> guard)
+             std::unique_ptr<ProcessGroupGuard> guard, std::unique_ptr<EventMailbox> events)
     : options_(std::move(options)),
       worker_id_(std::move(worker_id)),
       cache_(std::move(cache)),
       machine_(std::move(machine)),
       worker_env_(CurrentEnvironment()),
-      pull_(context_, zmq::socket_type::pull),
+      events_(std::move(events)),
       blob_pool_(std::make_unique<NetBlobPool>(context_, options_.scheduler_endpoint)),
       recycler_(options_.work_dir + "/sandboxes"),
       slot_gate_(options_.slots),
       guard_(std::move(guard)) {
-  static std::atomic<int> instance{0};
-  events_endpoint_ = "inproc://receta-worker-events-" + std::to_string(instance++);
-  pull_.bind(events_endpoint_);
-  attempt_pool_ = std::make_unique<AttemptPool>(context_, events_endpoint_, &dispatches_waiting_);
+  attempt_pool_ = std::make_unique<AttemptPool>(*events_, &dispatches_waiting_);
 }
 
 Agent::~Agent() { Shutdown(); }
@@ -167,7 +167,7 @@ int Agent::Run(int stop_fd) {
       auto timeout = std::chrono::milliseconds(std::max<int64_t>(0, next - now));
       std::vector<zmq::pollitem_t> items = {
           {static_cast<void*>(*dealer_), 0, ZMQ_POLLIN, 0},
-          {static_cast<void*>(pull_), 0, ZMQ_POLLIN, 0},
+          {nullptr, events_->fd(), ZMQ_POLLIN, 0},
           {nullptr, stop_fd, ZMQ_POLLIN, 0},
       };
       zmq::poll(items, timeout);
@@ -475,8 +475,7 @@ void Agent::Report(protocol::AttemptFinished finished) {
 }
 
 void Agent::HandleAttemptEvents() {
-  zmq::message_t frame;
-  while (pull_.recv(frame, zmq::recv_flags::dontwait)) HandleAttemptEvent(frame.to_string_view());
+  for (const std::string& frame : events_->TakeAll()) HandleAttemptEvent(frame);
 }
 
 void Agent::HandleAttemptEvent(std::string_view frame) {

@@ -1,9 +1,9 @@
 #pragma once
 // Agent: the worker's main loop. One thread owns the main DEALER socket to
-// the scheduler and an inproc PULL socket; each Dispatch runs as an Attempt
-// on a thread of the AttemptPool, which PUSHes its messages (AttemptStarted,
-// LogChunk, AttemptFinished) to the main thread, so they go out with no
-// polling delay.
+// the scheduler; each Dispatch runs as an Attempt on a thread of the
+// AttemptPool, which posts its events (AttemptStarted, LogChunk, the
+// result) to the main thread's EventMailbox, polled beside the socket, so
+// they go out with no polling delay.
 //
 // Session (brief "Worker session"; Paranoid Pirate):
 // - Register on connect; RegisterAck gives the heartbeat interval and
@@ -65,13 +65,13 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "common/protocol/messages.h"
 #include "common/status.h"
 #include "worker/attempt.h"
 #include "worker/attempt_pool.h"
+#include "worker/event_mailbox.h"
 #include "worker/failed_sandboxes.h"
 #include "worker/local_cache.h"
 #include "worker/machine_info.h"
@@ -132,7 +132,7 @@ class Agent {
   };
 
   Agent(AgentOptions options, std::string worker_id, LocalCache cache, MachineInfo machine,
-        std::unique_ptr<ProcessGroupGuard> guard);
+        std::unique_ptr<ProcessGroupGuard> guard, std::unique_ptr<EventMailbox> events);
   void Connect();
   void SendRegister();
   bool Send(const protocol::Message& message, uint64_t request_id);
@@ -187,8 +187,7 @@ class Agent {
   std::map<std::string, std::string> worker_env_;
   zmq::context_t context_;
   std::unique_ptr<zmq::socket_t> dealer_;
-  zmq::socket_t pull_;
-  std::string events_endpoint_;
+  std::unique_ptr<EventMailbox> events_;  // from the attempt threads
 
   bool registered_ = false;
   uint64_t next_request_id_ = 0;

@@ -22,9 +22,6 @@ void AttemptPool::Serve() {
   // outputs to the next one, and the step inherits its policy; the rest of
   // the worker runs as batch (common/os/thread_policy.h).
   if (Status s = RunThisThreadNormally(); !s.ok()) spdlog::warn("attempt thread: {}", s.message());
-  zmq::socket_t socket(context_, zmq::socket_type::push);
-  socket.set(zmq::sockopt::linger, -1);  // every queued event reaches the main thread
-  socket.connect(endpoint_);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     ++idle_;
@@ -34,7 +31,7 @@ void AttemptPool::Serve() {
     std::shared_ptr<Attempt> attempt = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    PushSink sink(socket, *this, attempt->attempt_id(), dispatches_waiting_);
+    PushSink sink(events_, *this, attempt->attempt_id(), dispatches_waiting_);
     attempt->Run(sink);
     attempt.reset();
     lock.lock();
@@ -99,11 +96,7 @@ void PushSink::Send(char kind, std::string_view header) {
   frame.append(attempt_id_);
   frame.push_back('\0');
   frame.append(header);
-  try {
-    socket_.send(zmq::buffer(frame), zmq::send_flags::none);
-  } catch (const zmq::error_t& e) {
-    spdlog::error("cannot pass an event of attempt {} to the main thread: {}", attempt_id_, e.what());
-  }
+  events_.Post(std::move(frame));
 }
 
 }  // namespace receta::worker

@@ -1,14 +1,15 @@
 #pragma once
 // AttemptPool: the threads attempts run on. A thread is made when an
-// attempt finds none idle and then stays for the next one, keeping its own
-// PUSH socket to the agent's main thread.
+// attempt finds none idle and then stays for the next one. Attempt events
+// go to the agent's main thread through an EventMailbox.
 //
 // Why not a thread per attempt: for a step that takes a few milliseconds,
 // creating the thread (clone, an 8 MiB stack mapped and faulted in, its
-// guard page) and an inproc socket per attempt (connect, then close through
-// ZeroMQ's reaper thread) was a tenth of the worker's CPU on the path of
-// every step. The pool never holds more threads than attempts ever ran at
-// once (slots plus attempts still hashing or uploading their outputs).
+// guard page) and, as events went then, an inproc socket per attempt
+// (connect, then close through ZeroMQ's reaper thread) was a tenth of the
+// worker's CPU on the path of every step. The pool never holds more
+// threads than attempts ever ran at once (slots plus attempts still hashing
+// or uploading their outputs).
 
 #include <atomic>
 #include <condition_variable>
@@ -22,23 +23,19 @@
 #include <thread>
 #include <vector>
 
-#include <zmq.hpp>
-
 #include "worker/attempt.h"
+#include "worker/event_mailbox.h"
 
 namespace receta::worker {
 
 class AttemptPool {
  public:
-  /// Threads PUSH attempt events to `endpoint` (an inproc PULL of `context`).
+  /// Threads post attempt events to `events`.
   /// With `dispatches_waiting` (the agent's: whether it holds dispatches
   /// waiting for room to start), an attempt's process end is told only
   /// while that is true (see PushSink); without, always.
-  AttemptPool(zmq::context_t& context, std::string endpoint,
-              const std::atomic<bool>* dispatches_waiting = nullptr)
-      : context_(context),
-        endpoint_(std::move(endpoint)),
-        dispatches_waiting_(dispatches_waiting) {}
+  explicit AttemptPool(EventMailbox& events, const std::atomic<bool>* dispatches_waiting = nullptr)
+      : events_(events), dispatches_waiting_(dispatches_waiting) {}
   ~AttemptPool() { Stop(); }
 
   /// Runs the attempt on an idle thread, or a new one.
@@ -60,8 +57,7 @@ class AttemptPool {
   void Serve();
   void PutFinished(protocol::AttemptFinished finished);
 
-  zmq::context_t& context_;
-  const std::string endpoint_;
+  EventMailbox& events_;
   const std::atomic<bool>* const dispatches_waiting_;
   mutable std::mutex mu_;
   std::condition_variable work_;
@@ -102,9 +98,9 @@ class PushSink : public AttemptSink {
   static std::optional<Event> Parse(std::string_view frame);
 
   /// `dispatches_waiting`: see AttemptPool's constructor.
-  PushSink(zmq::socket_t& socket, AttemptPool& pool, std::string attempt_id,
+  PushSink(EventMailbox& events, AttemptPool& pool, std::string attempt_id,
            const std::atomic<bool>* dispatches_waiting = nullptr)
-      : socket_(socket),
+      : events_(events),
         pool_(pool),
         attempt_id_(std::move(attempt_id)),
         dispatches_waiting_(dispatches_waiting) {}
@@ -130,7 +126,7 @@ class PushSink : public AttemptSink {
   void Push(char kind, const protocol::Message& message);
   void Send(char kind, std::string_view header);
 
-  zmq::socket_t& socket_;
+  EventMailbox& events_;
   AttemptPool& pool_;
   std::string attempt_id_;
   const std::atomic<bool>* const dispatches_waiting_;

@@ -3,12 +3,14 @@
 // worker's (AttemptFinished.system_failure). Real processes and files.
 #include <doctest/doctest.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -19,7 +21,6 @@
 #include <system_error>
 #include <thread>
 #include <vector>
-#include <zmq.hpp>
 
 #include "common/cache/upstream_manifest.h"
 #include "common/hash/sha256.h"
@@ -30,6 +31,7 @@
 #include "worker/attempt.h"
 #include "worker/attempt_pool.h"
 #include "worker/disk_full.h"
+#include "worker/event_mailbox.h"
 #include "worker/upstream_handoff.h"
 
 using receta::Result;
@@ -548,23 +550,90 @@ TEST_CASE("DiskFullTest.NoNoteForADiskWithRoom") {
   CHECK_FALSE(DiskFullNote(dir.Path("does-not-exist")).has_value());
 }
 
+// ---- EventMailbox --------------------------------------------------------------
+
+namespace {
+
+bool Readable(int fd) {
+  pollfd item{fd, POLLIN, 0};
+  return poll(&item, 1, 0) == 1 && (item.revents & POLLIN);
+}
+
+}  // namespace
+
+TEST_CASE("EventMailboxTest.TheFdIsReadableExactlyWhileFramesWait") {
+  Result<std::unique_ptr<EventMailbox>> made = EventMailbox::Create();
+  REQUIRE(made.ok());
+  EventMailbox& mailbox = **made;
+  CHECK_FALSE(Readable(mailbox.fd()));
+  CHECK(mailbox.TakeAll().empty());
+  mailbox.Post("a");
+  mailbox.Post("b");  // the second post does not need a second wake-up
+  CHECK(Readable(mailbox.fd()));
+  CHECK(mailbox.TakeAll() == std::deque<std::string>{"a", "b"});
+  CHECK_FALSE(Readable(mailbox.fd()));  // else the main loop would spin
+  mailbox.Post("c");
+  CHECK(Readable(mailbox.fd()));
+  CHECK(mailbox.WaitAndTakeAll(std::chrono::milliseconds(0)) == std::deque<std::string>{"c"});
+  CHECK(mailbox.WaitAndTakeAll(std::chrono::milliseconds(10)).empty());
+}
+
+// Frames from many threads all arrive, each thread's in the order it
+// posted them, while the reader takes them as they come.
+TEST_CASE("EventMailboxTest.EveryFrameFromManyThreadsArrivesInEachThreadsOrder") {
+  Result<std::unique_ptr<EventMailbox>> made = EventMailbox::Create();
+  REQUIRE(made.ok());
+  EventMailbox& mailbox = **made;
+  constexpr int kThreads = 4;
+  constexpr int kFrames = 5000;
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t) {
+    posters.emplace_back([&mailbox, t] {
+      for (int i = 0; i < kFrames; ++i) mailbox.Post(std::to_string(t) + ":" + std::to_string(i));
+    });
+  }
+  std::vector<int> next(kThreads, 0);
+  int received = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (received < kThreads * kFrames && std::chrono::steady_clock::now() < deadline) {
+    for (const std::string& frame : mailbox.WaitAndTakeAll(std::chrono::milliseconds(100))) {
+      size_t colon = frame.find(':');
+      int t = std::stoi(frame.substr(0, colon));
+      int i = std::stoi(frame.substr(colon + 1));
+      CHECK(i == next[t]);
+      next[t] = i + 1;
+      ++received;
+    }
+  }
+  for (std::thread& poster : posters) poster.join();
+  CHECK(received == kThreads * kFrames);
+  CHECK_FALSE(Readable(mailbox.fd()));
+}
+
 // ---- AttemptPool ---------------------------------------------------------------
 
 namespace {
 
-// The agent's end of the pool's sockets: frames as PushSink sends them.
+// The agent's end of the pool's mailbox: frames as PushSink posts them.
 struct PoolEvents {
-  zmq::context_t context;
-  zmq::socket_t pull{context, zmq::socket_type::pull};
-  std::string endpoint = "inproc://attempt-pool-test";
-  PoolEvents() { pull.bind(endpoint); }
+  std::unique_ptr<EventMailbox> mailbox = MakeMailbox();
+  std::deque<std::string> frames;  // taken from the mailbox, not yet looked at
+  static std::unique_ptr<EventMailbox> MakeMailbox() {
+    Result<std::unique_ptr<EventMailbox>> made = EventMailbox::Create();
+    REQUIRE(made.ok());
+    return std::move(*made);
+  }
   // The next frame's kind and the attempt it is about. A result is taken
   // from `pool`, where it waits for the main thread, exactly once.
   std::pair<char, std::string> Next(AttemptPool& pool) {
-    zmq::message_t frame;
-    pull.set(zmq::sockopt::rcvtimeo, 10'000);
-    REQUIRE(pull.recv(frame));
-    std::optional<PushSink::Event> event = PushSink::Parse(frame.to_string_view());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (frames.empty() && std::chrono::steady_clock::now() < deadline) {
+      frames = mailbox->WaitAndTakeAll(std::chrono::milliseconds(100));
+    }
+    REQUIRE_FALSE(frames.empty());
+    const std::string frame = std::move(frames.front());
+    frames.pop_front();
+    std::optional<PushSink::Event> event = PushSink::Parse(frame);
     REQUIRE(event);
     const char kind = event->kind;
     if (kind == PushSink::kSlotFree) return {kind, std::string(event->attempt_id)};
@@ -592,7 +661,7 @@ struct PoolEvents {
 TEST_CASE("AttemptPoolTest.AttemptsOneAfterAnotherShareOneThread") {
   Fixture fx;
   PoolEvents events;
-  AttemptPool pool(events.context, events.endpoint);
+  AttemptPool pool(*events.mailbox);
   for (const std::string id : {"r.0-1", "r.1-1", "r.2-1"}) {
     protocol::Dispatch d = fx.Dispatch("echo " + id);
     d.attempt_id = id;
@@ -621,7 +690,7 @@ TEST_CASE("AttemptPoolTest.AProcessEndIsToldOnlyWhileDispatchesWait") {
   Fixture fx;
   PoolEvents events;
   std::atomic<bool> waiting{false};
-  AttemptPool pool(events.context, events.endpoint, &waiting);
+  AttemptPool pool(*events.mailbox, &waiting);
   for (const bool wait : {false, true, false}) {
     waiting = wait;
     const std::string id = std::string("r.") + (wait ? "1" : "0") + "-1";
@@ -640,7 +709,7 @@ TEST_CASE("AttemptPoolTest.AProcessEndIsToldOnlyWhileDispatchesWait") {
 TEST_CASE("AttemptPoolTest.AttemptsAtOnceGetThreadsOfTheirOwnAndStopWaitsForThem") {
   Fixture fx;
   PoolEvents events;
-  AttemptPool pool(events.context, events.endpoint);
+  AttemptPool pool(*events.mailbox);
   const std::string gate = fx.dir.Path("gate");
   for (const std::string id : {"r.0-1", "r.1-1"}) {
     protocol::Dispatch d = fx.Dispatch("while [ ! -e '" + gate + "' ]; do sleep 0.01; done");
