@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/hash/background_sha256.h"
 #include "common/hash/sha256.h"
 #include "common/status.h"
 
@@ -32,10 +33,14 @@ namespace receta::scheduler {
 /// the small-blob writers: chunks in order and never past the declared
 /// size; at the end exactly that size, hashing to the declared digest.
 /// Errors name the blob.
+///
+/// A big blob is hashed on a thread of its own (BackgroundSha256), off the
+/// scheduler's loop: each chunk is copied for it (~0.06 ms per MiB) instead
+/// of hashed there (~0.55 ms per MiB), so the loop can take the next chunk
+/// and serve everyone else meanwhile.
 class BlobWriteCheck {
  public:
-  BlobWriteCheck(std::string digest, uint64_t size_bytes)
-      : digest_(std::move(digest)), size_bytes_(size_bytes) {}
+  BlobWriteCheck(std::string digest, uint64_t size_bytes);
   /// Ok when `bytes` may be stored at `offset` (then counted and hashed).
   Status Accept(uint64_t offset, std::string_view bytes);
   /// Ok when everything arrived and hashes to the digest.
@@ -48,7 +53,8 @@ class BlobWriteCheck {
   std::string digest_;
   uint64_t size_bytes_;
   uint64_t written_ = 0;
-  Sha256 hasher_;
+  Sha256 hasher_;                                 // small blobs
+  std::unique_ptr<BackgroundSha256> background_;  // big blobs
 };
 
 class BlobWriter {

@@ -1,10 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "common/hash/background_sha256.h"
 #include "common/hash/sha256.h"
 #include "tests/unit/test_files.h"
 
+using receta::BackgroundSha256;
 using receta::Digest;
 using receta::HashBytes;
 using receta::HashFile;
@@ -124,4 +128,45 @@ TEST_CASE("HashFile.DirectoryIsAnError") {
   receta::Result<Digest> digest = HashFile(dir.Path() + "/");
   REQUIRE_FALSE(digest.ok());
   CHECK(digest.error().find("Is a directory") != std::string::npos);
+}
+
+// The digest of pieces hashed on the thread is that of their bytes in the
+// order queued, past the queue's bound (which makes Update wait), and each
+// piece's owner is let go once it is hashed.
+TEST_CASE("BackgroundSha256.SameDigestAsInOrderAndOwnersReleased") {
+  std::string all;
+  std::vector<std::weak_ptr<const std::string>> owners;
+  BackgroundSha256 background;
+  // 40 pieces of 1 MiB + i: well past kMaxQueuedBytes, none alike.
+  for (int i = 0; i < 40; ++i) {
+    auto piece =
+        std::make_shared<const std::string>((1u << 20) + i, static_cast<char>('a' + i % 26));
+    all += *piece;
+    owners.push_back(piece);
+    background.Update(piece, *piece);
+  }
+  background.Update(nullptr, "");  // nothing to hash: ignored
+  CHECK(background.Finish() == HashBytes(all));
+  for (const auto& owner : owners) CHECK(owner.expired());
+}
+
+TEST_CASE("BackgroundSha256.NothingQueuedIsTheEmptyDigest") {
+  BackgroundSha256 background;
+  CHECK(background.Finish().ToHex() ==
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+// A transfer that fails midway drops its hasher unfinished: that must
+// neither hang nor keep the queued pieces.
+TEST_CASE("BackgroundSha256.DroppedUnfinishedLetsGoOfItsPieces") {
+  std::weak_ptr<const std::string> owner;
+  {
+    BackgroundSha256 background;
+    for (int i = 0; i < 8; ++i) {
+      auto piece = std::make_shared<const std::string>(4u << 20, 'x');
+      owner = piece;
+      background.Update(piece, *piece);
+    }
+  }
+  CHECK(owner.expired());
 }

@@ -35,12 +35,14 @@ std::unique_ptr<net::Connection> MustConnect(zmq::context_t& context, const std:
 
 }  // namespace
 
-TEST_CASE("BlobTransferTest.UploadsThenDownloadsZeroOneAndFiveAndAHalfMiB") {
+// 9 MiB and some: a download big enough to be hashed on a thread of its own.
+TEST_CASE("BlobTransferTest.UploadsThenDownloadsZeroOneFiveAndAHalfAndNineMiB") {
   FakeScheduler server(FakeScheduler::Options{.credit_bytes = 2u << 20});
   zmq::context_t context;
   auto connection = MustConnect(context, server.endpoint());
   TempDir dir;
-  for (size_t size : {size_t{0}, size_t{1}, size_t{5} * (1u << 20) + (1u << 19)}) {
+  for (size_t size :
+       {size_t{0}, size_t{1}, size_t{5} * (1u << 20) + (1u << 19), size_t{9} * (1u << 20) + 7}) {
     CAPTURE(size);
     std::string data = PatternBytes(size);
     std::string path = dir.Write("in-" + std::to_string(size), data);
@@ -234,18 +236,22 @@ TEST_CASE("BlobTransferTest.UploadBlobsRetriesAConflictOnceStreamsWhenCreditIsSh
   }
 }
 
+// Hashed here (3 MiB) or on a thread (9 MiB), damage is caught the same.
 TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
   FakeScheduler server(FakeScheduler::Options{.corrupt_downloads = true});
-  std::string data = PatternBytes(3u << 20);
-  server.PutBlob(data);
   zmq::context_t context;
   auto connection = MustConnect(context, server.endpoint());
-  TempDir dir;
-  std::string digest = HashBytes(data).ToHex();
-  Status downloaded = net::DownloadBlob(*connection, digest, data.size(), dir.Path("out"));
-  REQUIRE_FALSE(downloaded.ok());
-  CHECK(downloaded.message().find("downloaded bytes of blob " + digest) != std::string::npos);
-  CHECK(std::filesystem::is_empty(dir.Path()));
+  for (size_t size : {size_t{3} << 20, size_t{9} << 20}) {
+    CAPTURE(size);
+    std::string data = PatternBytes(size);
+    server.PutBlob(data);
+    TempDir dir;
+    std::string digest = HashBytes(data).ToHex();
+    Status downloaded = net::DownloadBlob(*connection, digest, data.size(), dir.Path("out"));
+    REQUIRE_FALSE(downloaded.ok());
+    CHECK(downloaded.message().find("downloaded bytes of blob " + digest) != std::string::npos);
+    CHECK(std::filesystem::is_empty(dir.Path()));
+  }
 }
 
 TEST_CASE("BlobTransferTest.DownloadOfMissingBlobNamesTheDigest") {
