@@ -234,9 +234,19 @@ Result<std::string> FileBlobStore::ReadChunk(const std::string& digest, uint64_t
   // Why: a big blob was written past the page cache and is read once per
   // downloader, front to back, a chunk per open: ask the kernel to read
   // ahead what comes next (a new open starts with no readahead state).
-  if (big)
-    (void)::posix_fadvise(fd.get(), static_cast<off_t>(offset), kServeReadAheadBytes,
-                          POSIX_FADV_WILLNEED);
+  // Why only when a read enters a window, for the window after it: asking
+  // for the next 8 MiB on every 1 MiB chunk walked pages already asked for
+  // (0.27 s of the loop per GiB served, 2 calls a chunk with the drop).
+  if (big && want > 0) {
+    const uint64_t window = static_cast<uint64_t>(kServeReadAheadBytes);
+    const uint64_t last_window = (offset + want - 1) / window;
+    if (offset == 0) {
+      (void)::posix_fadvise(fd.get(), 0, 2 * kServeReadAheadBytes, POSIX_FADV_WILLNEED);
+    } else if (offset % window == 0 || offset / window != last_window) {
+      (void)::posix_fadvise(fd.get(), static_cast<off_t>((last_window + 1) * window),
+                            kServeReadAheadBytes, POSIX_FADV_WILLNEED);
+    }
+  }
   Result<std::string> bytes = PreadUpTo(fd.get(), offset, want, path);
   if (!bytes.ok()) return bytes;
   // ... and drop what was served, so gigabytes of artifacts do not crowd
