@@ -9,11 +9,9 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <optional>
 
 #include "common/fs/fd_io.h"
 #include "common/hash/background_sha256.h"
-#include "common/hash/sha256.h"
 #include "common/protocol/validate.h"
 #include "net/blob_transfer.h"
 
@@ -61,11 +59,8 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
   TempFile temp(dest_path);
   if (Status s = temp.Create(); !s.ok()) return s;
 
-  // Why a thread for a big blob: see BackgroundSha256. A small one is
-  // hashed here, where a thread would cost more than it saves.
-  std::optional<BackgroundSha256> background;
-  if (size_bytes >= BackgroundSha256::kWorthAThreadBytes) background.emplace();
-  Sha256 hasher;
+  // Why: a big blob is hashed on a thread while its chunks are written.
+  BackgroundSha256 hasher(size_bytes);
   uint64_t hashed = 0;                     // bytes fed to the hasher, in order
   uint64_t requested = 0;                  // bytes asked for so far
   std::map<uint64_t, uint64_t> in_flight;  // request id -> offset
@@ -125,16 +120,12 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
     // and at most one window is ever held here otherwise.
     for (auto next = early.find(hashed); next != early.end(); next = early.find(hashed)) {
       hashed += next->second.size();
-      if (background) {
-        auto frame = std::make_shared<zmq::message_t>(std::move(next->second));
-        background->Update(frame, frame->to_string_view());
-      } else {
-        hasher.Update(next->second.to_string_view());
-      }
+      auto frame = std::make_shared<zmq::message_t>(std::move(next->second));
+      hasher.Update(frame, frame->to_string_view());
       early.erase(next);
     }
   }
-  std::string got = (background ? background->Finish() : hasher.Finish()).ToHex();
+  std::string got = hasher.Finish().ToHex();
   if (got != digest) {
     return Status::Error("downloaded bytes of blob " + digest + " from " + connection.endpoint() +
                          " hash to " + got +

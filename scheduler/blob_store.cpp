@@ -280,13 +280,6 @@ Status FileBlobStore::VerifyBlob(const std::string& digest) {
 
 }  // namespace
 
-BlobWriteCheck::BlobWriteCheck(std::string digest, uint64_t size_bytes)
-    : digest_(std::move(digest)), size_bytes_(size_bytes) {
-  if (size_bytes_ >= BackgroundSha256::kWorthAThreadBytes) {
-    background_ = std::make_unique<BackgroundSha256>();
-  }
-}
-
 Status BlobWriteCheck::Accept(uint64_t offset, std::string_view bytes) {
   if (offset != written_) {
     return Status::Error(Name() + ": chunk at offset " + std::to_string(offset) + ", but " +
@@ -299,13 +292,7 @@ Status BlobWriteCheck::Accept(uint64_t offset, std::string_view bytes) {
                          " runs past the declared size of " + std::to_string(size_bytes_) +
                          " bytes");
   }
-  if (background_) {
-    // A copy: the caller's bytes are gone when this returns.
-    auto copy = std::make_shared<const std::string>(bytes);
-    background_->Update(copy, *copy);
-  } else {
-    hasher_.Update(bytes);
-  }
+  hasher_.UpdateCopy(bytes);  // the caller's bytes are gone when this returns
   written_ += bytes.size();
   return Status::Ok();
 }
@@ -315,8 +302,7 @@ Status BlobWriteCheck::Complete() {
     return Status::Error(Name() + ": " + std::to_string(written_) + " bytes arrived, " +
                          std::to_string(size_bytes_) + " were declared; the upload was cut short");
   }
-  std::string actual = (background_ ? background_->Finish() : hasher_.Finish()).ToHex();
-  background_.reset();
+  std::string actual = hasher_.Finish().ToHex();
   if (actual != digest_) {
     return Status::Error(Name() + ": the " + std::to_string(written_) +
                          " bytes that arrived hash to " + actual +

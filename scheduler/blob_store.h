@@ -40,7 +40,8 @@ namespace receta::scheduler {
 /// and serve everyone else meanwhile.
 class BlobWriteCheck {
  public:
-  BlobWriteCheck(std::string digest, uint64_t size_bytes);
+  BlobWriteCheck(std::string digest, uint64_t size_bytes)
+      : digest_(std::move(digest)), size_bytes_(size_bytes), hasher_(size_bytes) {}
   /// Ok when `bytes` may be stored at `offset` (then counted and hashed).
   Status Accept(uint64_t offset, std::string_view bytes);
   /// Ok when everything arrived and hashes to the digest.
@@ -53,8 +54,7 @@ class BlobWriteCheck {
   std::string digest_;
   uint64_t size_bytes_;
   uint64_t written_ = 0;
-  Sha256 hasher_;                                 // small blobs
-  std::unique_ptr<BackgroundSha256> background_;  // big blobs
+  BackgroundSha256 hasher_;
 };
 
 class BlobWriter {

@@ -65,6 +65,7 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
 #include <zmq.hpp>
 
 #include "common/protocol/messages.h"

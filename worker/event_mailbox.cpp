@@ -1,6 +1,5 @@
 #include "worker/event_mailbox.h"
 
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -42,13 +41,6 @@ std::deque<std::string> EventMailbox::TakeAll() {
     signalled_ = false;
   }
   return std::exchange(frames_, {});
-}
-
-std::deque<std::string> EventMailbox::WaitAndTakeAll(std::chrono::milliseconds timeout) {
-  pollfd item{wake_fd_.get(), POLLIN, 0};
-  while (poll(&item, 1, static_cast<int>(timeout.count())) < 0 && errno == EINTR) {
-  }
-  return TakeAll();
 }
 
 }  // namespace receta::worker

@@ -9,7 +9,6 @@
 // times per step. A raw fd in the same zmq_poll costs one poll entry, and
 // a post to a mailbox already signalled costs a lock and a push.
 
-#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -30,8 +29,6 @@ class EventMailbox {
   /// The frames posted since the last call, oldest first; fd() is not
   /// readable after (until the next Post).
   std::deque<std::string> TakeAll();
-  /// Waits up to `timeout` for a frame, then TakeAll (empty on timeout).
-  std::deque<std::string> WaitAndTakeAll(std::chrono::milliseconds timeout);
 
   /// Readable while frames wait; for poll (never read it directly).
   int fd() const { return wake_fd_.get(); }

@@ -1,10 +1,13 @@
 #include "common/hash/background_sha256.h"
 
+#include <string>
 #include <utility>
 
 namespace receta {
 
-BackgroundSha256::BackgroundSha256() : thread_([this] { Serve(); }) {}
+BackgroundSha256::BackgroundSha256(uint64_t total_bytes)
+    : thread_(total_bytes >= kWorthAThreadBytes ? std::thread([this] { Serve(); })
+                                                : std::thread()) {}
 
 BackgroundSha256::~BackgroundSha256() {
   {
@@ -17,6 +20,10 @@ BackgroundSha256::~BackgroundSha256() {
 
 void BackgroundSha256::Update(std::shared_ptr<const void> owner, std::string_view bytes) {
   if (bytes.empty()) return;
+  if (!thread_.joinable()) {
+    hasher_.Update(bytes);
+    return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   // One piece always goes in, however big: else a piece over the bound
   // would wait forever.
@@ -27,7 +34,14 @@ void BackgroundSha256::Update(std::shared_ptr<const void> owner, std::string_vie
   changed_.notify_all();
 }
 
+void BackgroundSha256::UpdateCopy(std::string_view bytes) {
+  if (!thread_.joinable()) return Update(nullptr, bytes);
+  auto copy = std::make_shared<const std::string>(bytes);
+  Update(copy, *copy);
+}
+
 Digest BackgroundSha256::Finish() {
+  if (!thread_.joinable()) return hasher_.Finish();
   std::unique_lock<std::mutex> lock(mu_);
   finishing_ = true;
   changed_.notify_all();

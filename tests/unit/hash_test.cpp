@@ -136,7 +136,7 @@ TEST_CASE("HashFile.DirectoryIsAnError") {
 TEST_CASE("BackgroundSha256.SameDigestAsInOrderAndOwnersReleased") {
   std::string all;
   std::vector<std::weak_ptr<const std::string>> owners;
-  BackgroundSha256 background;
+  BackgroundSha256 background(BackgroundSha256::kWorthAThreadBytes);
   // 40 pieces of 1 MiB + i: well past kMaxQueuedBytes, none alike.
   for (int i = 0; i < 40; ++i) {
     auto piece =
@@ -151,7 +151,7 @@ TEST_CASE("BackgroundSha256.SameDigestAsInOrderAndOwnersReleased") {
 }
 
 TEST_CASE("BackgroundSha256.NothingQueuedIsTheEmptyDigest") {
-  BackgroundSha256 background;
+  BackgroundSha256 background(BackgroundSha256::kWorthAThreadBytes);
   CHECK(background.Finish().ToHex() ==
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
@@ -161,7 +161,7 @@ TEST_CASE("BackgroundSha256.NothingQueuedIsTheEmptyDigest") {
 TEST_CASE("BackgroundSha256.DroppedUnfinishedLetsGoOfItsPieces") {
   std::weak_ptr<const std::string> owner;
   {
-    BackgroundSha256 background;
+    BackgroundSha256 background(BackgroundSha256::kWorthAThreadBytes);
     for (int i = 0; i < 8; ++i) {
       auto piece = std::make_shared<const std::string>(4u << 20, 'x');
       owner = piece;

@@ -554,9 +554,16 @@ TEST_CASE("DiskFullTest.NoNoteForADiskWithRoom") {
 
 namespace {
 
-bool Readable(int fd) {
+bool Readable(int fd, std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
   pollfd item{fd, POLLIN, 0};
-  return poll(&item, 1, 0) == 1 && (item.revents & POLLIN);
+  return poll(&item, 1, static_cast<int>(wait.count())) == 1 && (item.revents & POLLIN);
+}
+
+// As the agent's loop does: waits up to `timeout` for the fd, then takes
+// what is there (nothing on timeout).
+std::deque<std::string> WaitAndTakeAll(EventMailbox& mailbox, std::chrono::milliseconds timeout) {
+  Readable(mailbox.fd(), timeout);
+  return mailbox.TakeAll();
 }
 
 }  // namespace
@@ -574,8 +581,8 @@ TEST_CASE("EventMailboxTest.TheFdIsReadableExactlyWhileFramesWait") {
   CHECK_FALSE(Readable(mailbox.fd()));  // else the main loop would spin
   mailbox.Post("c");
   CHECK(Readable(mailbox.fd()));
-  CHECK(mailbox.WaitAndTakeAll(std::chrono::milliseconds(0)) == std::deque<std::string>{"c"});
-  CHECK(mailbox.WaitAndTakeAll(std::chrono::milliseconds(10)).empty());
+  CHECK(WaitAndTakeAll(mailbox, std::chrono::milliseconds(0)) == std::deque<std::string>{"c"});
+  CHECK(WaitAndTakeAll(mailbox, std::chrono::milliseconds(10)).empty());
 }
 
 // Frames from many threads all arrive, each thread's in the order it
@@ -596,7 +603,7 @@ TEST_CASE("EventMailboxTest.EveryFrameFromManyThreadsArrivesInEachThreadsOrder")
   int received = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (received < kThreads * kFrames && std::chrono::steady_clock::now() < deadline) {
-    for (const std::string& frame : mailbox.WaitAndTakeAll(std::chrono::milliseconds(100))) {
+    for (const std::string& frame : WaitAndTakeAll(mailbox, std::chrono::milliseconds(100))) {
       size_t colon = frame.find(':');
       int t = std::stoi(frame.substr(0, colon));
       int i = std::stoi(frame.substr(colon + 1));
@@ -628,7 +635,7 @@ struct PoolEvents {
   std::pair<char, std::string> Next(AttemptPool& pool) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (frames.empty() && std::chrono::steady_clock::now() < deadline) {
-      frames = mailbox->WaitAndTakeAll(std::chrono::milliseconds(100));
+      frames = WaitAndTakeAll(*mailbox, std::chrono::milliseconds(100));
     }
     REQUIRE_FALSE(frames.empty());
     const std::string frame = std::move(frames.front());
