@@ -51,6 +51,32 @@ class TempFile {
   UniqueFd fd_;
 };
 
+// Tells the scheduler its blob came here damaged (BlobDamaged) and says
+// what it found; the error the download ends with either way.
+// Why report: the scheduler does not hash what it serves, so the reader's
+// check is the one that finds a damaged copy, and only the scheduler can
+// drop it and have the steps that made it run again.
+Status DamagedDownload(Connection& connection, const std::string& digest, const std::string& got,
+                       std::chrono::milliseconds timeout) {
+  const std::string found =
+      "downloaded bytes of blob " + digest + " from " + connection.endpoint() + " hash to " + got;
+  Result<protocol::BlobDamagedReply> reply =
+      connection.Call<protocol::BlobDamagedReply>(protocol::BlobDamaged{digest, got}, timeout);
+  if (!reply.ok()) {
+    return Status::Error(found + "; telling the scheduler failed (" + reply.error() +
+                         "), so it has not checked its copy: retry once it answers");
+  }
+  if (reply->dropped) {
+    return Status::Error(found +
+                         "; the scheduler's copy was damaged and is dropped, and the steps "
+                         "that made it run again: retry once they have");
+  }
+  return Status::Error(found +
+                       "; the scheduler's copy checks out, so the bytes were damaged on "
+                       "the way here: retry, and check this machine's memory and network if it "
+                       "happens again");
+}
+
 }  // namespace
 
 Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t size_bytes,
@@ -126,12 +152,7 @@ Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t 
     }
   }
   std::string got = hasher.Finish().ToHex();
-  if (got != digest) {
-    return Status::Error("downloaded bytes of blob " + digest + " from " + connection.endpoint() +
-                         " hash to " + got +
-                         "; the scheduler's copy is damaged (run `receta "
-                         "cache gc` there, then re-run the step that made it)");
-  }
+  if (got != digest) return DamagedDownload(connection, digest, got, timeout);
   return temp.Commit();
 }
 

@@ -75,7 +75,8 @@ Status UploadBlobs(Connection& connection, const std::vector<UploadItem>& items,
 /// error naming the digest. Keeps kTransferWindowChunks BlobGets of
 /// kTransferChunkBytes in flight; `timeout` bounds each wait for a chunk. On
 /// error the temp file is removed and `dest_path` is left untouched. The file
-/// is created with mode 0644.
+/// is created with mode 0644. Bytes that do not hash to `digest` are reported
+/// to the scheduler (BlobDamaged), and the error says what it found.
 Status DownloadBlob(Connection& connection, const std::string& digest, uint64_t size_bytes,
                     const std::string& dest_path,
                     std::chrono::milliseconds timeout = kTransferReplyTimeout);

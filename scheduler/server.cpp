@@ -36,16 +36,6 @@ uint64_t NowMs() {
                                    .count());
 }
 
-std::string PeerLabel(const std::string& peer) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : peer) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
 // One log line per event: only the ids it has, then the message.
 std::string DescribeEvent(const EventRecord& event) {
   std::string line = "event " + std::to_string(event.seq) + " " + event.kind;
@@ -92,6 +82,16 @@ bool ResentUntilAnswered(const protocol::Message& message) {
 }
 
 }  // namespace
+
+std::string PeerLabel(const std::string& peer) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : peer) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
 
 Server::Server(const ServerOptions& options) : options_(options), context_(1), socket_(context_, zmq::socket_type::router) {}
 
@@ -475,7 +475,9 @@ void Server::Handle(const std::string& peer, uint64_t request_id, protocol::Mess
   } else if (auto* m = std::get_if<BlobPutEnd>(&message)) {
     OnBlobPutEnd(peer, request_id, *m, now_ms);
   } else if (auto* m = std::get_if<BlobGet>(&message)) {
-    OnBlobGet(peer, request_id, *m, now_ms);
+    OnBlobGet(peer, request_id, *m);
+  } else if (auto* m = std::get_if<BlobDamaged>(&message)) {
+    OnBlobDamaged(peer, request_id, *m, now_ms);
   } else if (auto* m = std::get_if<ListRuns>(&message)) {
     OnListRuns(peer, request_id, *m, now_ms);
   } else if (auto* m = std::get_if<RunStatus>(&message)) {

@@ -44,6 +44,9 @@ struct ServerOptions {
   AlertSenderOptions alerts;
 };
 
+/// A ZeroMQ peer identity in hex, for logs.
+std::string PeerLabel(const std::string& peer);
+
 class Server {
  public:
   /// Opens the data dir (RocksDB, CAS, logs), reloads unfinished runs, binds
@@ -68,14 +71,6 @@ class Server {
     std::unique_ptr<BlobWriter> writer;
     uint64_t request_id = 0;
     uint64_t size_bytes = 0;
-    uint64_t last_activity_ms = 0;
-  };
-  /// A download read from offset 0 in order, hashed as it is served: the
-  /// last chunk checks the whole blob against its digest (DESIGN: a CAS
-  /// blob is verified on read), without reading it twice.
-  struct DownloadCheck {
-    Sha256 hasher;
-    uint64_t next_offset = 0;
     uint64_t last_activity_ms = 0;
   };
   struct EventsWaiter {
@@ -141,9 +136,9 @@ class Server {
   /// Puts the bytes of the dispatch's small inputs into it, up to
   /// protocol::kMaxInlineBlobBytes (server_blobs.cpp).
   void AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms);
-  /// Removes a blob whose bytes hash to `actual`, not to `digest`, and
-  /// reopens the steps that made it.
-  void DropCorruptBlob(const std::string& digest, const std::string& actual, uint64_t now_ms);
+  /// Removes a blob whose bytes do not hash to `digest` (`found` says so,
+  /// naming it, for the log) and reopens the steps that made it.
+  void DropCorruptBlob(const std::string& digest, const std::string& found, uint64_t now_ms);
   /// Stores the outputs carried in `finished` (server_blobs.cpp); one that
   /// cannot be stored makes `finished` a system failure saying why.
   void StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_ms);
@@ -151,11 +146,13 @@ class Server {
   /// commit); on error, `failed_digest` names the blob.
   Status StoreBlobBytes(const std::vector<protocol::InlineBlob>& blobs, uint64_t now_ms,
                         std::string* failed_digest);
-  void OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get, uint64_t now_ms);
-  /// Feeds a served chunk to the download's check; on the last chunk, a
-  /// mismatch drops the blob and tells the core.
-  void CheckDownload(const std::string& peer, const protocol::BlobGet& get, const std::string& bytes,
-                     uint64_t offset, uint64_t size, uint64_t now_ms);
+  /// Serves a chunk as it is on disk: its reader verifies the whole blob
+  /// and reports damage (BlobDamaged).
+  void OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get);
+  /// A reader's report that a blob came to it damaged: hashes the CAS copy
+  /// and drops it (reopening its producers) when damaged.
+  void OnBlobDamaged(const std::string& peer, uint64_t request_id,
+                     const protocol::BlobDamaged& report, uint64_t now_ms);
   void ExpireUploads(uint64_t now_ms);
 
   // ---- Read requests (server_queries.cpp) ---------------------------------
@@ -205,7 +202,6 @@ class Server {
   std::map<std::string, std::string> worker_of_peer_;
   std::map<std::string, uint64_t> heartbeat_sent_ms_;  // by worker id
   std::map<std::pair<std::string, std::string>, UploadSession> uploads_;  // (peer, digest)
-  std::map<std::pair<std::string, std::string>, DownloadCheck> downloads_;  // (peer, digest)
   std::vector<EventsWaiter> events_waiters_;
   std::vector<LogsWaiter> logs_waiters_;
   uint64_t committed_event_seq_ = 0;

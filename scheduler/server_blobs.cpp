@@ -158,10 +158,12 @@ void Server::AttachInlineInputs(protocol::Dispatch& dispatch, uint64_t now_ms) {
     // Why not an error: the worker fetches what is not inline, and its
     // fetch reports a missing blob as clearly as anything here could.
     if (!bytes.ok() || bytes->size() != input.size_bytes) continue;
-    // Checked here as downloads are (CheckDownload): a corrupt blob is
-    // dropped and its producer runs again, instead of every reader failing.
+    // Checked here, where the bytes are at hand (a few microseconds for a
+    // small input): a corrupt blob is dropped and its producer runs again,
+    // instead of every reader failing. Larger blobs are checked by their
+    // readers, which report damage (OnBlobDamaged).
     if (std::string actual = HashBytes(*bytes).ToHex(); actual != input.digest) {
-      DropCorruptBlob(input.digest, actual, now_ms);
+      DropCorruptBlob(input.digest, "blob " + input.digest + " hashes to " + actual, now_ms);
       continue;
     }
     total += bytes->size();
@@ -208,8 +210,7 @@ void Server::StoreInlineBlobs(protocol::AttemptFinished& finished, uint64_t now_
   }
 }
 
-void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get,
-                       uint64_t now_ms) {
+void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const protocol::BlobGet& get) {
   Result<uint64_t> size = blobs_->Size(get.digest);
   if (!size.ok()) {
     SendError(socket_, peer, request_id, ErrorCode::kNotFound, "blob " + get.digest + " is not in the scheduler's CAS");
@@ -225,33 +226,40 @@ void Server::OnBlobGet(const std::string& peer, uint64_t request_id, const proto
   // Why a local: argument evaluation order is unspecified, and the move
   // below must not run before the size is read.
   uint64_t chunk_bytes = bytes->size();
-  CheckDownload(peer, get, *bytes, offset, *size, now_ms);
   SendNow(socket_, peer, request_id, protocol::BlobGetChunk{get.digest, offset, chunk_bytes, *size}, std::move(*bytes));
 }
 
-void Server::CheckDownload(const std::string& peer, const protocol::BlobGet& get, const std::string& bytes,
-                           uint64_t offset, uint64_t size, uint64_t now_ms) {
-  auto key = std::make_pair(peer, get.digest);
-  if (offset == 0) downloads_[key] = DownloadCheck();
-  auto it = downloads_.find(key);
-  if (it == downloads_.end()) return;
-  if (it->second.next_offset != offset) {
-    downloads_.erase(it);  // not read in order: the reader's own check is what remains
+void Server::OnBlobDamaged(const std::string& peer, uint64_t request_id,
+                           const protocol::BlobDamaged& report, uint64_t now_ms) {
+  spdlog::warn("peer {} downloaded blob {} and its bytes hashed to {}; checking the CAS copy",
+               PeerLabel(peer), report.digest, report.actual_digest);
+  if (!blobs_->Has(report.digest)) {
+    SendNow(socket_, peer, request_id, protocol::BlobDamagedReply{report.digest, /*dropped=*/true});
     return;
   }
-  it->second.hasher.Update(bytes);
-  it->second.next_offset += bytes.size();
-  it->second.last_activity_ms = now_ms;
-  if (it->second.next_offset < size) return;
-  std::string actual = it->second.hasher.Finish().ToHex();
-  downloads_.erase(it);
-  if (actual != get.digest) DropCorruptBlob(get.digest, actual, now_ms);
+  // Why here, on the loop: a report comes only after a reader found
+  // damage, which is rare; a whole-blob hash each time is what serving
+  // every download used to cost. VerifyBlob removes a damaged copy itself.
+  Status verified = blobs_->VerifyBlob(report.digest);
+  if (verified.ok()) {
+    spdlog::warn("blob {} checks out in the CAS: peer {} got it damaged on the way", report.digest,
+                 PeerLabel(peer));
+    SendNow(socket_, peer, request_id,
+            protocol::BlobDamagedReply{report.digest, /*dropped=*/false});
+    return;
+  }
+  if (blobs_->Has(report.digest)) {  // not damage: the copy could not be read
+    SendError(socket_, peer, request_id, ErrorCode::kInternal,
+              "cannot check blob " + report.digest + ": " + verified.message());
+    return;
+  }
+  DropCorruptBlob(report.digest, verified.message(), now_ms);
+  SendNow(socket_, peer, request_id, protocol::BlobDamagedReply{report.digest, /*dropped=*/true});
 }
 
-void Server::DropCorruptBlob(const std::string& digest, const std::string& actual, uint64_t now_ms) {
-  spdlog::error("blob {} is corrupt in the CAS (its bytes hash to {}); dropping it, and the steps that "
-                "made it run again",
-                digest, actual);
+void Server::DropCorruptBlob(const std::string& digest, const std::string& found, uint64_t now_ms) {
+  spdlog::error("dropping a corrupt blob from the CAS, and the steps that made it run again: {}",
+                found);
   if (Status s = blobs_->Remove(digest); !s.ok()) spdlog::error("{}", s.message());
   own_changes_.blob_deletes.push_back(digest);
   core_->OnBlobCorrupt(digest, now_ms);
@@ -267,9 +275,6 @@ void Server::ExpireUploads(uint64_t now_ms) {
       ++it;
     }
   }
-  std::erase_if(downloads_, [&](const auto& entry) {
-    return now_ms - entry.second.last_activity_ms > kUploadIdleTimeoutMs;
-  });
 }
 
 }  // namespace receta::scheduler

@@ -266,6 +266,17 @@ Status Validate(const BlobGetChunk& m) {
   return c.status();
 }
 
+Status Validate(const BlobDamaged& m) {
+  return Checker(m.kName)
+      .Digest("digest", m.digest)
+      .Digest("actual_digest", m.actual_digest)
+      .status();
+}
+
+Status Validate(const BlobDamagedReply& m) {
+  return Checker(m.kName).Digest("digest", m.digest).status();
+}
+
 Status Validate(const SubmitRun& m) {
   Checker c(m.kName);
   c.That(!m.dag_yaml.empty(), "dag_yaml is empty");

@@ -41,6 +41,8 @@ Status Validate(const BlobPutEnd& m);
 Status Validate(const BlobPutDone& m);
 Status Validate(const BlobGet& m);
 Status Validate(const BlobGetChunk& m);
+Status Validate(const BlobDamaged& m);
+Status Validate(const BlobDamagedReply& m);
 Status Validate(const SubmitRun& m);
 Status Validate(const RunStatus& m);
 Status Validate(const Logs& m);

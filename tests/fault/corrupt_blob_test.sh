@@ -6,14 +6,18 @@
 # detected when the blob is read, the blob is dropped, A runs again and B
 # gets the correct bytes; the run succeeds and the CAS holds the blob intact
 # again. Nothing in this is B's fault: B has no user failure.
+# A's output is CORRUPT_BLOB_LINES lines of seq: 30000 (~170 KB) rides
+# inline in B's Dispatch, where the scheduler checks it as it attaches it;
+# corrupt_download_test.sh runs this with one past the inline limit, which
+# B's worker downloads, verifies and reports (BlobDamaged).
 # shellcheck source=tests/integration/lib.sh
-source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 # shellcheck source=tests/fault/fault_lib.sh
 source "$IT_SRC/tests/fault/fault_lib.sh"
 
 ws="$T/ws"
 mkdir -p "$ws"
-echo 30000 >"$ws/n.txt"
+echo "${CORRUPT_BLOB_LINES:-30000}" >"$ws/n.txt"
 # A is deterministic (the same bytes every time it runs); B records the
 # SHA-256 of what it read.
 cat >"$ws/dag.yaml" <<YAML

@@ -61,8 +61,11 @@ std::vector<Message> Samples() {
                .resources = {.cpus = 0.5, .memory_bytes = 1ull << 30, .gpus = 1},
                .inline_blobs = std::vector<InlineBlob>{{kDigestA, std::string(1234, 'p')}}},
       AttemptStarted{.attempt_id = "a-3", .pid = 31337},
-      LogChunk{.attempt_id = "a-3", .stream = "stderr", .seq = 17,
-               .data = std::string("epoch 1\0\xff\x80\n", 11), .offset = 5'000'000'000},
+      LogChunk{.attempt_id = "a-3",
+               .stream = "stderr",
+               .seq = 17,
+               .data = std::string("epoch 1\0\xff\x80\n", 11),
+               .offset = 5'000'000'000},
       AttemptFinished{.attempt_id = "a-3",
                       .exit_code = -1,
                       .signal = 9,
@@ -86,7 +89,8 @@ std::vector<Message> Samples() {
       BlobPutEnd{.digest = kDigestB, .size_bytes = 9'876'543'210},
       BlobPutDone{.digest = kDigestB, .size_bytes = 9'876'543'210},
       BlobGet{.digest = kDigestA, .offset = 2 << 20, .length = 1 << 20},
-      BlobGetChunk{.digest = kDigestA, .offset = 2 << 20, .length = 1 << 20, .total_size_bytes = 5 << 20},
+      BlobGetChunk{
+          .digest = kDigestA, .offset = 2 << 20, .length = 1 << 20, .total_size_bytes = 5 << 20},
       SubmitRun{.dag_yaml = "name: iris\nsteps: {}\n",
                 .dag_file = "dags/iris.yaml",
                 .params = {{"seed", "7"}, {"test_size", "0.3"}},
@@ -101,7 +105,9 @@ std::vector<Message> Samples() {
       Events{.run_id = "r-42", .after_seq = 1'000'000'000'000ull, .limit = 100, .wait_ms = 30'000},
       EventsReply{.events_json = R"([{"seq":5,"kind":"step_started"}])", .last_seq = 5},
       Logs{.run_id = "r-42", .step = "train", .attempt_id = "a-3", .offset = 4096, .wait_ms = 1000},
-      LogsReply{.attempt_id = "a-3", .data = std::string("\x1b[1mok\0", 7), .next_offset = 4103,
+      LogsReply{.attempt_id = "a-3",
+                .data = std::string("\x1b[1mok\0", 7),
+                .next_offset = 4103,
                 .finished = true},
       Cancel{.run_id = "r-42", .reason = "wrong params"},
       CancelReply{.run_id = "r-42", .cancelled_steps = 3},
@@ -117,6 +123,8 @@ std::vector<Message> Samples() {
       CacheGcReply{.blobs_removed = 3, .bytes_freed = 1 << 20, .blobs_kept = 9},
       RetryRun{.run_id = "r-42", .step = "train"},
       RetryRunReply{.run_id = "r-42", .steps_reset = 4},
+      BlobDamaged{.digest = kDigestA, .actual_digest = kDigestB},
+      BlobDamagedReply{.digest = kDigestA, .dropped = true},
   };
 }
 
@@ -323,7 +331,8 @@ TEST_CASE("CodecTest.RejectsUnsupportedVersionWithUpgradeHint") {
 }
 
 TEST_CASE("CodecTest.RejectsUnknownMessageType") {
-  CHECK(Contains(ErrorOf(RawEnvelope(1, 77, 0)), "message type 77 is unknown (protocol v1 knows 1..43)"));
+  CHECK(Contains(ErrorOf(RawEnvelope(1, 77, 0)),
+                 "message type 77 is unknown (protocol v1 knows 1..45)"));
   CHECK(Contains(ErrorOf(RawEnvelope(1, 0, 0)), "message type 0 is unknown"));
   CHECK(Contains(ErrorOf(RawEnvelope(1, 70000, 0)), "envelope: field 'type' is out of range"));
   CHECK(MessageTypeName(77).empty());
@@ -539,6 +548,11 @@ TEST_CASE("ValidateTest.BlobChunks") {
   CHECK(Contains(Validate(BlobPutBegin{.digest = kDigestA, .size_bytes = 1, .attempt_id = ""}).message(),
                  "attempt_id is empty"));
   CHECK(Validate(BlobPutBegin{.digest = kDigestA, .size_bytes = 1, .attempt_id = "r-1.0-1"}).ok());
+  CHECK(Validate(BlobDamaged{.digest = kDigestA, .actual_digest = kDigestB}).ok());
+  CHECK(Contains(Validate(BlobDamaged{.digest = kDigestA, .actual_digest = "zz"}).message(),
+                 "BlobDamaged: actual_digest"));
+  CHECK(Contains(Validate(BlobDamagedReply{.digest = "../etc", .dropped = false}).message(),
+                 "BlobDamagedReply: digest"));
   CHECK(ValidateChunkFrame(1024, 1024).ok());
   CHECK(ValidateChunkFrame(1024, 1000).message() == "chunk header declares 1024 bytes but its blob frame has 1000");
 }

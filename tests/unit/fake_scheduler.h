@@ -31,6 +31,7 @@ class FakeScheduler {
     bool corrupt_downloads = false;  // flip the first byte of every BlobGetChunk
     int conflicts_to_send = 0;       // answer this many BlobPutEnds with kConflict
     bool garbage_replies = false;    // answer every request with undecodable bytes
+    bool answers_blob_damaged = true;  // else BlobDamaged goes to the handler
   };
   /// Answers a request that is not about blobs; nullopt sends nothing.
   using Handler = std::function<std::optional<protocol::Message>(const protocol::Message&)>;
@@ -52,6 +53,11 @@ class FakeScheduler {
   void SetHandler(Handler handler) {
     std::lock_guard<std::mutex> lock(mu_);
     handler_ = std::move(handler);
+  }
+  /// Keeps `bytes` under `digest` whatever they hash to: a damaged copy.
+  void PutBlobAs(const std::string& digest, const std::string& bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    blobs_[digest] = bytes;
   }
   void PutBlob(const std::string& bytes) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -160,6 +166,16 @@ class FakeScheduler {
       std::string part = data->substr(get->offset, get->length);
       if (options_.corrupt_downloads && !part.empty()) part[0] ^= 1;
       Reply(peer, BlobGetChunk{get->digest, get->offset, part.size(), data->size()}, id, &part);
+    } else if (auto* damaged = std::get_if<BlobDamaged>(&envelope.message);
+               damaged != nullptr && options_.answers_blob_damaged) {
+      // As the scheduler: a copy that does not hash to its digest is dropped.
+      std::optional<std::string> data = Blob(damaged->digest);
+      bool dropped = !data || HashBytes(*data).ToHex() != damaged->digest;
+      if (dropped) {
+        std::lock_guard<std::mutex> lock(mu_);
+        blobs_.erase(damaged->digest);
+      }
+      Reply(peer, BlobDamagedReply{damaged->digest, dropped}, id);
     } else {
       Handler handler;
       {

@@ -236,8 +236,10 @@ TEST_CASE("BlobTransferTest.UploadBlobsRetriesAConflictOnceStreamsWhenCreditIsSh
   }
 }
 
-// Hashed here (3 MiB) or on a thread (9 MiB), damage is caught the same.
-TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
+// Hashed here (3 MiB) or on a thread (9 MiB), damage is caught the same,
+// and reported to the scheduler (BlobDamaged), whose answer the error
+// carries: here its copy is sound and the bytes changed on the way.
+TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsReportsAndLeavesNoFile") {
   FakeScheduler server(FakeScheduler::Options{.corrupt_downloads = true});
   zmq::context_t context;
   auto connection = MustConnect(context, server.endpoint());
@@ -250,7 +252,57 @@ TEST_CASE("BlobTransferTest.DownloadOfDamagedBlobFailsAndLeavesNoFile") {
     Status downloaded = net::DownloadBlob(*connection, digest, data.size(), dir.Path("out"));
     REQUIRE_FALSE(downloaded.ok());
     CHECK(downloaded.message().find("downloaded bytes of blob " + digest) != std::string::npos);
+    CHECK(downloaded.message().find(
+              "the scheduler's copy checks out, so the bytes were damaged on the way") !=
+          std::string::npos);
+    std::optional<protocol::Message> last = server.last_request();
+    REQUIRE(last.has_value());
+    auto* report = std::get_if<protocol::BlobDamaged>(&*last);
+    REQUIRE(report != nullptr);
+    CHECK(report->digest == digest);
+    std::string damaged = data;  // as corrupt_downloads sends it: each chunk's first byte flipped
+    for (size_t offset = 0; offset < size; offset += net::kTransferChunkBytes) damaged[offset] ^= 1;
+    CHECK(report->actual_digest == HashBytes(damaged).ToHex());
+    CHECK(server.Blob(digest).has_value());
     CHECK(std::filesystem::is_empty(dir.Path()));
+  }
+}
+
+// A copy damaged at the scheduler: the report has it dropped, and the error
+// says so; with a scheduler that cannot be told, the error says that.
+TEST_CASE("BlobTransferTest.DownloadOfBlobDamagedAtTheSchedulerHasItDropped") {
+  zmq::context_t context;
+  std::string data = PatternBytes(2 << 20);
+  std::string digest = HashBytes(data).ToHex();
+  std::string damaged = data;
+  damaged[12345] ^= 0x40;
+  {
+    FakeScheduler server;
+    server.PutBlobAs(digest, damaged);
+    auto connection = MustConnect(context, server.endpoint());
+    TempDir dir;
+    Status downloaded = net::DownloadBlob(*connection, digest, data.size(), dir.Path("out"));
+    REQUIRE_FALSE(downloaded.ok());
+    CHECK(downloaded.message().find("the scheduler's copy was damaged and is dropped") !=
+          std::string::npos);
+    CHECK_FALSE(server.Blob(digest).has_value());
+    CHECK(std::filesystem::is_empty(dir.Path()));
+  }
+  {
+    // An older scheduler: it does not know the report.
+    FakeScheduler server(FakeScheduler::Options{.answers_blob_damaged = false});
+    server.PutBlobAs(digest, damaged);
+    server.SetHandler([](const protocol::Message&) -> std::optional<protocol::Message> {
+      return protocol::Error{protocol::ErrorCode::kUnknownType, "unknown message type 44"};
+    });
+    auto connection = MustConnect(context, server.endpoint());
+    TempDir dir;
+    Status downloaded = net::DownloadBlob(*connection, digest, data.size(), dir.Path("out"));
+    REQUIRE_FALSE(downloaded.ok());
+    CHECK(downloaded.message().find("telling the scheduler failed (unknown message type 44)") !=
+          std::string::npos);
+    CHECK(downloaded.message().find("it has not checked its copy: retry once it answers") !=
+          std::string::npos);
   }
 }
 

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 
 #include "common/hash/sha256.h"
 #include "common/json/json_value.h"
+#include "net/blob_transfer.h"
 #include "net/connection.h"
 #include "scheduler/server.h"
 #include "tests/unit/test_files.h"
@@ -325,4 +328,63 @@ steps:
   CHECK(document["state"].AsString() == "succeeded");
   for (const JsonValue& step : document["steps"].Items())
     CHECK(step["state"].AsString() == "succeeded");
+}
+
+TEST_CASE("ServerTurnTest.ABlobReportedDamagedIsHashedAndDroppedOnlyWhenItIsDamaged") {
+  // The scheduler serves blob chunks as they are on disk; its readers
+  // verify them and report damage. It believes a report only after hashing
+  // its own copy.
+  TempDir dir;
+  RunningServer server(dir.Path("scheduler"));
+  zmq::context_t context(1);
+  std::unique_ptr<net::Connection> cli = MustConnect(context, server.endpoint());
+  const std::string data(100 << 10, 'q');  // past the small-blob tier: a CAS file
+  const std::string digest = HashBytes(data).ToHex();
+  const std::string other = HashBytes("something else").ToHex();
+  dir.Write("blob", data);
+  Status uploaded = net::UploadBlob(*cli, dir.Path("blob"), digest, data.size());
+  REQUIRE_MESSAGE(uploaded.ok(), uploaded.message());
+  auto held = [&] {
+    Result<protocol::BlobMissing> missing =
+        cli->Call<protocol::BlobMissing>(protocol::BlobQuery{{digest}}, 10s);
+    REQUIRE_MESSAGE(missing.ok(), missing.error());
+    return missing->digests.empty();
+  };
+
+  // A sound copy: the damage was elsewhere, the blob stays.
+  Result<protocol::BlobDamagedReply> reply =
+      cli->Call<protocol::BlobDamagedReply>(protocol::BlobDamaged{digest, other}, 10s);
+  REQUIRE_MESSAGE(reply.ok(), reply.error());
+  CHECK_FALSE(reply->dropped);
+  CHECK(held());
+
+  // One byte flipped on disk: dropped, and no longer served.
+  const std::string path = dir.Path("scheduler") + "/cas/" + digest.substr(0, 2) + "/" + digest;
+  REQUIRE(std::filesystem::exists(path));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(5000);
+    file.put('Q');
+  }
+  reply = cli->Call<protocol::BlobDamagedReply>(protocol::BlobDamaged{digest, other}, 10s);
+  REQUIRE_MESSAGE(reply.ok(), reply.error());
+  CHECK(reply->dropped);
+  CHECK_FALSE(held());
+  CHECK_FALSE(std::filesystem::exists(path));
+  Result<protocol::Message> get = cli->Request(protocol::BlobGet{digest, 0, 4096}, 10s);
+  REQUIRE_FALSE(get.ok());
+  CHECK(get.error().find("not in the scheduler's CAS") != std::string::npos);
+
+  // Told again: nothing left to drop, and said so.
+  reply = cli->Call<protocol::BlobDamagedReply>(protocol::BlobDamaged{digest, other}, 10s);
+  REQUIRE_MESSAGE(reply.ok(), reply.error());
+  CHECK(reply->dropped);
+
+  // A report that names no digest is refused, naming the field.
+  Result<protocol::Message> bad =
+      cli->Request(protocol::BlobDamaged{"../../etc/passwd", other}, 10s);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().find("BlobDamaged: digest") != std::string::npos);
 }
