@@ -13,6 +13,10 @@ run.sh, and splits the wall time into what a user can act on:
   tool than under the other is being slowed by what runs beside it.
 - gaps (chain): from a step's exit to the next step's exec, the
   orchestrator's own latency per step.
+- refill (fan-out): from a step's exit to the next exec of a step started
+  by the same process (ninja itself; a receta worker, one slot each), the
+  time a slot stands empty between two steps that need not wait for each
+  other.
 - fixed: from the tool's exec to the first step's exec, and from the last
   step's exit to the tool's exit.
 - receta's own CPU per step, by process (scheduler, workers without their
@@ -24,6 +28,7 @@ kernel.perf_event_paranoid <= -1. The build must exist (see run.sh).
 from __future__ import annotations
 
 import argparse
+import bisect
 import os
 import re
 import resource
@@ -43,7 +48,7 @@ import workloads
 
 EVENTS = ",".join(f"sched:{e}" for e in (
     "sched_process_exec", "sched_process_exit", "sched_process_fork", "sched_switch", "sched_migrate_task"))
-LINE = re.compile(r"\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+(\d+\.\d+):\s+sched:(\w+):\s*(.*)")
+LINE = re.compile(r"\s*(.+?)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+(\d+\.\d+):\s+sched:(\w+):\s*(.*)")
 
 
 def traced(data: Path, run) -> float:
@@ -62,11 +67,12 @@ def traced(data: Path, run) -> float:
 
 def analyse(data: Path, tool_exe: str) -> dict:
     """Steps, gaps and fixed costs from the trace; `tool_exe` names the exec of the tool."""
-    out = subprocess.run(["perf", "script", "-i", str(data), "-F", "comm,tid,cpu,time,event,trace"],
+    out = subprocess.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,cpu,time,event,trace"],
                          capture_output=True, text=True, check=True).stdout
     step_of: dict[int, int] = {}      # pid of a step's shell or its child -> the shell's pid
     start: dict[int, float] = {}      # shell pid -> exec time
     end: dict[int, float] = {}        # shell pid -> exit time
+    launcher_of: dict[int, int] = {}  # pid -> the process (not thread) that forked it
     running: dict[int, tuple[int, float]] = {}  # cpu -> (pid, since)
     cpu_time: dict[int, float] = {}
     preempted: dict[int, int] = {}
@@ -76,7 +82,8 @@ def analyse(data: Path, tool_exe: str) -> dict:
         m = LINE.match(line)
         if not m:
             continue
-        comm, tid, cpu, t, kind, rest = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4)), m.group(5), m.group(6)
+        comm, pid, tid, cpu = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        t, kind, rest = float(m.group(5)), m.group(6), m.group(7)
         if kind == "sched_process_exec":
             if tool["exec"] is None and re.search(r"filename=\S*" + re.escape(tool_exe) + r"\b", rest):
                 tool["exec"], tool["pid"] = t, tid
@@ -88,6 +95,8 @@ def analyse(data: Path, tool_exe: str) -> dict:
             child = int(re.search(r"child_pid=(\d+)", rest).group(1))
             if parent in step_of:
                 step_of[child] = step_of[parent]
+            else:
+                launcher_of[child] = pid
         elif kind == "sched_process_exit":
             if tid in start:
                 end[tid] = t
@@ -110,6 +119,13 @@ def analyse(data: Path, tool_exe: str) -> dict:
     if not steps:
         raise SystemExit(f"profile.py: no step of {tool_exe} was traced (is perf allowed to trace?)")
     gaps = [start[b] - end[a] for a, b in zip(steps, steps[1:])]
+    refills = []
+    for launcher in {launcher_of.get(p) for p in steps}:
+        starts = sorted(start[p] for p in steps if launcher_of.get(p) == launcher)
+        for p in steps:
+            i = bisect.bisect_right(starts, end[p]) if launcher_of.get(p) == launcher else len(starts)
+            if i < len(starts):
+                refills.append(starts[i] - end[p])
     return {
         "steps": len(steps),
         "wall_ms": 1e3 * statistics.median(end[p] - start[p] for p in steps),
@@ -118,6 +134,8 @@ def analyse(data: Path, tool_exe: str) -> dict:
         "migrated": sum(migrated.get(p, 0) for p in steps) / len(steps),
         "gap_ms": 1e3 * statistics.median(gaps) if gaps else 0.0,
         "gap_mean_ms": 1e3 * statistics.mean(gaps) if gaps else 0.0,
+        "refill_ms": 1e3 * statistics.median(refills) if refills else 0.0,
+        "refill_mean_ms": 1e3 * statistics.mean(refills) if refills else 0.0,
         "head_ms": 1e3 * (start[steps[0]] - tool["exec"]) if tool["exec"] else float("nan"),
         "tail_ms": 1e3 * (tool["exit"] - end[steps[-1]]) if tool["exit"] else float("nan"),
     }
@@ -181,10 +199,12 @@ def main() -> int:
 
     print(f"\n{args.workload}: one traced run each on fresh workspaces (wall times include perf's overhead)\n")
     print("| | wall s | steps | step wall ms (median) | step CPU ms | preempted /step | moved /step "
-          "| gap ms median / mean | exec to first step ms | last step to exit ms |")
+          f"| {'gap' if args.workload == 'chain' else 'refill'} ms median / mean "
+          "| exec to first step ms | last step to exit ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        gap = f"{r['gap_ms']:.3f} / {r['gap_mean_ms']:.3f}" if args.workload == "chain" else "—"
+        kind = "gap" if args.workload == "chain" else "refill"
+        gap = f"{r[kind + '_ms']:.3f} / {r[kind + '_mean_ms']:.3f}"
         print(f"| {name} | {r['wall']:.3f} | {r['steps']} | {r['wall_ms']:.3f} | {r['cpu_ms']:.3f} | "
               f"{r['preempted']:.2f} | {r['migrated']:.2f} | {gap} | {r['head_ms']:.1f} | {r['tail_ms']:.1f} |")
     steps = results["receta"]["steps"]

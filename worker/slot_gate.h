@@ -26,7 +26,8 @@ class SlotGate {
   /// returns true (false, nothing taken). `cancelled` is asked under the
   /// gate's lock, at first and after each Release or Wake.
   bool Acquire(const std::function<bool()>& cancelled);
-  /// Gives back a slot taken by Acquire.
+  /// Gives back a slot taken by Acquire, and yields the CPU when an
+  /// Acquire waits for it (slot_gate.cpp says why).
   void Release();
   /// Makes waiters ask their `cancelled` again (after a kill).
   void Wake();
