@@ -1,5 +1,7 @@
 #include "worker/upstream_handoff.h"
 
+#include <sched.h>
+
 #include "worker/upstream_inputs.h"
 
 namespace receta::worker {
@@ -29,7 +31,13 @@ void UpstreamHandoff::Deliver(const protocol::AttemptFinished& finished) {
       given = true;
     }
   }
-  if (given) changed_.notify_all();
+  if (given) {
+    changed_.notify_all();
+    // Why yield: the waiter's process is the next to run, while this
+    // thread (the upstream's) still has its report and sandbox to finish:
+    // the slot hand-off's reason (slot_gate.cpp).
+    sched_yield();
+  }
 }
 
 std::optional<protocol::AttemptFinished> UpstreamHandoff::AwaitSuccess(
