@@ -119,13 +119,15 @@ def analyse(data: Path, tool_exe: str) -> dict:
     if not steps:
         raise SystemExit(f"profile.py: no step of {tool_exe} was traced (is perf allowed to trace?)")
     gaps = [start[b] - end[a] for a, b in zip(steps, steps[1:])]
+    starts_by_launcher: dict[int | None, list[float]] = {}
+    for p in steps:  # already in start order
+        starts_by_launcher.setdefault(launcher_of.get(p), []).append(start[p])
     refills = []
-    for launcher in {launcher_of.get(p) for p in steps}:
-        starts = sorted(start[p] for p in steps if launcher_of.get(p) == launcher)
-        for p in steps:
-            i = bisect.bisect_right(starts, end[p]) if launcher_of.get(p) == launcher else len(starts)
-            if i < len(starts):
-                refills.append(starts[i] - end[p])
+    for p in steps:
+        starts = starts_by_launcher[launcher_of.get(p)]
+        i = bisect.bisect_right(starts, end[p])
+        if i < len(starts):
+            refills.append(starts[i] - end[p])
     return {
         "steps": len(steps),
         "wall_ms": 1e3 * statistics.median(end[p] - start[p] for p in steps),
@@ -197,13 +199,13 @@ def main() -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
+    kind = "gap" if args.workload == "chain" else "refill"
     print(f"\n{args.workload}: one traced run each on fresh workspaces (wall times include perf's overhead)\n")
     print("| | wall s | steps | step wall ms (median) | step CPU ms | preempted /step | moved /step "
-          f"| {'gap' if args.workload == 'chain' else 'refill'} ms median / mean "
+          f"| {kind} ms median / mean "
           "| exec to first step ms | last step to exit ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        kind = "gap" if args.workload == "chain" else "refill"
         gap = f"{r[kind + '_ms']:.3f} / {r[kind + '_mean_ms']:.3f}"
         print(f"| {name} | {r['wall']:.3f} | {r['steps']} | {r['wall_ms']:.3f} | {r['cpu_ms']:.3f} | "
               f"{r['preempted']:.2f} | {r['migrated']:.2f} | {gap} | {r['head_ms']:.1f} | {r['tail_ms']:.1f} |")

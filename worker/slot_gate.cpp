@@ -1,6 +1,6 @@
 #include "worker/slot_gate.h"
 
-#include <sched.h>
+#include "common/os/thread_policy.h"
 
 namespace receta::worker {
 
@@ -26,13 +26,8 @@ void SlotGate::Release() {
     waited_for = !waiting_.empty();
   }
   changed_.notify_all();
-  // Why yield: the waiter is the attempt prepared ahead, whose process is
-  // the next to run, while this thread still has the ended step's outputs
-  // to hash and report. Without it the scheduler let this thread finish
-  // its time slice first: on the benchmark's fan-out the time from a
-  // step's exit to the next step's clone on the same worker was 0.88 ms at
-  // the median (ninja's own: 0.73 ms), and 0.72 ms with it.
-  if (waited_for) sched_yield();
+  // The waiter is the attempt prepared ahead, whose process is next.
+  if (waited_for) YieldToWokenStepStarter();
 }
 
 size_t SlotGate::waiters() {

@@ -27,7 +27,7 @@ class SlotGate {
   /// gate's lock, at first and after each Release or Wake.
   bool Acquire(const std::function<bool()>& cancelled);
   /// Gives back a slot taken by Acquire, and yields the CPU when an
-  /// Acquire waits for it (slot_gate.cpp says why).
+  /// Acquire waits for it (common/os/thread_policy.h).
   void Release();
   /// Makes waiters ask their `cancelled` again (after a kill).
   void Wake();

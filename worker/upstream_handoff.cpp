@@ -1,7 +1,6 @@
 #include "worker/upstream_handoff.h"
 
-#include <sched.h>
-
+#include "common/os/thread_policy.h"
 #include "worker/upstream_inputs.h"
 
 namespace receta::worker {
@@ -33,10 +32,7 @@ void UpstreamHandoff::Deliver(const protocol::AttemptFinished& finished) {
   }
   if (given) {
     changed_.notify_all();
-    // Why yield: the waiter's process is the next to run, while this
-    // thread (the upstream's) still has its report and sandbox to finish:
-    // the slot hand-off's reason (slot_gate.cpp).
-    sched_yield();
+    YieldToWokenStepStarter();  // the waiter's process is next
   }
 }
 

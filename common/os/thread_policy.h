@@ -28,4 +28,8 @@ Status RunThisThreadAsBatch();
 /// The calling thread (and what it starts) runs under the normal policy.
 Status RunThisThreadNormally();
 
+/// Lets a thread just woken to start the next step run before the caller,
+/// which has only bookkeeping left (thread_policy.cpp says why).
+void YieldToWokenStepStarter();
+
 }  // namespace receta
