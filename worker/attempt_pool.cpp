@@ -8,13 +8,19 @@
 namespace receta::worker {
 
 void AttemptPool::Submit(std::shared_ptr<Attempt> attempt) {
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.push_back(std::move(attempt));
-  if (idle_ >= queue_.size()) {
-    work_.notify_one();
-    return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(attempt));
+    if (idle_ < queue_.size()) {
+      threads_.emplace_back([this] { Serve(); });
+      return;
+    }
   }
-  threads_.emplace_back([this] { Serve(); });
+  // Why after unlocking: the woken thread (normal policy) runs at once and
+  // would block on mu_, still held by this batch thread, and sleep again
+  // until it is released: two wake-ups per attempt instead of one, on
+  // 29% of the benchmark fan-out's attempts (perf, sched_switch stacks).
+  work_.notify_one();
 }
 
 void AttemptPool::Serve() {
