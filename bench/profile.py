@@ -9,8 +9,10 @@ run.sh, and splits the wall time into what a user can act on:
 
 - steps: each step's shell from exec to exit (wall), the CPU time of the
   shell and its children, how often they were preempted (switched out while
-  runnable) and moved between CPUs. A step that takes more CPU under one
-  tool than under the other is being slowed by what runs beside it.
+  runnable) and moved between CPUs, and who took the CPU from them (the
+  tool's own threads, other steps, the kernel's threads, anything else).
+  A step that takes more CPU under one tool than under the other is being
+  slowed by what runs beside it.
 - gaps (chain): from a step's exit to the next step's exec, the
   orchestrator's own latency per step.
 - refill (fan-out): from a step's exit to the next exec of a step started
@@ -65,10 +67,30 @@ def traced(data: Path, run) -> float:
         perf.wait()
 
 
-def analyse(data: Path, tool_exe: str) -> dict:
-    """Steps, gaps and fixed costs from the trace; `tool_exe` names the exec of the tool."""
+# Threads of the kernel's own (workers, softirqs, RCU, migration, idle).
+KERNEL_THREAD = re.compile(r"(kworker|ksoftirqd|rcu_|migration|swapper|kcompactd|kswapd|khugepaged|kdamond|jbd2|"
+                           r"irq/|watchdog|cpuhp|kthreadd)")
+
+
+def preempter_kind(pid: int, comm: str, step_of: dict[int, int], own_comm: re.Pattern) -> str:
+    """Who took the CPU from a running step: another step, the tool, the kernel, or anything else."""
+    if pid in step_of:
+        return "steps"
+    if own_comm.match(comm):
+        return "tool"
+    return "kernel" if KERNEL_THREAD.match(comm) else "other"
+
+
+def analyse(data: Path, tool_exe: str, own_comm: re.Pattern) -> dict:
+    """analyse_trace() of the perf data in `data`."""
     out = subprocess.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,cpu,time,event,trace"],
                          capture_output=True, text=True, check=True).stdout
+    return analyse_trace(out, tool_exe, own_comm)
+
+
+def analyse_trace(out: str, tool_exe: str, own_comm: re.Pattern) -> dict:
+    """Steps, gaps and fixed costs from `perf script` text; `tool_exe` names the exec of the
+    tool, `own_comm` matches the names of its threads (to say who preempted the steps)."""
     step_of: dict[int, int] = {}      # pid of a step's shell or its child -> the shell's pid
     start: dict[int, float] = {}      # shell pid -> exec time
     end: dict[int, float] = {}        # shell pid -> exit time
@@ -76,6 +98,7 @@ def analyse(data: Path, tool_exe: str) -> dict:
     running: dict[int, tuple[int, float]] = {}  # cpu -> (pid, since)
     cpu_time: dict[int, float] = {}
     preempted: dict[int, int] = {}
+    preempted_by: dict[str, int] = {}
     migrated: dict[int, int] = {}
     tool = {"exec": None, "pid": None, "exit": None}
     for line in out.splitlines():
@@ -110,6 +133,9 @@ def analyse(data: Path, tool_exe: str) -> dict:
                 cpu_time[shell] = cpu_time.get(shell, 0.0) + t - running[cpu][1]
                 if state.startswith("R"):
                     preempted[shell] = preempted.get(shell, 0) + 1
+                    nxt_comm = re.search(r"next_comm=(.*) next_pid=", rest).group(1)
+                    by = preempter_kind(nxt, nxt_comm, step_of, own_comm)
+                    preempted_by[by] = preempted_by.get(by, 0) + 1
             running[cpu] = (nxt, t)
         elif kind == "sched_migrate_task":
             pid = int(re.search(r" pid=(\d+)", rest).group(1))
@@ -133,6 +159,8 @@ def analyse(data: Path, tool_exe: str) -> dict:
         "wall_ms": 1e3 * statistics.median(end[p] - start[p] for p in steps),
         "cpu_ms": 1e3 * statistics.median(cpu_time.get(p, 0.0) for p in steps),
         "preempted": sum(preempted.get(p, 0) for p in steps) / len(steps),
+        # Counted over every preemption of a step process, traced or not yet exec'd: per step.
+        "preempted_by": {k: n / len(steps) for k, n in preempted_by.items()},
         "migrated": sum(migrated.get(p, 0) for p in steps) / len(steps),
         "gap_ms": 1e3 * statistics.median(gaps) if gaps else 0.0,
         "gap_mean_ms": 1e3 * statistics.mean(gaps) if gaps else 0.0,
@@ -188,14 +216,14 @@ def main() -> int:
 
             wall = traced(root / "receta.data", run_receta)
             own_cpu["cli"] = (cli[1].ru_utime + cli[1].ru_stime) - (cli[0].ru_utime + cli[0].ru_stime)
-            results["receta"] = dict(analyse(root / "receta.data", "cli/receta"), wall=wall)
+            results["receta"] = dict(analyse(root / "receta.data", "cli/receta", re.compile(r"receta|ZMQbg|rocksdb")), wall=wall)
         finally:
             c.stop()
         ninja = next(t for t in peers.make_peers() if t.name == "ninja")
         ws = root / "ninja"
         workloads.write_workspace(ws, workload, uuid.uuid4().hex)
         wall = traced(root / "ninja.data", lambda: ninja.run(ws))
-        results["ninja"] = dict(analyse(root / "ninja.data", "ninja"), wall=wall)
+        results["ninja"] = dict(analyse(root / "ninja.data", "ninja", re.compile(r"ninja$")), wall=wall)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -209,6 +237,10 @@ def main() -> int:
         gap = f"{r[kind + '_ms']:.3f} / {r[kind + '_mean_ms']:.3f}"
         print(f"| {name} | {r['wall']:.3f} | {r['steps']} | {r['wall_ms']:.3f} | {r['cpu_ms']:.3f} | "
               f"{r['preempted']:.2f} | {r['migrated']:.2f} | {gap} | {r['head_ms']:.1f} | {r['tail_ms']:.1f} |")
+    print("\nwho preempted the steps, per step: " + "; ".join(
+        f"{name}: " + ", ".join(f"{kind} {r['preempted_by'].get(kind, 0.0):.2f}"
+                                for kind in ("tool", "steps", "kernel", "other"))
+        for name, r in results.items()))
     steps = results["receta"]["steps"]
     print("\nreceta's own CPU per step (steps excluded): " +
           ", ".join(f"{name} {1e3 * s / steps:.3f} ms" for name, s in own_cpu.items()) +
