@@ -51,6 +51,10 @@ import workloads
 EVENTS = ",".join(f"sched:{e}" for e in (
     "sched_process_exec", "sched_process_exit", "sched_process_fork", "sched_switch", "sched_migrate_task"))
 LINE = re.compile(r"\s*(.+?)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+(\d+\.\d+):\s+sched:(\w+):\s*(.*)")
+SWITCH = re.compile(r"prev_pid=(\d+) .*prev_state=(\S+) ==> next_comm=(.*) next_pid=(\d+)")
+# The names of each tool's own threads, to tell them from steps and the kernel.
+RECETA_THREADS = re.compile(r"receta|ZMQbg|rocksdb")
+NINJA_THREADS = re.compile(r"ninja$")
 
 
 def traced(data: Path, run) -> float:
@@ -126,14 +130,13 @@ def analyse_trace(out: str, tool_exe: str, own_comm: re.Pattern) -> dict:
             if tid == tool["pid"]:
                 tool["exit"] = t
         elif kind == "sched_switch":
-            sw = re.search(r"prev_pid=(\d+) .*prev_state=(\S+) ==> .* next_pid=(\d+)", rest)
-            prev, state, nxt = int(sw.group(1)), sw.group(2), int(sw.group(3))
+            sw = SWITCH.search(rest)
+            prev, state, nxt_comm, nxt = int(sw.group(1)), sw.group(2), sw.group(3), int(sw.group(4))
             if cpu in running and running[cpu][0] == prev and prev in step_of:
                 shell = step_of[prev]
                 cpu_time[shell] = cpu_time.get(shell, 0.0) + t - running[cpu][1]
                 if state.startswith("R"):
                     preempted[shell] = preempted.get(shell, 0) + 1
-                    nxt_comm = re.search(r"next_comm=(.*) next_pid=", rest).group(1)
                     by = preempter_kind(nxt, nxt_comm, step_of, own_comm)
                     preempted_by[by] = preempted_by.get(by, 0) + 1
             running[cpu] = (nxt, t)
@@ -159,7 +162,7 @@ def analyse_trace(out: str, tool_exe: str, own_comm: re.Pattern) -> dict:
         "wall_ms": 1e3 * statistics.median(end[p] - start[p] for p in steps),
         "cpu_ms": 1e3 * statistics.median(cpu_time.get(p, 0.0) for p in steps),
         "preempted": sum(preempted.get(p, 0) for p in steps) / len(steps),
-        # Counted over every preemption of a step process, traced or not yet exec'd: per step.
+        # Over every traced step process, also one whose exit the trace missed: per step.
         "preempted_by": {k: n / len(steps) for k, n in preempted_by.items()},
         "migrated": sum(migrated.get(p, 0) for p in steps) / len(steps),
         "gap_ms": 1e3 * statistics.median(gaps) if gaps else 0.0,
@@ -216,14 +219,14 @@ def main() -> int:
 
             wall = traced(root / "receta.data", run_receta)
             own_cpu["cli"] = (cli[1].ru_utime + cli[1].ru_stime) - (cli[0].ru_utime + cli[0].ru_stime)
-            results["receta"] = dict(analyse(root / "receta.data", "cli/receta", re.compile(r"receta|ZMQbg|rocksdb")), wall=wall)
+            results["receta"] = dict(analyse(root / "receta.data", "cli/receta", RECETA_THREADS), wall=wall)
         finally:
             c.stop()
         ninja = next(t for t in peers.make_peers() if t.name == "ninja")
         ws = root / "ninja"
         workloads.write_workspace(ws, workload, uuid.uuid4().hex)
         wall = traced(root / "ninja.data", lambda: ninja.run(ws))
-        results["ninja"] = dict(analyse(root / "ninja.data", "ninja", re.compile(r"ninja$")), wall=wall)
+        results["ninja"] = dict(analyse(root / "ninja.data", "ninja", NINJA_THREADS), wall=wall)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

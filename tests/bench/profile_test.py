@@ -6,7 +6,6 @@ prints for it is decided here.
 """
 from __future__ import annotations
 
-import re
 import sys
 import unittest
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import profile as bench_profile  # noqa: E402
 
-RECETA = re.compile(r"receta|ZMQbg|rocksdb")
+RECETA = bench_profile.RECETA_THREADS
 
 
 def event(comm: str, pid: int, tid: int, cpu: int, t: float, kind: str, rest: str) -> str:
@@ -84,7 +83,7 @@ class AnalyseTrace(unittest.TestCase):
         self.assertEqual(kind(6, "receta-schedule", steps, RECETA), "tool")
         self.assertEqual(kind(7, "ksoftirqd/1", steps, RECETA), "kernel")
         self.assertEqual(kind(8, "python3", steps, RECETA), "other")
-        self.assertEqual(kind(9, "ninja", steps, re.compile(r"ninja$")), "tool")
+        self.assertEqual(kind(9, "ninja", steps, bench_profile.NINJA_THREADS), "tool")
 
     def test_a_trace_without_steps_says_so(self):
         with self.assertRaises(SystemExit) as caught:
